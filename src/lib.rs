@@ -1,0 +1,17 @@
+//! `wsdissect`: an offline WebSocket dissector.
+//!
+//! Data flows one way through the library:
+//! capture files ([`capture`]) → packets ([`packet`]) → TCP reassembly ([`tcp`], reporting
+//! through the [`stream`] interface) → HTTP upgrade ([`handshake`]) → WebSocket frames and
+//! messages ([`ws`]) → owned [`record`]s → views ([`output`]).
+//!
+//! Parsers are sans-I/O: they take byte slices and return parsed views or "need more".
+//! Protocol violations are data on records, never errors that stop decoding.
+
+pub mod capture;
+pub mod output;
+pub mod packet;
+pub mod pipeline;
+pub mod record;
+pub mod stream;
+pub mod tcp;

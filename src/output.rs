@@ -1,0 +1,451 @@
+//! Views: records written as a table, JSON Lines or one JSON array.
+//!
+//! JSON Lines and JSON stream record by record through the caller's (buffered) writer;
+//! the table collects one short row per record (payloads are cut to a preview) and is
+//! printed at the end.
+
+use crate::record::{FlowRecord, FrameRecord, MessageRecord, Record};
+use crate::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
+use crate::tcp::FlowSummary;
+use comfy_table::{presets, ContentArrangement, Table};
+use serde::Serialize;
+use std::io::{self, Write};
+
+/// Output format of every view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A readable table.
+    Table,
+    /// One JSON object per line.
+    Jsonl,
+    /// One JSON array.
+    Json,
+}
+
+/// Something a view can print: as JSON, and as a table row.
+pub trait Row: Serialize {
+    /// Column names of the table.
+    fn header() -> &'static [&'static str];
+    /// This record's cells.
+    fn cells(&self) -> Vec<String>;
+}
+
+/// Writes rows of one kind in the chosen format.
+pub struct View<W: Write> {
+    format: Format,
+    out: W,
+    count: u64,
+    header: &'static [&'static str],
+    rows: Vec<Vec<String>>,
+    width: Option<u16>,
+}
+
+impl<W: Write> View<W> {
+    /// A view writing to `out`; `width` caps the table width (terminal width).
+    pub fn new(format: Format, out: W, width: Option<u16>) -> Self {
+        View {
+            format,
+            out,
+            count: 0,
+            header: &[],
+            rows: Vec::new(),
+            width,
+        }
+    }
+
+    /// Writes (or, for tables, collects) one row.
+    pub fn write<T: Row>(&mut self, item: &T) -> io::Result<()> {
+        match self.format {
+            Format::Jsonl => {
+                serde_json::to_writer(&mut self.out, item)?;
+                self.out.write_all(b"\n")?;
+            }
+            Format::Json => {
+                self.out
+                    .write_all(if self.count == 0 { b"[\n" } else { b",\n" })?;
+                serde_json::to_writer(&mut self.out, item)?;
+            }
+            Format::Table => {
+                self.header = T::header();
+                self.rows.push(item.cells());
+            }
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Writes a [`Record`] of any kind.
+    pub fn write_record(&mut self, r: &Record) -> io::Result<()> {
+        match r {
+            Record::Message(m) => self.write(&Tagged(r, m)),
+            Record::Frame(f) => self.write(&Tagged(r, f)),
+            Record::Flow(f) => self.write(&Tagged(r, f)),
+        }
+    }
+
+    /// Number of rows written.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Ends the output (closes the JSON array, prints the table) and flushes.
+    pub fn finish(mut self) -> io::Result<W> {
+        match self.format {
+            Format::Json => {
+                self.out
+                    .write_all(if self.count == 0 { b"[]\n" } else { b"\n]\n" })?;
+            }
+            Format::Table => {
+                if !self.rows.is_empty() {
+                    let mut t = Table::new();
+                    t.load_preset(presets::UTF8_FULL_CONDENSED)
+                        .set_content_arrangement(ContentArrangement::Dynamic)
+                        .set_header(self.header.to_vec());
+                    if let Some(w) = self.width {
+                        t.set_width(w);
+                    }
+                    for r in self.rows.drain(..) {
+                        t.add_row(r);
+                    }
+                    writeln!(self.out, "{t}")?;
+                }
+            }
+            Format::Jsonl => {}
+        }
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// A record serialised with its `"record"` tag, tabulated by its inner type.
+struct Tagged<'a, T>(&'a Record, &'a T);
+
+impl<T> Serialize for Tagged<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<T: Row> Row for Tagged<'_, T> {
+    fn header() -> &'static [&'static str] {
+        T::header()
+    }
+    fn cells(&self) -> Vec<String> {
+        self.1.cells()
+    }
+}
+
+/// Escapes control characters and cuts `s` to about `max` characters for a table cell.
+pub fn preview(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (n, c) in s.chars().enumerate() {
+        if n >= max {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn arrow(direction: &str) -> &'static str {
+    if direction == "client_to_server" {
+        "→ c2s"
+    } else {
+        "← s2c"
+    }
+}
+
+/// Time of day part of an RFC 3339 timestamp, for narrow tables.
+fn time_of_day(ts: &str) -> &str {
+    ts.split_once('T').map(|(_, t)| t).unwrap_or(ts)
+}
+
+impl Row for MessageRecord {
+    fn header() -> &'static [&'static str] {
+        &[
+            "flow", "time", "dir", "opcode", "len", "z", "packets", "payload",
+        ]
+    }
+    fn cells(&self) -> Vec<String> {
+        let mut payload = if let Some(t) = &self.text {
+            preview(t, 80)
+        } else if let Some(code) = self.close_code {
+            format!(
+                "{code} {}",
+                preview(self.close_reason.as_deref().unwrap_or(""), 60)
+            )
+        } else if let Some(b) = &self.data_b64 {
+            format!("b64:{}", preview(b, 60))
+        } else {
+            String::new()
+        };
+        if !self.errors.is_empty() {
+            if !payload.is_empty() {
+                payload.push(' ');
+            }
+            payload.push_str(&format!("⚠ {}", preview(&self.errors.join("; "), 80)));
+        }
+        vec![
+            self.flow.to_string(),
+            time_of_day(&self.timestamp).to_string(),
+            arrow(&self.direction).to_string(),
+            self.opcode.clone(),
+            self.length.to_string(),
+            if self.compressed { "z" } else { "" }.to_string(),
+            format!("{}-{}", self.packets[0], self.packets[1]),
+            payload,
+        ]
+    }
+}
+
+impl Row for FrameRecord {
+    fn header() -> &'static [&'static str] {
+        &[
+            "flow", "time", "dir", "fin", "rsv", "opcode", "mask", "len", "offset", "packets",
+            "errors",
+        ]
+    }
+    fn cells(&self) -> Vec<String> {
+        let rsv: String = self
+            .rsv
+            .iter()
+            .map(|b| if *b { '1' } else { '0' })
+            .collect();
+        vec![
+            self.flow.to_string(),
+            time_of_day(&self.timestamp).to_string(),
+            arrow(&self.direction).to_string(),
+            if self.fin { "1" } else { "0" }.to_string(),
+            rsv,
+            self.opcode.clone(),
+            self.mask_key.clone().unwrap_or_default(),
+            self.payload_length.to_string(),
+            self.stream_offset.to_string(),
+            format!("{}-{}", self.packets[0], self.packets[1]),
+            preview(&self.errors.join("; "), 80),
+        ]
+    }
+}
+
+impl Row for FlowRecord {
+    fn header() -> &'static [&'static str] {
+        &[
+            "flow",
+            "client",
+            "server",
+            "state",
+            "path",
+            "protocol",
+            "extensions",
+            "msgs c2s/s2c",
+            "bytes c2s/s2c",
+            "gaps",
+            "problems",
+        ]
+    }
+    fn cells(&self) -> Vec<String> {
+        let (c, s) = (&self.client_to_server, &self.server_to_client);
+        let mut problems = self.errors.clone();
+        let viol = c.violations + s.violations;
+        if viol > 0 {
+            problems.push(format!("{viol} violations"));
+        }
+        let und = c.undecodable + s.undecodable;
+        if und > 0 {
+            problems.push(format!("{und} undecodable"));
+        }
+        vec![
+            self.flow.to_string(),
+            self.client.clone(),
+            self.server.clone(),
+            match self.status {
+                Some(code) if self.state == "rejected" => format!("rejected {code}"),
+                _ => self.state.clone(),
+            },
+            preview(self.path.as_deref().unwrap_or(""), 40),
+            self.protocol.clone().unwrap_or_default(),
+            preview(&self.extensions.join(", "), 60),
+            format!("{}/{}", c.messages, s.messages),
+            format!("{}/{}", c.payload_bytes, s.payload_bytes),
+            format!("{}/{}", c.gaps, s.gaps),
+            preview(&problems.join("; "), 80),
+        ]
+    }
+}
+
+impl Row for FlowSummary {
+    fn header() -> &'static [&'static str] {
+        &[
+            "flow",
+            "client",
+            "server",
+            "state",
+            "pkts c2s/s2c",
+            "bytes c2s/s2c",
+            "gaps",
+            "gap bytes",
+            "retrans",
+            "conflicts",
+            "ooo",
+        ]
+    }
+    fn cells(&self) -> Vec<String> {
+        let (c, s) = (&self.client_to_server, &self.server_to_client);
+        vec![
+            self.flow.to_string(),
+            self.client.clone(),
+            self.server.clone(),
+            if self.roles_known {
+                self.state.clone()
+            } else {
+                format!("{} (no SYN)", self.state)
+            },
+            format!("{}/{}", c.packets, s.packets),
+            format!("{}/{}", c.delivered_bytes, s.delivered_bytes),
+            format!("{}/{}", c.gaps, s.gaps),
+            format!("{}/{}", c.gap_bytes, s.gap_bytes),
+            format!("{}/{}", c.retransmissions, s.retransmissions),
+            format!("{}/{}", c.conflicting_bytes, s.conflicting_bytes),
+            format!("{}/{}", c.out_of_order, s.out_of_order),
+        ]
+    }
+}
+
+/// A stream sink that writes each direction's reassembled bytes to
+/// `DIR/flow<N>.client_to_server.bin` and `DIR/flow<N>.server_to_client.bin`
+/// (the `tcp --dump-dir` option). Gaps are not filled: the files hold captured bytes only.
+pub struct DumpSink {
+    dir: std::path::PathBuf,
+    open: std::collections::HashMap<(u64, Direction), io::BufWriter<std::fs::File>>,
+    error: Option<io::Error>,
+}
+
+/// Open dump files kept at once; beyond it all are flushed and reopened on demand.
+const MAX_OPEN_DUMPS: usize = 128;
+
+impl DumpSink {
+    /// Dumps into `dir`, which must exist.
+    pub fn new(dir: std::path::PathBuf) -> Self {
+        DumpSink {
+            dir,
+            open: Default::default(),
+            error: None,
+        }
+    }
+
+    /// The path of one direction's dump file.
+    pub fn path(&self, flow: u64, dir: Direction) -> std::path::PathBuf {
+        self.dir.join(format!("flow{flow}.{dir}.bin"))
+    }
+
+    /// The first write error, if any; all files flushed.
+    pub fn finish(&mut self) -> io::Result<()> {
+        for (_, mut w) in self.open.drain() {
+            w.flush()?;
+        }
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn write(&mut self, flow: u64, dir: Direction, bytes: &[u8]) -> io::Result<()> {
+        if !self.open.contains_key(&(flow, dir)) {
+            if self.open.len() >= MAX_OPEN_DUMPS {
+                for (_, mut w) in self.open.drain() {
+                    w.flush()?;
+                }
+            }
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.path(flow, dir))?;
+            self.open.insert((flow, dir), io::BufWriter::new(f));
+        }
+        match self.open.get_mut(&(flow, dir)) {
+            Some(w) => w.write_all(bytes),
+            None => Ok(()),
+        }
+    }
+}
+
+impl StreamSink for DumpSink {
+    fn open(&mut self, flow: &FlowInfo) {
+        for dir in [Direction::ClientToServer, Direction::ServerToClient] {
+            let r = std::fs::File::create(self.path(flow.id, dir)).map(drop);
+            if let Err(e) = r {
+                self.error.get_or_insert(e);
+            }
+        }
+    }
+    fn data(&mut self, flow: &FlowInfo, dir: Direction, bytes: &[u8], _: Provenance) {
+        if let Err(e) = self.write(flow.id, dir, bytes) {
+            self.error.get_or_insert(e);
+        }
+    }
+    fn gap(&mut self, _: &FlowInfo, _: Direction, _: u64, _: Provenance) {}
+    fn close(&mut self, _: &FlowInfo, _: Direction, _: CloseKind, _: Provenance) {}
+    fn end(&mut self, flow: &FlowInfo) {
+        for dir in [Direction::ClientToServer, Direction::ServerToClient] {
+            if let Some(mut w) = self.open.remove(&(flow.id, dir)) {
+                if let Err(e) = w.flush() {
+                    self.error.get_or_insert(e);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(text: &str) -> Record {
+        Record::Message(MessageRecord {
+            flow: 3,
+            direction: "client_to_server".into(),
+            opcode: "text".into(),
+            timestamp: "2026-01-01T00:00:00.000001Z".into(),
+            text: Some(text.into()),
+            length: text.len() as u64,
+            packets: [4, 5],
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn jsonl_and_json_carry_the_record_tag() {
+        let mut v = View::new(Format::Jsonl, Vec::new(), None);
+        v.write_record(&msg("hi")).unwrap();
+        let out = String::from_utf8(v.finish().unwrap()).unwrap();
+        let j: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(j["record"], "message");
+        assert_eq!(j["text"], "hi");
+        assert_eq!(j["packets"], serde_json::json!([4, 5]));
+
+        let mut v = View::new(Format::Json, Vec::new(), None);
+        v.write_record(&msg("a")).unwrap();
+        v.write_record(&msg("b")).unwrap();
+        let out = v.finish().unwrap();
+        let j: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(j.as_array().unwrap().len(), 2);
+        let empty = View::new(Format::Json, Vec::new(), None).finish().unwrap();
+        assert_eq!(empty, b"[]\n");
+    }
+
+    #[test]
+    fn table_escapes_control_characters() {
+        let mut v = View::new(Format::Table, Vec::new(), Some(200));
+        v.write_record(&msg("line\nbreak\u{1b}[31m")).unwrap();
+        let out = String::from_utf8(v.finish().unwrap()).unwrap();
+        assert!(out.contains("line\\nbreak\\u{1b}[31m"));
+        assert!(!out.contains('\u{1b}'));
+    }
+}
