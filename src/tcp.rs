@@ -200,14 +200,12 @@ impl Reassembler {
         }
         if restart {
             if let Some(mut flow) = self.flows.remove(&k) {
-                self.end_flow(&mut flow, CloseKind::EndOfCapture, sink);
+                let released =
+                    Self::end_flow(&mut flow, CloseKind::EndOfCapture, &mut self.summaries, sink);
+                self.ooo_total = self.ooo_total.saturating_sub(released);
             }
         }
         if !self.flows.contains_key(&k) {
-            // Only a SYN or data starts tracking; stray ACK/FIN/RST of unknown flows are ignored.
-            if !seg.flags.syn && seg.payload.is_empty() && seg.missing == 0 {
-                return;
-            }
             self.make_room(at, sink);
             let (client, server, roles_known) = if seg.flags.syn {
                 if seg.flags.ack {
@@ -257,8 +255,10 @@ impl Reassembler {
         let released = Self::segment(flow, dir, seg, at, &self.config, sink);
         self.ooo_total = self.ooo_total.saturating_sub(released.0) + released.1;
         if flow.halves.iter().all(|h| h.closed) {
-            let mut flow = self.flows.remove(&k).expect("flow present");
-            self.end_flow(&mut flow, CloseKind::Fin, sink);
+            // Ended flows stay in the table as small tombstones, so that late ACKs and
+            // retransmissions are counted on the same connection (as Wireshark does).
+            let released = Self::end_flow(flow, CloseKind::Fin, &mut self.summaries, sink);
+            self.ooo_total = self.ooo_total.saturating_sub(released);
         } else if self.ooo_total > self.config.max_ooo_total {
             self.flush_largest(at, sink);
         }
@@ -517,27 +517,27 @@ impl Reassembler {
         released
     }
 
-    fn end_flow(&mut self, flow: &mut Flow, kind: CloseKind, sink: &mut dyn StreamSink) {
+    /// Flushes and ends a flow (once), recording its summary. Returns bytes released.
+    fn end_flow(
+        flow: &mut Flow,
+        kind: CloseKind,
+        summaries: &mut Vec<FlowSummary>,
+        sink: &mut dyn StreamSink,
+    ) -> usize {
+        if flow.ended {
+            return 0;
+        }
         let at = Provenance {
             packet: flow.last_packet,
             ts: flow.last,
         };
         let mut released = 0;
         for dir in [Direction::ClientToServer, Direction::ServerToClient] {
-            released += Self::close_half(
-                &mut flow.halves[dir.index()],
-                &flow.info,
-                dir,
-                kind,
-                at,
-                sink,
-            );
+            released +=
+                Self::close_half(&mut flow.halves[dir.index()], &flow.info, dir, kind, at, sink);
         }
-        self.ooo_total = self.ooo_total.saturating_sub(released);
-        if !flow.ended {
-            flow.ended = true;
-            sink.end(&flow.info);
-        }
+        flow.ended = true;
+        sink.end(&flow.info);
         let [c, s] = &flow.halves;
         let state = if flow.evicted {
             "evicted"
@@ -550,7 +550,7 @@ impl Reassembler {
         } else {
             "open"
         };
-        self.summaries.push(FlowSummary {
+        summaries.push(FlowSummary {
             record: "tcp",
             flow: flow.info.id,
             client: flow.info.client.to_string(),
@@ -562,6 +562,7 @@ impl Reassembler {
             client_to_server: c.stats.clone(),
             server_to_client: s.stats.clone(),
         });
+        released
     }
 
     /// Evicts the least recently active tenth of the flows when the table is full.
@@ -578,8 +579,10 @@ impl Reassembler {
         let n = (self.config.max_flows / 10).max(1);
         for (k, _) in by_age.into_iter().take(n) {
             if let Some(mut flow) = self.flows.remove(&k) {
-                flow.evicted = true;
-                self.end_flow(&mut flow, CloseKind::Evicted, sink);
+                flow.evicted = !flow.ended;
+                let released =
+                    Self::end_flow(&mut flow, CloseKind::Evicted, &mut self.summaries, sink);
+                self.ooo_total = self.ooo_total.saturating_sub(released);
             }
         }
         self.warnings.push(Warning {
@@ -631,7 +634,7 @@ impl Reassembler {
         let mut flows: Vec<Flow> = self.flows.drain().map(|(_, f)| f).collect();
         flows.sort_by_key(|f| f.info.id);
         for mut f in flows {
-            self.end_flow(&mut f, CloseKind::EndOfCapture, sink);
+            Self::end_flow(&mut f, CloseKind::EndOfCapture, &mut self.summaries, sink);
         }
         self.ooo_total = 0;
     }

@@ -1,0 +1,67 @@
+//! Helpers shared by the integration tests: running the binary, finding captures, tshark.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository's testdata directory.
+pub fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")
+}
+
+/// Every capture file under `dir`, sorted.
+pub fn captures_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("pcap") | Some("pcapng")
+            ) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Runs `wsdissect` with `args`.
+pub fn wsdissect(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wsdissect"))
+        .args(args)
+        .output()
+        .expect("run wsdissect")
+}
+
+/// Runs `wsdissect` and parses its JSON Lines output.
+pub fn jsonl(args: &[&str]) -> Vec<serde_json::Value> {
+    let out = wsdissect(args);
+    assert!(
+        out.status.code() != Some(2) && out.status.code().is_some(),
+        "wsdissect {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8 output")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}")))
+        .collect()
+}
+
+/// True when tshark can be run. In CI (`CI` set) its absence is an error: `.ci/run`
+/// installs it.
+pub fn have_tshark() -> bool {
+    let ok = Command::new("tshark").arg("-v").output().is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(std::env::var_os("CI").is_none(), "tshark is required in CI");
+        eprintln!("tshark not installed: skipping the comparison with tshark");
+    }
+    ok
+}
