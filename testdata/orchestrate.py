@@ -1,0 +1,417 @@
+#!/usr/bin/env python3
+"""Runs every scenario of testdata/scenarios/*.json with a capture around it.
+Must run INSIDE the network namespace prepared by generate.sh (as root).
+
+usage: orchestrate.py [SCENARIO_NAME ...]   (default: all)
+
+For each scenario: start the capture, start the servers, start the clients,
+wait, stop the capture (SIGINT), merge the peers' truth logs into
+corpus/<name>.truth.jsonl, cross-check sent vs received, cross-check the
+capture with tshark, and (re)write corpus/manifest.json.
+"""
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORPUS = os.path.join(HERE, "corpus")
+WORK = os.environ.get("WSD_WORK", "/tmp/wsdissect-testdata-work")
+PY = os.path.join(HERE, ".venv", "bin", "python")
+NODE = os.environ.get("NODE", "node")
+PEER_TIMEOUT = float(os.environ.get("PEER_TIMEOUT", "60"))
+# receive-side loss, logged to NFLOG group 5 only if the packet survived: the
+# capture then holds exactly what the receiving TCP saw, i.e. real gaps.
+GAP_RULES = [["INPUT", "-i", "lo", "-p", "tcp", "-m", "statistic", "--mode", "random",
+              "--probability", "0.04", "-j", "DROP"],
+             ["INPUT", "-i", "lo", "-p", "tcp", "-j", "NFLOG", "--nflog-group", "5"]]
+LOSS_RULE = ["OUTPUT", "-o", "lo", "-p", "tcp", "-m", "statistic", "--mode", "random",
+             "--probability", "0.04", "-j", "DROP"]
+
+OPCODES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
+
+
+def log(*a):
+    print("[orchestrate]", *a, file=sys.stderr, flush=True)
+
+
+def peer_cmd(impl, role, scen_path, pair, out, gate):
+    if impl == "node-ws":
+        cmd = [NODE, os.path.join(HERE, "peers", "node_peer.js"), role, scen_path, pair, out]
+    else:
+        cmd = [PY, os.path.join(HERE, "peers", "py_peer.py"), role, impl, scen_path, pair, out]
+    if gate:
+        cmd += ["--gate", gate]
+    return ["timeout", "-k", "5", str(int(PEER_TIMEOUT + 10))] + cmd
+
+
+def capture_file(sc):
+    ext = "pcapng" if sc["capture"]["format"] == "pcapng" else "pcap"
+    return f"{sc['name']}.{ext}"
+
+
+def capture_cmd(cap, path):
+    snap = str(cap.get("snaplen", 262144))
+    if cap["tool"] == "nflog":
+        return ["tcpdump", "-n", "-Z", "root", "-B", "32768", "-i", "nflog:5", "-s", snap, "-w", path + ".nflog"]
+    if cap["tool"] == "dumpcap":
+        return ["dumpcap", "-B", "16", "-i", cap["iface"], "-s", snap, "-f", "tcp", "-w", path]
+    cmd = ["tcpdump", "-n", "-Z", "root", "-B", "32768", "-i", cap["iface"], "-s", snap, "-w", path]
+    if cap["format"] == "pcap-ns":
+        cmd += ["--time-stamp-precision=nano"]
+    if cap.get("linktype"):
+        cmd += ["-y", cap["linktype"]]
+    return cmd + ["tcp"]
+
+
+def start_capture(cap, path):
+    errf = open(os.path.join(WORK, os.path.basename(path) + ".stderr"), "w+")
+    p = subprocess.Popen(capture_cmd(cap, path), stdout=subprocess.DEVNULL, stderr=errf)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        errf.seek(0)
+        s = errf.read()
+        if "listening on" in s or "Capturing on" in s:
+            break
+        if p.poll() is not None:
+            raise RuntimeError(f"capture died: {s}")
+        time.sleep(0.05)
+    else:
+        log("capture did not report listening; continuing after sleep")
+    time.sleep(0.5)
+    return p, errf
+
+
+def stop_capture(p, errf):
+    time.sleep(1.5)  # > libpcap's 1 s buffer timeout, so nothing is left in the ring
+    p.send_signal(signal.SIGINT)
+    try:
+        p.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+    errf.seek(0)
+    s = errf.read()
+    errf.close()
+    import re
+    m = re.search(r"received/dropped on interface [^:]*: (\d+)/(\d+)", s)
+    if m and int(m.group(2)) != 0:
+        raise RuntimeError(f"dumpcap dropped packets: {m.group(0)}")
+    if "dropped by kernel" in s:
+        for line in s.splitlines():
+            if "dropped by kernel" in line and not line.strip().startswith("0 "):
+                raise RuntimeError(f"capture dropped packets: {line}")
+    return s
+
+
+def iptables(*args):
+    for tool in ("iptables", "iptables-legacy", "iptables-nft"):
+        try:
+            subprocess.run([tool, *args], check=True, capture_output=True)
+            return tool
+        except (FileNotFoundError, subprocess.CalledProcessError):
+            continue
+    raise RuntimeError("no working iptables")
+
+
+def run_scenario(sc_path):
+    with open(sc_path) as f:
+        sc = json.load(f)
+    name = sc["name"]
+    cap = sc["capture"]
+    wdir = os.path.join(WORK, name)
+    subprocess.run(["rm", "-rf", wdir], check=True)
+    os.makedirs(wdir)
+    cfile = os.path.join(CORPUS, capture_file(sc))
+    if os.path.exists(cfile):
+        os.unlink(cfile)
+    late = cap.get("late", False)
+    gate = os.path.join(wdir, "gate") if late else None
+    lossy = cap.get("lossy", False)
+    log(f"=== {name}")
+    t0 = time.time()
+
+    capp = None
+    ipt = None
+    procs = []
+    try:
+        if lossy == "input-nflog":
+            for r in GAP_RULES:
+                ipt = iptables("-A", *r)
+        elif lossy:
+            ipt = iptables("-A", *LOSS_RULE)
+        if not late:
+            capp = start_capture(cap, cfile)
+        servers = []
+        for pr in sc["pairs"]:
+            out = os.path.join(wdir, f"{pr['name']}.server.jsonl")
+            p = subprocess.Popen(peer_cmd(pr["server"]["impl"], "server", sc_path, pr["name"], out, gate),
+                                 stdout=subprocess.PIPE, stderr=open(out + ".stderr", "w"), text=True)
+            line = p.stdout.readline()
+            if "listening" not in line:
+                raise RuntimeError(f"server {pr['name']} did not start: {line!r}")
+            servers.append((pr, p))
+            procs.append(p)
+        clients = []
+        for pr in sc["pairs"]:
+            out = os.path.join(wdir, f"{pr['name']}.client.jsonl")
+            p = subprocess.Popen(peer_cmd(pr["client"]["impl"], "client", sc_path, pr["name"], out, gate),
+                                 stdout=subprocess.DEVNULL, stderr=open(out + ".stderr", "w"))
+            clients.append((pr, p))
+            procs.append(p)
+        if late:
+            want = sum(len(pr["connections"]) for pr in sc["pairs"])
+            deadline = time.time() + 30
+            while len(glob.glob(gate + ".ready.*")) < want:
+                if time.time() > deadline:
+                    raise RuntimeError("peers never became ready")
+                time.sleep(0.05)
+            time.sleep(0.5)  # let handshake ACKs etc. drain before the capture starts
+            capp = start_capture(cap, cfile)
+            open(gate, "w").close()
+        failed = []
+        for pr, p in clients + servers:
+            rc = p.wait(timeout=PEER_TIMEOUT + 20)
+            if rc != 0:
+                failed.append(pr["name"])
+        if failed:
+            for f in glob.glob(os.path.join(wdir, "*.stderr")):
+                log(f, open(f).read()[-2000:])
+            raise RuntimeError(f"peers failed in pairs {failed}")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        if capp:
+            stats = stop_capture(*capp)
+            log(" ".join(stats.split()[-12:]))
+        if ipt and lossy == "input-nflog":
+            for r in GAP_RULES:
+                iptables("-D", *r)
+        elif ipt:
+            iptables("-D", *LOSS_RULE)
+    if cap["tool"] == "nflog":
+        n = nflog_to_ethernet(cfile + ".nflog", cfile, cap.get("ts_nano", False))
+        os.unlink(cfile + ".nflog")
+        log(f"converted {n} NFLOG records to Ethernet")
+
+    os.chmod(cfile, 0o644)
+    truth = merge_truth(sc, wdir)
+    tname = f"{name}.truth.jsonl"
+    with open(os.path.join(CORPUS, tname), "w") as f:
+        for r in truth:
+            f.write(json.dumps(r, ensure_ascii=False, sort_keys=False) + "\n")
+    crosscheck_views(truth, name)
+    conns = len({(r["client_port"], r["server_port"]) for r in truth})
+    deflate = any(r.get("compressed") for r in truth if r["view"] == "sent")
+    if not (late or cap.get("snaplen")):
+        tshark_check(cfile, sc, truth)
+    log(f"{name}: {len(truth)} truth records, {conns} connections, {time.time() - t0:.1f}s")
+    return {
+        "file": capture_file(sc),
+        "truth": tname,
+        "format": cap["format"],
+        "linktype": cap.get("linktype", "EN10MB"),
+        "snaplen": cap.get("snaplen", 262144),
+        "lossy": bool(lossy),
+        "loss_method": {True: "iptables OUTPUT statistic DROP 4% (capture on lo)",
+                        "input-nflog": "iptables INPUT statistic DROP 4%, capture = NFLOG of surviving packets"}.get(lossy),
+        "starts_after_handshake": late,
+        "connections": conns,
+        "deflate": deflate,
+        "ip_version": 6 if any(":" in pr["server"].get("host", "") for pr in sc["pairs"]) else 4,
+        "server_ports": [pr["server"]["port"] for pr in sc["pairs"]],
+        "description": sc["description"],
+    }
+
+
+def nflog_to_ethernet(src, dst, nano=False):
+    """Rewrite a LINKTYPE_NFLOG pcap as LINKTYPE_ETHERNET with the all-zero MAC
+    header loopback uses, keeping timestamps; only IPv4/IPv6 payloads (TLV 9)."""
+    import struct
+    with open(src, "rb") as f:
+        data = f.read()
+    magic = data[:4]
+    e = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    _, _, _, _, _, snap, lt = struct.unpack(e + "IHHiIII", data[:24])
+    assert lt == 239, f"not NFLOG: {lt}"
+    out = [struct.pack(e + "IHHiIII", struct.unpack(e + "I", magic)[0], 2, 4, 0, 0, 262144, 1)]
+    pos, n = 24, 0
+    while pos + 16 <= len(data):
+        ts, tf, incl, orig = struct.unpack(e + "IIII", data[pos:pos + 16])
+        rec = data[pos + 16:pos + 16 + incl]
+        pos += 16 + incl
+        family = rec[0]
+        p = 4
+        payload = None
+        while p + 4 <= len(rec):
+            tlen, ttype = struct.unpack("<HH", rec[p:p + 4])  # NFLOG TLVs are host (LE) order
+            if tlen < 4:
+                break
+            if ttype == 9:
+                payload = rec[p + 4:p + tlen]
+            p += (tlen + 3) & ~3
+        if payload is None:
+            continue
+        etype = b"\x08\x00" if family == 2 else b"\x86\xdd"
+        frame = b"\x00" * 12 + etype + payload
+        out.append(struct.pack(e + "IIII", ts, tf, len(frame), len(frame)) + frame)
+        n += 1
+    with open(dst, "wb") as f:
+        f.write(b"".join(out))
+    return n
+
+
+def merge_truth(sc, wdir):
+    recs = []
+    order = {}
+    for pr in sc["pairs"]:
+        for role in ("client", "server"):
+            path = os.path.join(wdir, f"{pr['name']}.{role}.jsonl")
+            with open(path) as f:
+                for line in f:
+                    r = json.loads(line)
+                    r["server_ip"] = pr["server"].get("host", "127.0.0.1")
+                    recs.append(r)
+    # stable order: by connection (pair/index), direction, sent records by index,
+    # then received records in the order the receiver saw them
+    for pr_i, pr in enumerate(sc["pairs"]):
+        for ci in range(len(pr["connections"])):
+            order[f"{pr['name']}/{ci}"] = (pr_i, ci)
+    out = []
+    for i, r in enumerate(recs):
+        out.append(((order[r["conn"]], r["direction"] != "client_to_server",
+                     r["view"] != "sent", r["index"] if r["index"] is not None else i), r))
+    out.sort(key=lambda x: x[0])
+    res = []
+    for _, r in out:
+        nr = {k: r.get(k) for k in ("peer", "view", "impl", "conn", "server_ip", "client_port", "server_port",
+                                     "direction", "index", "opcode", "length", "sha256", "fragments",
+                                     "compressed", "close_code", "close_reason", "auto")}
+        for k in ("text", "hex"):
+            if k in r:
+                nr[k] = r[k]
+        res.append(nr)
+    return res
+
+
+def crosscheck_views(truth, name):
+    by = defaultdict(lambda: {"sent": [], "received": []})
+    for r in truth:
+        by[(r["client_port"], r["direction"])][r["view"]].append(r)
+    for key, v in by.items():
+        s = [(r["opcode"], r["sha256"]) for r in v["sent"] if r["opcode"] in ("text", "binary")]
+        g = [(r["opcode"], r["sha256"]) for r in v["received"] if r["opcode"] in ("text", "binary")]
+        if s != g:
+            raise RuntimeError(f"{name} {key}: sent data messages != received ({len(s)} vs {len(g)})")
+        sc = [(r["close_code"], r["close_reason"]) for r in v["sent"] if r["opcode"] == "close"]
+        gc = [(r["close_code"], r["close_reason"]) for r in v["received"] if r["opcode"] == "close"]
+        if gc and gc[0][1] is not None and sc != gc:
+            raise RuntimeError(f"{name} {key}: close sent {sc} != received {gc}")
+        idx = [r["index"] for r in v["sent"]]
+        if idx != list(range(len(idx))):
+            raise RuntimeError(f"{name} {key}: sent indexes not contiguous")
+
+
+def tshark_check(cfile, sc, truth):
+    """Compare the frame structure tshark sees with the truth: per connection and
+    direction the list of (opcode, number of frames, first-frame RSV1) and, for
+    uncompressed messages, the payload length."""
+    cmd = ["tshark", "-r", cfile, "-n", "--no-duplicate-keys", "-o", "tcp.reassemble_out_of_order:TRUE"]
+    for pr in sc["pairs"]:
+        cmd += ["-d", f"tcp.port=={pr['server']['port']},http"]
+    cmd += ["-Y", "websocket", "-T", "json", "-J", "tcp websocket"]
+    pkts = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout or "[]")
+    server_ports = {pr["server"]["port"] for pr in sc["pairs"]}
+    frames = defaultdict(list)
+
+    def as_list(x):
+        return x if isinstance(x, list) else [x]
+
+    for pk in pkts:
+        lay = pk["_source"]["layers"]
+        tcp = as_list(lay["tcp"])[0]
+        src, dst = int(tcp["tcp.srcport"]), int(tcp["tcp.dstport"])
+        key = (src, "client_to_server") if dst in server_ports else (dst, "server_to_client")
+        for w in as_list(lay["websocket"]):
+            pl = int(w["websocket.payload_length"])
+            if pl == 126:
+                pl = int(w["websocket.payload_length_ext_16"])
+            elif pl == 127:
+                pl = int(w["websocket.payload_length_ext_64"])
+            frames[key].append((w["websocket.fin"] in ("1", "True"), int(w["websocket.opcode"]),
+                                w.get("websocket.pmc", "0") in ("1", "True"), pl))
+    got = {}
+    for key, fl in frames.items():
+        msgs, cur = [], None
+        for fin, op, r1, pl in fl:
+            if op >= 8:
+                msgs.append([OPCODES.get(op, str(op)), 1, False, pl])
+            elif op in (1, 2):
+                cur = [OPCODES.get(op, str(op)), 1, r1, pl]
+                if fin:
+                    msgs.append(cur)
+            else:
+                if cur is None:
+                    continue
+                cur[1] += 1
+                cur[3] += pl
+                if fin:
+                    msgs.append(cur)
+        got[key] = msgs
+    want = defaultdict(list)
+    for r in truth:
+        if r["view"] == "sent":
+            want[(r["client_port"], r["direction"])].append(
+                [r["opcode"], r["fragments"], bool(r["compressed"]), r["length"]])
+    problems = []
+    for key in sorted(set(want) | set(got), key=str):
+        w, g = want.get(key, []), got.get(key, [])
+        if len(w) != len(g):
+            problems.append(f"{key}: truth {len(w)} messages, tshark {len(g)}")
+            continue
+        for i, (a, b) in enumerate(zip(w, g)):
+            if a[:3] != b[:3] or (not a[2] and a[3] != b[3]):
+                problems.append(f"{key} #{i}: truth {a} tshark {b}")
+    if problems:
+        raise RuntimeError(f"tshark check failed for {cfile}:\n  " + "\n  ".join(problems[:20]))
+    log(f"tshark agrees: {sum(len(v) for v in want.values())} messages in {len(want)} directions")
+
+
+def main():
+    os.makedirs(CORPUS, exist_ok=True)
+    os.makedirs(WORK, exist_ok=True)
+    only = sys.argv[1:]
+    paths = sorted(glob.glob(os.path.join(HERE, "scenarios", "*.json")))
+    mpath = os.path.join(CORPUS, "manifest.json")
+    manifest = {}
+    if os.path.exists(mpath) and only:
+        with open(mpath) as f:
+            manifest = {e["file"]: e for e in json.load(f)}
+    for p in paths:
+        name = os.path.basename(p)[:-5]
+        if only and name not in only:
+            continue
+        last = None
+        for attempt in range(3):
+            try:
+                e = run_scenario(p)
+                manifest[e["file"]] = e
+                break
+            except Exception as ex:  # retry: a rare timing problem must not kill the run
+                last = ex
+                log(f"{name}: attempt {attempt + 1} failed: {ex}")
+        else:
+            raise SystemExit(f"scenario {name} failed: {last}")
+    with open(mpath, "w") as f:
+        json.dump([manifest[k] for k in sorted(manifest)], f, indent=1, ensure_ascii=False)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()

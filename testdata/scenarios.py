@@ -1,0 +1,336 @@
+#!/usr/bin/env python3
+"""Writes testdata/scenarios/*.json: the scripted conversations both peers follow
+plus how each one is captured.  Run by generate.sh; the JSON files are committed
+too so the peers can be run by hand.
+
+Script actions (executed in lock-step, see README):
+  {"from": "c"|"s" (rewritten to client/server), "op": text|binary|ping|pong|close,
+   payload: "text": str | "hex": str | "gen": {"kind": random|pattern|hextext, "size": N, "seed": S},
+   "frags": [byte lengths] (fragmented send), "compress": bool (node only),
+   "code": N|null, "reason": str (close), "sleep": seconds before sending}
+Rule: after a ping from A, A's next data message comes before B sends anything,
+so the automatic pong's place in B's direction is deterministic.
+"""
+
+import json
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "scenarios")
+
+WHO = {"c": "client", "s": "server"}
+
+
+def T(w, text, **kw):
+    return {"from": WHO[w], "op": "text", "text": text, **kw}
+
+
+def TG(w, size, kind="pattern", seed=0, **kw):
+    return {"from": WHO[w], "op": "text", "gen": {"kind": kind, "size": size, "seed": seed}, **kw}
+
+
+def B(w, size, kind="random", seed=0, **kw):
+    return {"from": WHO[w], "op": "binary", "gen": {"kind": kind, "size": size, "seed": seed}, **kw}
+
+
+def BH(w, hexs, **kw):
+    return {"from": WHO[w], "op": "binary", "hex": hexs, **kw}
+
+
+def FT(w, parts, **kw):
+    """fragmented text message split at the given string parts (char boundaries)."""
+    text = "".join(parts)
+    return {"from": WHO[w], "op": "text", "text": text,
+            "frags": [len(p.encode("utf-8")) for p in parts], **kw}
+
+
+def PING(w, data, **kw):
+    return {"from": WHO[w], "op": "ping", "text": data, **kw} if isinstance(data, str) else \
+        {"from": WHO[w], "op": "ping", "hex": data.hex(), **kw}
+
+
+def PONG(w, data):
+    return {"from": WHO[w], "op": "pong", "text": data}
+
+
+def CLOSE(w, code=1000, reason=""):
+    return {"from": WHO[w], "op": "close", "code": code, "reason": reason}
+
+
+EMOJI = "héllo wörld — 日本語のテキスト 🎉🚀 中文 한국어 Ελληνικά"
+CJK_LONG = "縦書きと横書き、漢字仮名交じり文。" * 12 + "🙂" * 20  # > 200 bytes
+
+
+def mix(seed, closer="c", code=1000, reason="bye", big=None, node=False, aio=False, node_srv=None, light=False):
+    """A conversation touching most features.  aio=True avoids fragmentation
+    (aiohttp cannot send fragmented messages)."""
+    s = [
+        T("c", f"hello from client {seed}"),
+        T("s", f"hello from server {seed}"),
+        T("c", ""),
+        B("s", 0),
+        T("c", EMOJI),
+        T("s", CJK_LONG),
+        B("c", 125, seed=seed),
+        B("s", 126, seed=seed + 1),
+        TG("c", 125, seed=seed),
+        TG("s", 126, seed=seed),
+        PING("c", f"ping-{seed} payload"),
+        T("c", "after ping"),
+        PING("s", bytes([0, 1, 2, 255]) + b"server-ping"),
+        B("s", 300, seed=seed + 2),
+        PING("c", ""),
+        B("c", 65535, seed=seed + 3),
+        B("s", 65536, seed=seed + 4),
+        TG("c", 65536, kind="hextext", seed=seed + 5),
+        TG("s", 65535, seed=seed + 6),
+        PONG("c", "unsolicited pong"),
+        TG("c", 20000, seed=seed + 7),
+    ]
+    if light:  # drop the 64 KiB messages (keeps multi-connection captures small)
+        s = [a for a in s if a.get("gen", {}).get("size", 0) < 65535]
+    if not aio:
+        s += [
+            FT("c", ["Hello, ", "fragmented ", "wörld 🎉"]),
+            {**B("s", 30000, seed=seed + 8), "frags": [10000, 10000, 10000]},
+            {**TG("c", 5000, seed=seed + 9), "frags": [1000, 0, 4000]},
+            {**B("s", 3, seed=seed + 10), "frags": [1, 1, 1]},
+        ]
+    if node_srv is None:
+        node_srv = node
+    # node ws can split a UTF-8 character across fragments of a text message
+    # (node=True: the client is node ws; node_srv=True: the server is node ws)
+    if node:
+        s.append({"from": "client", "op": "text", "hex": "f09f8e89" * 3, "frags": [1, 3, 2, 6]})
+    if node_srv:
+        s.append({"from": "server", "op": "text", "hex": "e697a5e69cace8aa9e", "frags": [2, 7]})
+    if big:
+        s += [B("c", big, seed=seed + 11), T("s", "got the big one")]
+    s += [TG("s", 2000, kind="hextext", seed=seed + 12), CLOSE(closer, code, reason)]
+    return s
+
+
+def bulk(seed, n=14):
+    """multi-KB traffic both ways (for the lossy run)."""
+    s = []
+    for i in range(n):
+        s.append(B("c", 2000 + 1500 * i, seed=seed + i))
+        s.append(TG("s", 3000 + 1000 * i, kind="hextext" if i % 2 else "pattern", seed=seed + 100 + i))
+        if i % 5 == 2:
+            s.append(PING("c", f"lossy ping {i}"))
+    s.append(T("c", "done"))
+    s.append(CLOSE("c", 1000, "lossy done"))
+    return s
+
+
+def late(seed):
+    return [
+        T("c", f"first message after the capture started {seed}", sleep=0.2),
+        T("s", "reply " + EMOJI),
+        B("c", 3000, seed=seed),
+        TG("s", 4000, seed=seed),
+        PING("c", "late ping"),
+        T("c", "x"),
+        CLOSE("s", 1001, "going away"),
+    ]
+
+
+def pyws(port, options=None, host="127.0.0.1"):
+    return {"impl": "python-websockets", "host": host, "port": port, "options": options or {}}
+
+
+def nodews(port, options=None, host="127.0.0.1"):
+    return {"impl": "node-ws", "host": host, "port": port, "options": options or {}}
+
+
+def pair(name, server, client_impl, scripts, client_options=None, concurrent=True):
+    return {"name": name, "server": server,
+            "client": {"impl": client_impl, "options": client_options or {}},
+            "connections": [{"script": s} for s in scripts], "concurrent": concurrent}
+
+
+DEFLATE_CTX = {"perMessageDeflate": {"threshold": 0}}
+DEFLATE_NOCTX_SRV = {"perMessageDeflate": {
+    "threshold": 64, "serverNoContextTakeover": True, "clientNoContextTakeover": True,
+    "serverMaxWindowBits": 9, "clientMaxWindowBits": 10}}
+DEFLATE_NOCTX_CLI = {"perMessageDeflate": {
+    "threshold": 64, "serverNoContextTakeover": True, "clientNoContextTakeover": True,
+    "serverMaxWindowBits": 9, "clientMaxWindowBits": 10}}
+DEFLATE_DEFAULT_THRESHOLD = {"perMessageDeflate": True}
+
+
+def node_deflate_script(seed):
+    s = mix(seed, closer="s", code=4000, reason="custom close ✓", node=True)
+    # per-message compress:false inside a deflate connection (rsv1 clear)
+    s.insert(3, {**T("c", "this one is sent with compress:false"), "compress": False})
+    s.insert(4, {**TG("s", 3000, seed=seed), "compress": False})
+    return s
+
+
+SCENARIOS = [
+    {
+        "name": "01-python-websockets-deflate",
+        "capture": {"format": "pcap-us", "tool": "tcpdump", "iface": "lo"},
+        "description": "python-websockets client+server, default permessage-deflate (context takeover, "
+                       "client_max_window_bits offer); text/binary/empty/non-ASCII, 125/126/65535/65536 B, "
+                       "fragmented send (iterable), pings with payloads, unsolicited pong, close 1000.",
+        "pairs": [pair("a", pyws(8001), "python-websockets", ["mix1"])],
+        "scripts": {"mix1": mix(1, closer="c", code=1000, reason="normal closure")},
+    },
+    {
+        "name": "02-node-ws-plain-2mb",
+        "capture": {"format": "pcap-ns", "tool": "tcpdump", "iface": "lo"},
+        "description": "node ws client+server without extensions; 2 MB random binary message; "
+                       "fragmented (fin:false) incl. a text message whose UTF-8 character is split "
+                       "across frames; empty close frame (no status code). Nanosecond pcap.",
+        "pairs": [pair("a", nodews(8002), "node-ws", ["mixbig"])],
+        "scripts": {"mixbig": mix(2, closer="c", node=True, big=2 * 1024 * 1024)[:-1] + [CLOSE("c", None)]},
+    },
+    {
+        "name": "03-node-ws-deflate",
+        "capture": {"format": "pcapng", "tool": "dumpcap", "iface": "lo"},
+        "description": "node ws client+server with permessage-deflate, context takeover, threshold 0 (every "
+                       "message compressed) plus two messages sent with compress:false; close 4000 with "
+                       "non-ASCII reason from the server. pcapng via dumpcap.",
+        "pairs": [pair("a", nodews(8003, DEFLATE_CTX), "node-ws", ["nd"], client_options=DEFLATE_CTX)],
+        "scripts": {"nd": node_deflate_script(3)},
+    },
+    {
+        "name": "04-node-ws-deflate-nocontext-sll2",
+        "capture": {"format": "pcap-us", "tool": "tcpdump", "iface": "any", "linktype": "LINUX_SLL2"},
+        "description": "node ws with server_no_context_takeover + client_no_context_takeover, "
+                       "server_max_window_bits=9, client_max_window_bits=10, threshold 64 (messages "
+                       "under 64 bytes go uncompressed). Also node ws with default deflate settings "
+                       "(threshold 1024 has no effect with context takeover). Captured on -i any "
+                       "(Linux cooked v2).",
+        "pairs": [
+            pair("a", nodews(8004, DEFLATE_NOCTX_SRV), "node-ws", ["nc1", "nc2"], client_options=DEFLATE_NOCTX_CLI,
+                 concurrent=False),
+            pair("b", nodews(8014, DEFLATE_DEFAULT_THRESHOLD), "node-ws", ["dflt"],
+                 client_options=DEFLATE_DEFAULT_THRESHOLD),
+        ],
+        "scripts": {"nc1": node_deflate_script(4), "nc2": mix(40, closer="c", code=1000, reason=""),
+                    "dflt": mix(41, closer="s", code=1000, reason="server bye")},
+    },
+    {
+        "name": "05-aiohttp-compress-subprotocol",
+        "capture": {"format": "pcap-us", "tool": "tcpdump", "iface": "lo"},
+        "description": "aiohttp client+server, compress=15 and subprotocol negotiation (client offers "
+                       "chat.v2, chat.v1; server picks chat.v2). aiohttp cannot send fragmented messages.",
+        "pairs": [pair("a", {"impl": "aiohttp", "host": "127.0.0.1", "port": 8005,
+                             "options": {"protocols": ["chat.v2"], "compress": True}},
+                       "aiohttp", ["aio"], client_options={"protocols": ["chat.v2", "chat.v1"], "compress": 15})],
+        "scripts": {"aio": mix(5, closer="c", code=1000, reason="aiohttp bye", aio=True)},
+    },
+    {
+        "name": "06-cross-node-python",
+        "capture": {"format": "pcap-us", "tool": "tcpdump", "iface": "lo"},
+        "description": "cross pairs: node ws client (deflate, threshold 0) -> python-websockets server "
+                       "(deflate); python-websockets client -> node ws server (deflate, context takeover); "
+                       "aiohttp client -> python-websockets server (deflate). Run concurrently.",
+        "pairs": [
+            pair("a", pyws(8006), "node-ws", ["x1"], client_options=DEFLATE_CTX),
+            pair("b", nodews(8016, DEFLATE_CTX), "python-websockets", ["x2"]),
+            pair("c", pyws(8026), "aiohttp", ["x3"], client_options={"compress": 15}),
+        ],
+        "scripts": {"x1": mix(6, closer="s", code=1011, reason="server error (simulated)", node=True, node_srv=False),
+                    "x2": mix(7, closer="c", code=3000, reason="registered code", node_srv=True),
+                    "x3": mix(8, closer="c", code=1000, reason="", aio=True)},
+    },
+    {
+        "name": "07-ipv6",
+        "capture": {"format": "pcapng", "tool": "dumpcap", "iface": "lo"},
+        "description": "IPv6 loopback (::1): python-websockets client -> node ws server (plain) and "
+                       "node ws client -> python-websockets server (deflate). pcapng via dumpcap.",
+        "pairs": [
+            pair("a", nodews(8007, host="::1"), "python-websockets", ["v1"],
+                 client_options={"compression": None}),
+            pair("b", pyws(8017, host="::1"), "node-ws", ["v2"], client_options=DEFLATE_CTX),
+        ],
+        "scripts": {"v1": mix(9, closer="s", code=1000, reason="v6 bye", node_srv=True),
+                    "v2": mix(10, closer="c", code=1000, reason="v6 bye", node=True, node_srv=False)},
+    },
+    {
+        "name": "08-concurrent",
+        "capture": {"format": "pcap-ns", "tool": "tcpdump", "iface": "lo"},
+        "description": "several concurrent connections in one capture: 4 python-websockets (deflate) "
+                       "connections to one server and 3 node ws (plain) connections to another, all "
+                       "interleaved. Nanosecond pcap.",
+        "pairs": [
+            pair("a", pyws(8008), "python-websockets", ["c1", "c2", "c3", "c4"]),
+            pair("b", nodews(8018), "node-ws", ["c5", "c6", "c7"]),
+        ],
+        "scripts": {f"c{i}": mix(20 + i, closer="c" if i % 2 else "s", code=1000 + (i % 2),
+                                 reason=f"conn {i} done", node=i >= 5, light=i not in (1, 5))
+                    for i in range(1, 8)},
+    },
+    {
+        "name": "09-snaplen300",
+        "capture": {"format": "pcap-us", "tool": "tcpdump", "iface": "lo", "snaplen": 300},
+        "description": "snap length 300: every packet is truncated to 300 bytes, so most payloads are "
+                       "incomplete. python-websockets (deflate) and node ws (plain).",
+        "pairs": [
+            pair("a", pyws(8009), "python-websockets", ["s1"]),
+            pair("b", nodews(8019), "node-ws", ["s2"]),
+        ],
+        "scripts": {"s1": mix(30, closer="c", code=1000, reason="snap"),
+                    "s2": mix(31, closer="c", code=1000, reason="snap", node=True)},
+    },
+    {
+        "name": "10-late-start",
+        "capture": {"format": "pcap-us", "tool": "tcpdump", "iface": "lo", "late": True},
+        "description": "capture started after the TCP and WebSocket handshakes completed (peers wait on a "
+                       "gate file until tcpdump is listening). node ws plain, node ws deflate (context "
+                       "takeover) and python-websockets deflate connections. Without the handshake the "
+                       "deflate connections cannot be inflated.",
+        "pairs": [
+            pair("a", nodews(8010), "node-ws", ["l1"]),
+            pair("b", nodews(8020, DEFLATE_CTX), "node-ws", ["l2"], client_options=DEFLATE_CTX),
+            pair("c", pyws(8030), "python-websockets", ["l3"]),
+        ],
+        "scripts": {"l1": late(50), "l2": late(51), "l3": late(52)},
+    },
+    {
+        "name": "11-lossy",
+        "capture": {"format": "pcap-us", "tool": "tcpdump", "iface": "lo", "lossy": True},
+        # note: a DROP in OUTPUT is reported to the sending TCP (EPERM), which re-sends the segment
+        # at once, so data segments are mostly delayed; dropped ACKs cause spurious retransmissions
+        # (duplicate data in the capture, D-SACKs). 12-lossy-gaps has real gaps.
+        "description": "iptables drops 4% of TCP packets on OUTPUT in the namespace, so the TCP stacks "
+                       "retransmit: the capture has gaps filled late/out of order. node ws plain, "
+                       "node ws deflate and python-websockets deflate, multi-KB messages.",
+        "pairs": [
+            pair("a", nodews(8011), "node-ws", ["b1"]),
+            pair("b", nodews(8021, DEFLATE_CTX), "node-ws", ["b2"], client_options=DEFLATE_CTX),
+            pair("c", pyws(8031), "python-websockets", ["b3"]),
+        ],
+        "scripts": {"b1": bulk(60), "b2": bulk(61), "b3": bulk(62)},
+    },
+    {
+        "name": "12-lossy-gaps",
+        "capture": {"format": "pcap-us", "tool": "nflog", "iface": "nflog:5", "lossy": "input-nflog"},
+        "description": "real gaps: iptables drops 4% of TCP packets on INPUT and logs the survivors to "
+                       "NFLOG; the capture is that NFLOG stream rewritten as Ethernet (zero MACs, like lo), "
+                       "so it holds exactly what the receiving stacks got: segments missing, then "
+                       "retransmissions arriving late / out of order, plus duplicates. node ws plain, "
+                       "node ws deflate, python-websockets deflate, multi-KB messages.",
+        "pairs": [
+            pair("a", nodews(8012), "node-ws", ["g1"]),
+            pair("b", nodews(8022, DEFLATE_CTX), "node-ws", ["g2"], client_options=DEFLATE_CTX),
+            pair("c", pyws(8032), "python-websockets", ["g3"]),
+        ],
+        "scripts": {"g1": bulk(70), "g2": bulk(71), "g3": bulk(72)},
+    },
+]
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    for sc in SCENARIOS:
+        with open(os.path.join(OUT, sc["name"] + ".json"), "w") as f:
+            json.dump(sc, f, indent=1, ensure_ascii=False)
+            f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
