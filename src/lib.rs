@@ -9,9 +9,11 @@
 //! Protocol violations are data on records, never errors that stop decoding.
 
 pub mod capture;
+pub mod handshake;
 pub mod output;
 pub mod packet;
 pub mod pipeline;
 pub mod record;
 pub mod stream;
 pub mod tcp;
+pub mod ws;

@@ -11,6 +11,7 @@ use wsdissect::output::{DumpSink, Format, View};
 use wsdissect::pipeline::{self, Diagnostic, RunError};
 use wsdissect::stream::StreamSink;
 use wsdissect::tcp::Config;
+use wsdissect::ws;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -68,6 +69,15 @@ struct Common {
 struct MessageArgs {
     #[command(flatten)]
     common: Common,
+    /// Also print every frame (frame records before the message they belong to).
+    #[arg(long)]
+    frames: bool,
+    /// Decode connections on this port as WebSocket even without a handshake (repeatable).
+    #[arg(long, value_name = "PORT")]
+    decode_as: Vec<u16>,
+    /// Largest message kept after decompression; bigger ones are truncated and flagged.
+    #[arg(long, default_value_t = 64 << 20, value_name = "BYTES")]
+    max_message_size: usize,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -125,15 +135,41 @@ fn run(cli: Cli) -> anyhow::Result<(Outcome, bool)> {
     }
 }
 
-fn run_ws(a: MessageArgs, _flows: bool) -> anyhow::Result<(Outcome, bool)> {
-    let strict = a.common.strict;
-    Ok((
-        run_tcp(TcpArgs {
-            common: a.common,
-            dump_dir: None,
-        })?,
-        strict,
-    ))
+fn run_ws(a: MessageArgs, flows: bool) -> anyhow::Result<(Outcome, bool)> {
+    let c = &a.common;
+    let opts = ws::Options {
+        decode_as: a.decode_as.clone(),
+        messages: !flows,
+        frames: !flows && a.frames,
+        flows,
+        max_message_size: a.max_message_size,
+        include_payload_in_frames: a.frames,
+    };
+    let mut view = View::new(c.format, BufWriter::new(io::stdout().lock()), table_width());
+    let mut outcome = Outcome::default();
+    let quiet = c.quiet;
+    for_each_file(
+        c,
+        &mut outcome,
+        |file| Ok(ws::Dissector::new(file.to_string(), opts.clone())),
+        |d, _| {
+            if !quiet {
+                let file = d.file().to_string();
+                for w in d.drain_warnings() {
+                    eprintln!("wsdissect: {file}: packet {}: {}", w.packet, w.message);
+                }
+            } else {
+                d.drain_warnings();
+            }
+            for r in d.drain_records() {
+                view.write_record(&r)?;
+            }
+            Ok(())
+        },
+        |d| Ok(d.problems()),
+    )?;
+    view.finish()?;
+    Ok((outcome, c.strict))
 }
 
 fn tcp_config(c: &Common) -> Config {

@@ -3,11 +3,10 @@
 
 use serde::Serialize;
 
-/// One output record, tagged by `"record"` in JSON. Flow records are rare and big;
-/// boxing them would buy nothing measurable.
-#[allow(clippy::large_enum_variant)]
+/// One output record, tagged by `"record"` in JSON.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 #[serde(tag = "record", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)] // records are built one at a time and drained at once
 pub enum Record {
     /// A complete (or as complete as the capture allows) WebSocket message.
     Message(MessageRecord),
@@ -61,6 +60,10 @@ pub struct MessageRecord {
     /// capture): `text`/`data_b64` are then absent and `errors` says why.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub undecodable: bool,
+    /// True when the decoded payload was longer than the maximum message size and
+    /// `text`/`data_b64` hold only its first bytes (`length` is the full decoded size).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
     /// Protocol violations and decoding problems concerning this message.
     pub errors: Vec<String>,
 }
@@ -127,6 +130,8 @@ pub struct DirectionStats {
     pub violations: u64,
     /// Messages that could not be decoded.
     pub undecodable: u64,
+    /// Messages truncated to the maximum message size.
+    pub truncated: u64,
 }
 
 /// One WebSocket connection: handshake, negotiated extensions and counters.
@@ -140,8 +145,9 @@ pub struct FlowRecord {
     pub client: String,
     /// Server `IP:PORT`.
     pub server: String,
-    /// `upgraded`, `rejected` (non-101 answer), `midstream` (no handshake seen, detected
-    /// from frames) or `forced` (`--decode-as`).
+    /// `upgraded`, `rejected` (non-101 answer), `unanswered` (upgrade request without a
+    /// captured answer), `midstream` (no handshake seen, detected from frames) or
+    /// `forced` (`--decode-as`).
     pub state: String,
     /// Time of the first packet of the connection.
     pub first_seen: String,
@@ -165,6 +171,19 @@ pub struct FlowRecord {
     /// Sec-WebSocket-Version.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// Sec-WebSocket-Key the client sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Sec-WebSocket-Accept the server answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accept: Option<String>,
+    /// HTTP reason phrase of the answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// True when `client`/`server` are the reverse of the TCP layer's guess (the
+    /// upgrade request or the masked frames came from the side it called the server).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub roles_swapped: bool,
     /// HTTP status of the answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,

@@ -200,8 +200,12 @@ impl Reassembler {
         }
         if restart {
             if let Some(mut flow) = self.flows.remove(&k) {
-                let released =
-                    Self::end_flow(&mut flow, CloseKind::EndOfCapture, &mut self.summaries, sink);
+                let released = Self::end_flow(
+                    &mut flow,
+                    CloseKind::EndOfCapture,
+                    &mut self.summaries,
+                    sink,
+                );
                 self.ooo_total = self.ooo_total.saturating_sub(released);
             }
         }
@@ -533,8 +537,14 @@ impl Reassembler {
         };
         let mut released = 0;
         for dir in [Direction::ClientToServer, Direction::ServerToClient] {
-            released +=
-                Self::close_half(&mut flow.halves[dir.index()], &flow.info, dir, kind, at, sink);
+            released += Self::close_half(
+                &mut flow.halves[dir.index()],
+                &flow.info,
+                dir,
+                kind,
+                at,
+                sink,
+            );
         }
         flow.ended = true;
         sink.end(&flow.info);

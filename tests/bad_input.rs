@@ -6,13 +6,19 @@ mod common;
 use common::*;
 
 fn sample() -> Vec<u8> {
-    std::fs::read(testdata().join("public/zeek/testing/btest/Traces/websocket/broker-websocket.pcap")).unwrap()
+    std::fs::read(
+        testdata().join("public/zeek/testing/btest/Traces/websocket/broker-websocket.pcap"),
+    )
+    .unwrap()
 }
 
 #[test]
 fn not_a_capture_is_unusable_input() {
     let tmp = tempfile::tempdir().unwrap();
-    for (name, content) in [("empty.pcap", &b""[..]), ("text.pcap", b"GET / HTTP/1.1\r\n\r\n")] {
+    for (name, content) in [
+        ("empty.pcap", &b""[..]),
+        ("text.pcap", b"GET / HTTP/1.1\r\n\r\n"),
+    ] {
         let p = tmp.path().join(name);
         std::fs::write(&p, content).unwrap();
         let out = wsdissect(&["tcp", p.to_str().unwrap()]);
@@ -46,10 +52,17 @@ fn truncated_file_keeps_what_was_read() {
             i == cut
         };
         if !whole_records {
-            assert!(err.contains("cut.pcap: packet ") && err.contains("truncated"), "cut {cut}: {err}");
+            assert!(
+                err.contains("cut.pcap: packet ") && err.contains("truncated"),
+                "cut {cut}: {err}"
+            );
         }
         let strict = wsdissect(&["tcp", "--strict", "--format", "jsonl", p.to_str().unwrap()]);
-        assert_eq!(strict.status.code(), Some(if whole_records { 0 } else { 1 }), "cut {cut}");
+        assert_eq!(
+            strict.status.code(),
+            Some(if whole_records { 0 } else { 1 }),
+            "cut {cut}"
+        );
     }
 }
 
@@ -90,11 +103,17 @@ fn random_byte_flips_never_crash() {
         }
         let p = tmp.path().join(format!("flip{round}.pcap"));
         std::fs::write(&p, &d).unwrap();
-        for args in [&["tcp", "--format", "jsonl"][..], &["--format", "jsonl"][..]] {
+        for args in [
+            &["tcp", "--format", "jsonl"][..],
+            &["--format", "jsonl"][..],
+        ] {
             let mut a = args.to_vec();
             a.push(p.to_str().unwrap());
             let out = wsdissect(&a);
-            assert!(matches!(out.status.code(), Some(0 | 1 | 2)), "round {round}: {out:?}");
+            assert!(
+                matches!(out.status.code(), Some(0 | 1 | 2)),
+                "round {round}: {out:?}"
+            );
         }
     }
 }

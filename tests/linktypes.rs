@@ -22,7 +22,10 @@ fn read_ethernet_pcap(path: &Path) -> Vec<(u64, Vec<u8>)> {
         let sec = u32::from_le_bytes(b[i..i + 4].try_into().unwrap()) as u64;
         let usec = u32::from_le_bytes(b[i + 4..i + 8].try_into().unwrap()) as u64;
         let len = u32::from_le_bytes(b[i + 8..i + 12].try_into().unwrap()) as usize;
-        out.push((sec * 1_000_000_000 + usec * 1000, b[i + 16..i + 16 + len].to_vec()));
+        out.push((
+            sec * 1_000_000_000 + usec * 1000,
+            b[i + 16..i + 16 + len].to_vec(),
+        ));
         i += 16 + len;
     }
     out
@@ -37,7 +40,11 @@ fn relink(linktype: u32, eth: &[u8], big_endian_null: bool) -> Vec<u8> {
         101 | 228 => out.extend_from_slice(ip),
         0 | 108 => {
             let af = 2u32;
-            out.extend(if big_endian_null || linktype == 108 { af.to_be_bytes() } else { af.to_le_bytes() });
+            out.extend(if big_endian_null || linktype == 108 {
+                af.to_be_bytes()
+            } else {
+                af.to_le_bytes()
+            });
             out.extend_from_slice(ip);
         }
         113 => {
@@ -62,7 +69,11 @@ fn relink(linktype: u32, eth: &[u8], big_endian_null: bool) -> Vec<u8> {
 fn vlan(eth: &[u8], tags: &[u16]) -> Vec<u8> {
     let mut out = eth[..12].to_vec();
     for (i, t) in tags.iter().enumerate() {
-        let tpid: u16 = if i == 0 && tags.len() == 2 { 0x88a8 } else { 0x8100 };
+        let tpid: u16 = if i == 0 && tags.len() == 2 {
+            0x88a8
+        } else {
+            0x8100
+        };
         out.extend(tpid.to_be_bytes());
         out.extend(t.to_be_bytes());
     }
@@ -80,7 +91,11 @@ fn pcap(packets: &[(u64, Vec<u8>)], linktype: u32, nano: bool, be: bool) -> Vec<
     f.extend(w32(262144));
     f.extend(w32(linktype));
     for (ts, data) in packets {
-        let frac = if nano { ts % 1_000_000_000 } else { ts % 1_000_000_000 / 1000 };
+        let frac = if nano {
+            ts % 1_000_000_000
+        } else {
+            ts % 1_000_000_000 / 1000
+        };
         f.extend(w32((ts / 1_000_000_000) as u32));
         f.extend(w32(frac as u32));
         f.extend(w32(data.len() as u32));
@@ -144,12 +159,30 @@ fn pcapng(packets: &[(u64, Vec<u8>)]) -> Vec<u8> {
 
 fn dump(file: &Path) -> Vec<(String, Vec<u8>)> {
     let dir = tempfile::tempdir().unwrap();
-    let out = wsdissect(&["tcp", "--quiet", "--format", "jsonl", "--dump-dir", dir.path().to_str().unwrap(), file.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = wsdissect(&[
+        "tcp",
+        "--quiet",
+        "--format",
+        "jsonl",
+        "--dump-dir",
+        dir.path().to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir.path())
         .unwrap()
         .flatten()
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
         .collect();
     files.sort();
     files
@@ -163,13 +196,27 @@ fn every_link_type_and_container_gives_the_same_streams() {
     assert!(expected.iter().map(|(_, b)| b.len()).sum::<usize>() > 1000);
     let tmp = tempfile::tempdir().unwrap();
     let mut variants: Vec<(String, Vec<u8>)> = Vec::new();
-    for (lt, be_null) in [(101, false), (228, false), (0, false), (0, true), (108, false), (113, false), (276, false)] {
-        let p: Vec<_> = packets.iter().map(|(t, e)| (*t, relink(lt, e, be_null))).collect();
+    for (lt, be_null) in [
+        (101, false),
+        (228, false),
+        (0, false),
+        (0, true),
+        (108, false),
+        (113, false),
+        (276, false),
+    ] {
+        let p: Vec<_> = packets
+            .iter()
+            .map(|(t, e)| (*t, relink(lt, e, be_null)))
+            .collect();
         variants.push((format!("lt{lt}-{be_null}.pcap"), pcap(&p, lt, false, false)));
     }
     for tags in [&[5u16][..], &[5, 6][..]] {
         let p: Vec<_> = packets.iter().map(|(t, e)| (*t, vlan(e, tags))).collect();
-        variants.push((format!("vlan{}.pcap", tags.len()), pcap(&p, 1, false, false)));
+        variants.push((
+            format!("vlan{}.pcap", tags.len()),
+            pcap(&p, 1, false, false),
+        ));
     }
     for (nano, be) in [(true, false), (false, true), (true, true)] {
         variants.push((format!("eth-{nano}-{be}.pcap"), pcap(&packets, 1, nano, be)));

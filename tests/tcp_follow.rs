@@ -11,6 +11,9 @@ use std::process::Command;
 /// tshark's view: flow id → (node 0 address, node 1 address, node 0 bytes, node 1 bytes).
 type Follow = HashMap<u64, (String, String, Vec<u8>, Vec<u8>)>;
 
+/// One stream being read: id, node 0, node 1, node 0 bytes, node 1 bytes.
+type Stream = (u64, String, String, Vec<u8>, Vec<u8>);
+
 fn tshark_follow(file: &Path, flows: &[u64]) -> Follow {
     let mut cmd = Command::new("tshark");
     cmd.arg("-r").arg(file).arg("-q");
@@ -21,13 +24,19 @@ fn tshark_follow(file: &Path, flows: &[u64]) -> Follow {
     assert!(out.status.success(), "tshark failed on {}", file.display());
     let text = String::from_utf8(out.stdout).expect("tshark output is text");
     let mut result = Follow::new();
-    let mut cur: Option<(u64, String, String, Vec<u8>, Vec<u8>)> = None;
+    let mut cur: Option<Stream> = None;
     for line in text.lines() {
         if let Some(f) = line.strip_prefix("Filter: tcp.stream eq ") {
             if let Some(c) = cur.take() {
                 result.insert(c.0, (c.1, c.2, c.3, c.4));
             }
-            cur = Some((f.trim().parse().unwrap(), String::new(), String::new(), vec![], vec![]));
+            cur = Some((
+                f.trim().parse().unwrap(),
+                String::new(),
+                String::new(),
+                vec![],
+                vec![],
+            ));
         } else if let Some(c) = cur.as_mut() {
             if let Some(a) = line.strip_prefix("Node 0: ") {
                 c.1 = a.to_string();
@@ -99,16 +108,31 @@ fn reassembled_streams_equal_tshark_follow() {
                 .get(&id)
                 .unwrap_or_else(|| panic!("{name}: tshark has no stream {id}"));
             let client = f["client"].as_str().unwrap();
-            let c2s = std::fs::read(dir.path().join(format!("flow{id}.client_to_server.bin"))).unwrap();
-            let s2c = std::fs::read(dir.path().join(format!("flow{id}.server_to_client.bin"))).unwrap();
+            let c2s =
+                std::fs::read(dir.path().join(format!("flow{id}.client_to_server.bin"))).unwrap();
+            let s2c =
+                std::fs::read(dir.path().join(format!("flow{id}.server_to_client.bin"))).unwrap();
             let (tc, ts) = if same_addr(client, n0) {
                 (b0, b1)
             } else {
-                assert!(same_addr(client, n1), "{name} flow {id}: {client} is neither {n0} nor {n1}");
+                assert!(
+                    same_addr(client, n1),
+                    "{name} flow {id}: {client} is neither {n0} nor {n1}"
+                );
                 (b1, b0)
             };
-            assert!(c2s == *tc, "{name} flow {id}: client→server differs from tshark ({} vs {} bytes)", c2s.len(), tc.len());
-            assert!(s2c == *ts, "{name} flow {id}: server→client differs from tshark ({} vs {} bytes)", s2c.len(), ts.len());
+            assert!(
+                c2s == *tc,
+                "{name} flow {id}: client→server differs from tshark ({} vs {} bytes)",
+                c2s.len(),
+                tc.len()
+            );
+            assert!(
+                s2c == *ts,
+                "{name} flow {id}: server→client differs from tshark ({} vs {} bytes)",
+                s2c.len(),
+                ts.len()
+            );
             checked += 1;
         }
     }

@@ -15,7 +15,9 @@ pub fn captures_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -58,7 +60,10 @@ pub fn jsonl(args: &[&str]) -> Vec<serde_json::Value> {
 /// True when tshark can be run. In CI (`CI` set) its absence is an error: `.ci/run`
 /// installs it.
 pub fn have_tshark() -> bool {
-    let ok = Command::new("tshark").arg("-v").output().is_ok_and(|o| o.status.success());
+    let ok = Command::new("tshark")
+        .arg("-v")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !ok {
         assert!(std::env::var_os("CI").is_none(), "tshark is required in CI");
         eprintln!("tshark not installed: skipping the comparison with tshark");

@@ -1,0 +1,79 @@
+//! A message buffer that keeps at most a fixed number of bytes and counts the rest.
+
+/// Decoded message bytes, kept up to `cap`; bytes beyond the cap are counted, not stored.
+#[derive(Debug, Clone, Default)]
+pub struct CappedBuf {
+    data: Vec<u8>,
+    total: u64,
+    cap: usize,
+}
+
+impl CappedBuf {
+    /// An empty buffer keeping at most `cap` bytes.
+    pub fn new(cap: usize) -> CappedBuf {
+        CappedBuf {
+            data: Vec::new(),
+            total: 0,
+            cap,
+        }
+    }
+
+    /// Appends `bytes`, storing only what fits under the cap.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.total = self.total.saturating_add(bytes.len() as u64);
+        let room = self.cap.saturating_sub(self.data.len());
+        let keep = bytes.get(..room.min(bytes.len())).unwrap_or(&[]);
+        self.data.extend_from_slice(keep);
+    }
+
+    /// The stored bytes (the first `min(total, cap)` bytes pushed).
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// Takes the stored bytes out, leaving the buffer empty.
+    pub fn take(&mut self) -> Vec<u8> {
+        self.total = 0;
+        std::mem::take(&mut self.data)
+    }
+
+    /// Bytes pushed in total, stored or not.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// True when some pushed bytes were not stored.
+    pub fn truncated(&self) -> bool {
+        self.total > self.data.len() as u64
+    }
+
+    /// The cap.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_and_counts() {
+        let mut b = CappedBuf::new(5);
+        b.push(b"abc");
+        assert!(!b.truncated());
+        b.push(b"defg");
+        assert_eq!(b.data(), b"abcde");
+        assert_eq!(b.total(), 7);
+        assert!(b.truncated());
+        b.push(b"xyz");
+        assert_eq!(b.total(), 10);
+        assert_eq!(b.cap(), 5);
+        assert_eq!(b.take(), b"abcde");
+        assert_eq!(b.total(), 0);
+        let mut z = CappedBuf::new(0);
+        z.push(b"a");
+        assert!(z.truncated());
+        assert!(z.data().is_empty());
+    }
+}

@@ -1,0 +1,361 @@
+//! permessage-deflate decompression (RFC 7692) for one direction of a connection.
+//!
+//! Each compressed message is raw DEFLATE data whose trailing `00 00 ff ff` was
+//! removed by the sender; the [`Inflater`] puts it back at the end of the message. The
+//! LZ77 window carries over from message to message (context takeover) unless the
+//! sender negotiated `*_no_context_takeover`, in which case the caller asks for a reset
+//! after each message. Decoding with a 32 KiB window handles every window size 8–15.
+//!
+//! When earlier history is missing (a TCP gap, a failed message, a capture that
+//! started mid-connection) the inflater is reset: zlib checks every back-reference
+//! against the history it actually holds, so a message that needs the missing history
+//! fails with "invalid distance too far back" instead of decoding to wrong bytes.
+
+use flate2::{Decompress, FlushDecompress, Status};
+use thiserror::Error;
+
+use super::buf::CappedBuf;
+
+/// Size of the reusable output chunk.
+const CHUNK: usize = 32 * 1024;
+
+/// The tail the sender strips from every compressed message (RFC 7692 §7.2.1).
+pub const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// A decompression failure.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum InflateError {
+    /// zlib rejected the data.
+    #[error("inflate failed: {0}")]
+    Corrupt(String),
+}
+
+/// A per-direction raw-DEFLATE decompressor for permessage-deflate messages.
+pub struct Inflater {
+    d: Decompress,
+    scratch: Box<[u8]>,
+    /// A final block (BFINAL) ended the DEFLATE stream inside the current message.
+    ended: bool,
+    /// Input bytes that came after the final block.
+    trailing: u64,
+    /// The current message failed; its remaining input is ignored.
+    failed: bool,
+}
+
+impl Default for Inflater {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Inflater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inflater")
+            .field("ended", &self.ended)
+            .field("failed", &self.failed)
+            .finish()
+    }
+}
+
+impl Inflater {
+    /// A fresh inflater with empty history.
+    pub fn new() -> Inflater {
+        Inflater {
+            d: Decompress::new(false),
+            scratch: vec![0u8; CHUNK].into_boxed_slice(),
+            ended: false,
+            trailing: 0,
+            failed: false,
+        }
+    }
+
+    /// Forgets all history (context reset, or history lost).
+    pub fn reset(&mut self) {
+        self.d.reset(false);
+        self.ended = false;
+        self.trailing = 0;
+        self.failed = false;
+    }
+
+    /// True when the current message already failed (further input is ignored until
+    /// [`Inflater::finish`]).
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// Inflates the next piece of the current message's compressed payload into `out`
+    /// (which keeps what fits under its cap and counts the rest). After an error the
+    /// inflater has forgotten its history and ignores the rest of the message.
+    pub fn feed(&mut self, input: &[u8], out: &mut CappedBuf) -> Result<(), InflateError> {
+        if self.failed {
+            return Ok(());
+        }
+        self.run(input, out)
+    }
+
+    /// Ends the current message: inflates the `00 00 ff ff` tail, then forgets the
+    /// history when `reset_context` (the sender's `no_context_takeover`) or when the
+    /// sender ended its DEFLATE stream. Returns a note when something odd but harmless
+    /// happened (data after a final block).
+    pub fn finish(
+        &mut self,
+        out: &mut CappedBuf,
+        reset_context: bool,
+    ) -> Result<Option<String>, InflateError> {
+        if self.failed {
+            self.reset();
+            return Ok(None);
+        }
+        let r = self.run(&TAIL, out);
+        let note = if self.trailing > 4 {
+            Some(format!(
+                "{} bytes after the final DEFLATE block ignored",
+                self.trailing - 4
+            ))
+        } else {
+            None
+        };
+        if r.is_err() || reset_context || self.ended {
+            self.reset();
+        }
+        r.map(|()| note)
+    }
+
+    fn run(&mut self, mut input: &[u8], out: &mut CappedBuf) -> Result<(), InflateError> {
+        loop {
+            if self.ended {
+                self.trailing = self.trailing.saturating_add(input.len() as u64);
+                return Ok(());
+            }
+            let in0 = self.d.total_in();
+            let out0 = self.d.total_out();
+            let status = self
+                .d
+                .decompress(input, &mut self.scratch, FlushDecompress::None);
+            let used = (self.d.total_in() - in0) as usize;
+            let produced = (self.d.total_out() - out0) as usize;
+            out.push(self.scratch.get(..produced).unwrap_or(&[]));
+            input = input.get(used..).unwrap_or(&[]);
+            match status {
+                Err(e) => {
+                    let msg = match e.message() {
+                        // zlib-rs loses the message of errors found in its fast path
+                        // (distance too far back, invalid distance or length code).
+                        Some("repeated call with bad state") => {
+                            "invalid deflate data (distance too far back, or invalid code)"
+                        }
+                        Some(m) => m,
+                        None => "invalid deflate data",
+                    }
+                    .to_string();
+                    self.d.reset(false);
+                    self.failed = true;
+                    return Err(InflateError::Corrupt(msg));
+                }
+                Ok(Status::StreamEnd) => self.ended = true,
+                Ok(_) => {
+                    let output_full = produced == self.scratch.len();
+                    if !output_full && (input.is_empty() || used == 0) {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use flate2::{Compress, Compression, FlushCompress};
+
+    /// A permessage-deflate compressor as websocket libraries build it.
+    pub(crate) struct Deflater {
+        c: Compress,
+        no_context_takeover: bool,
+    }
+
+    impl Deflater {
+        /// `bits` 8..=15; 8 is raised to 9 as zlib requires for raw deflate.
+        pub(crate) fn new(bits: u8, no_context_takeover: bool) -> Deflater {
+            Deflater {
+                c: Compress::new_with_window_bits(Compression::default(), false, bits.max(9)),
+                no_context_takeover,
+            }
+        }
+
+        /// One message's compressed payload, tail stripped.
+        pub(crate) fn message(&mut self, data: &[u8]) -> Vec<u8> {
+            let mut out = Vec::with_capacity(data.len() / 2 + 64);
+            let mut pos = 0;
+            loop {
+                let in0 = self.c.total_in();
+                let rest = data.get(pos..).unwrap_or(&[]);
+                self.c
+                    .compress_vec(rest, &mut out, FlushCompress::Sync)
+                    .expect("compress");
+                pos += (self.c.total_in() - in0) as usize;
+                if out.len() < out.capacity() && pos == data.len() {
+                    break;
+                }
+                out.reserve(4096);
+            }
+            if out.is_empty() {
+                // zlib emits nothing for a flush right after a flush; RFC 7692 §7.2.3.6
+                // has senders use an empty stored block's first byte.
+                out.push(0);
+            } else {
+                assert!(out.ends_with(&TAIL), "{data:?} -> {out:?}");
+                out.truncate(out.len() - 4);
+            }
+            if self.no_context_takeover {
+                self.c.reset();
+            }
+            out
+        }
+    }
+
+    fn inflate_all(inf: &mut Inflater, msg: &[u8], reset: bool) -> Result<Vec<u8>, InflateError> {
+        let mut out = CappedBuf::new(usize::MAX);
+        let fed = inf.feed(msg, &mut out);
+        let finished = inf.finish(&mut out, reset);
+        fed?;
+        finished?;
+        Ok(out.take())
+    }
+
+    fn corpus() -> Vec<Vec<u8>> {
+        let base = b"The quick brown fox jumps over the lazy dog. ".repeat(40);
+        vec![
+            base.clone(),
+            base.clone(),
+            b"{\"type\":\"ping\",\"seq\":1}".to_vec(),
+            base.iter().rev().copied().collect(),
+            Vec::new(),
+            (0..70_000u32).map(|i| (i * 7 % 251) as u8).collect(),
+            base,
+        ]
+    }
+
+    #[test]
+    fn context_takeover_every_window() {
+        for bits in 8..=15u8 {
+            let mut def = Deflater::new(bits, false);
+            let mut inf = Inflater::new();
+            let msgs = corpus();
+            let mut sizes = Vec::new();
+            for m in &msgs {
+                let c = def.message(m);
+                sizes.push(c.len());
+                assert_eq!(
+                    &inflate_all(&mut inf, &c, false).expect("inflate"),
+                    m,
+                    "bits {bits}"
+                );
+            }
+            // the repeated message is tiny thanks to the shared context
+            if bits >= 12 {
+                assert!(sizes[1] < 30, "bits {bits}: {sizes:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn no_context_takeover_every_window() {
+        for bits in 8..=15u8 {
+            let mut def = Deflater::new(bits, true);
+            let mut inf = Inflater::new();
+            for m in &corpus() {
+                let c = def.message(m);
+                // each message decodes on its own, even with a fresh inflater
+                assert_eq!(
+                    &inflate_all(&mut Inflater::new(), &c, true).expect("fresh"),
+                    m
+                );
+                assert_eq!(&inflate_all(&mut inf, &c, true).expect("inflate"), m);
+            }
+        }
+    }
+
+    #[test]
+    fn fragmented_and_byte_by_byte() {
+        let mut def = Deflater::new(15, false);
+        let mut inf = Inflater::new();
+        for m in &corpus() {
+            let c = def.message(m);
+            let mut out = CappedBuf::new(usize::MAX);
+            for b in c.chunks(1) {
+                inf.feed(b, &mut out).expect("feed");
+            }
+            inf.finish(&mut out, false).expect("finish");
+            assert_eq!(out.data(), &m[..]);
+        }
+    }
+
+    #[test]
+    fn missing_history_is_detected() {
+        let mut def = Deflater::new(15, false);
+        let msgs = corpus();
+        let _first = def.message(&msgs[0]);
+        let second = def.message(&msgs[1]);
+        let mut inf = Inflater::new();
+        let err = inflate_all(&mut inf, &second, false).expect_err("needs history");
+        assert!(err.to_string().contains("too far back"), "{err}");
+        // the inflater recovers: a message that needs no missing history decodes
+        let mut def2 = Deflater::new(15, false);
+        let c = def2.message(b"independent");
+        assert_eq!(
+            inflate_all(&mut inf, &c, false).expect("ok"),
+            b"independent"
+        );
+    }
+
+    #[test]
+    fn cap_truncates_and_keeps_context() {
+        let mut def = Deflater::new(15, false);
+        let big = vec![b'a'; 1_000_000];
+        let c1 = def.message(&big);
+        let c2 = def.message(b"after the big one aaaaaaaaaaaaaaaaaaaaaaaaaaa");
+        let mut inf = Inflater::new();
+        let mut out = CappedBuf::new(1000);
+        inf.feed(&c1, &mut out).expect("feed");
+        inf.finish(&mut out, false).expect("finish");
+        assert!(out.truncated());
+        assert_eq!(out.total(), 1_000_000);
+        assert_eq!(out.data().len(), 1000);
+        assert_eq!(
+            inflate_all(&mut inf, &c2, false).expect("next"),
+            b"after the big one aaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        );
+    }
+
+    #[test]
+    fn garbage_fails_then_recovers() {
+        let mut inf = Inflater::new();
+        let mut out = CappedBuf::new(100);
+        assert!(inf.feed(&[0xff; 16], &mut out).is_err());
+        assert!(inf.failed());
+        assert!(inf.feed(&[1, 2, 3], &mut out).is_ok());
+        assert_eq!(inf.finish(&mut out, false), Ok(None));
+        let c = Deflater::new(15, false).message(b"hello");
+        assert_eq!(inflate_all(&mut inf, &c, false).expect("ok"), b"hello");
+    }
+
+    #[test]
+    fn final_block_then_fresh_stream() {
+        // a sender that ends each message with a final block (BFINAL) and trailing bytes
+        let mut c = Compress::new(Compression::default(), false);
+        let mut out = Vec::with_capacity(100);
+        c.compress_vec(b"hello", &mut out, FlushCompress::Finish)
+            .expect("c");
+        out.extend_from_slice(&[1, 2, 3, 4, 5]);
+        let mut inf = Inflater::new();
+        let mut buf = CappedBuf::new(100);
+        inf.feed(&out, &mut buf).expect("feed");
+        let note = inf.finish(&mut buf, false).expect("finish");
+        assert!(note.is_some_and(|n| n.contains("5 bytes")));
+        assert_eq!(buf.data(), b"hello");
+        let c2 = Deflater::new(15, false).message(b"again");
+        assert_eq!(inflate_all(&mut inf, &c2, false).expect("ok"), b"again");
+    }
+}
