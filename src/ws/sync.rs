@@ -44,7 +44,9 @@ pub fn plausible(h: &FrameHeader, mask: Option<bool>, rsv1_ok: bool, frag: Optio
         return false;
     }
     match h.opcode {
-        Opcode::Continuation => !h.rsv[0] && frag != Some(false),
+        // An empty non-final continuation (two zero bytes) is legal but never sent in
+        // practice, while runs of zeros are common in garbage: not plausible.
+        Opcode::Continuation => !h.rsv[0] && frag != Some(false) && (h.fin || h.payload_len > 0),
         Opcode::Text | Opcode::Binary => (!h.rsv[0] || rsv1_ok) && frag != Some(true),
         _ => !h.rsv[0],
     }
