@@ -12,7 +12,7 @@ use base64::Engine as _;
 use super::buf::CappedBuf;
 use super::deflate::Inflater;
 use super::frame::{parse_header, unmask, FrameHeader, HeaderStatus, Opcode, MAX_HEADER_LEN};
-use super::sync::{Rules, Scan, Scanner};
+use super::sync::{Rules, Scan, Scanner, MAX_PLAUSIBLE_FRAME};
 use super::{Options, Out};
 use crate::record::{DirectionStats, FrameRecord, MessageRecord, Record};
 use crate::stream::{Direction, Provenance};
@@ -20,6 +20,13 @@ use crate::stream::{Direction, Provenance};
 /// Largest resynchronisation buffer; past it a big plausible frame is believed or the
 /// bytes already proven garbage are dropped.
 pub const SYNC_CAP: usize = 256 * 1024;
+
+/// Frames after a resynchronisation during which a garbage header proves the lock was
+/// wrong (the stream is garbage, not frames).
+const PROBATION_FRAMES: u64 = 32;
+
+/// Failed locks remembered; each one lengthens the chain the next search needs by two.
+const MAX_SYNC_FAILURES: u32 = 6;
 
 /// How a direction's messages are compressed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,6 +185,13 @@ pub struct DirState {
     mask_counts: [u64; 2],
     rsv1_seen: bool,
     last_at: Provenance,
+    /// Frames decoded since the last resynchronisation, while still on probation.
+    since_lock: Option<u64>,
+    /// A garbage header ended a probation: if the search that follows must skip bytes,
+    /// the last lock was on garbage.
+    lock_doubt: bool,
+    /// Recent resynchronisations that landed on garbage ("garbage mode" when above 0).
+    sync_failures: u32,
     /// Counters for the flow record.
     pub stats: DirectionStats,
 }
@@ -216,6 +230,9 @@ impl DirState {
             mask_counts: [0; 2],
             rsv1_seen: false,
             last_at: Provenance::default(),
+            since_lock: None,
+            lock_doubt: false,
+            sync_failures: 0,
             stats: DirectionStats::default(),
         }
     }
@@ -326,11 +343,14 @@ impl DirState {
                 self.offset = s.start + k as u64;
                 self.accept_next = k == 0;
                 self.skipped(cx, out, k as u64, s.start, pkt);
+                self.lock_doubt = false;
+                self.since_lock = Some(0);
                 Some(replay)
             }
             None => {
                 self.offset = s.start + s.buf.len() as u64;
                 self.skipped(cx, out, s.buf.len() as u64, s.start, pkt);
+                self.lock_doubt = false;
                 None
             }
         }
@@ -341,6 +361,9 @@ impl DirState {
             return;
         }
         self.stats.skipped_bytes += n;
+        if std::mem::take(&mut self.lock_doubt) {
+            self.sync_failures = (self.sync_failures + 1).min(MAX_SYNC_FAILURES);
+        }
         out.problems += 1;
         cx.warn(
             out,
@@ -360,7 +383,8 @@ impl DirState {
             spans: Vec::new(),
             scanner: Scanner::new(lenient0),
             start: self.hdr_offset,
-            min_chain: 2,
+            // In garbage mode, longer chains: each failed lock adds two headers.
+            min_chain: 2 + 2 * self.sync_failures as usize,
         };
         if self.hdr_len > 0 {
             let partial = self.hdr.get(..self.hdr_len).unwrap_or(&[]).to_vec();
@@ -397,14 +421,22 @@ impl DirState {
                         pos += take;
                     }
                     HeaderStatus::Header(h) => {
-                        if h.is_suspicious() && !self.accept_next {
-                            if h.length_msb_set {
+                        let huge = h.payload_len > MAX_PLAUSIBLE_FRAME;
+                        if (h.is_suspicious() || huge) && !self.accept_next {
+                            self.lock_doubt = self.since_lock.take().is_some();
+                            if h.length_msb_set || huge {
                                 cx.warn(
                                     out,
                                     at.packet,
                                     format!(
-                                        "frame header at stream offset {} claims {} bytes (top bit set): treated as garbage",
-                                        self.hdr_offset, h.payload_len
+                                        "frame header at stream offset {} claims {} bytes ({}): treated as garbage",
+                                        self.hdr_offset,
+                                        h.payload_len,
+                                        if h.length_msb_set {
+                                            "top bit set"
+                                        } else {
+                                            "over the 4 GiB a frame is believed to hold"
+                                        }
                                     ),
                                 );
                             }
@@ -613,6 +645,14 @@ impl DirState {
         };
         self.stats.frames += 1;
         self.stats.wire_bytes = self.stats.wire_bytes.saturating_add(f.done);
+        if let Some(n) = self.since_lock.as_mut() {
+            *n += 1;
+            if *n >= PROBATION_FRAMES {
+                // The lock held: whatever garbage came before is forgotten.
+                self.since_lock = None;
+                self.sync_failures = 0;
+            }
+        }
         let fin = f.h.fin;
         let target = f.target;
         let errors = f.errors.clone();

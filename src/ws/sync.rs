@@ -5,8 +5,21 @@
 //! (each one where the previous frame ends), long enough for the situation: three to
 //! detect WebSocket on an unknown connection, two to resynchronise a known one. At the
 //! end of a stream, frames that end exactly at (or run past) the end also count.
+//!
+//! Random bytes hold a plausible-looking header every twenty bytes or so, so a chain
+//! also checks what it can of the payloads (text must be UTF-8, a close frame must carry
+//! a valid code) and never believes a frame announcing more than
+//! [`MAX_PLAUSIBLE_FRAME`] bytes: such a header would swallow the rest of the stream.
 
+use super::direction::valid_close_code;
 use super::frame::{parse_header, FrameHeader, HeaderStatus, Opcode};
+
+/// Largest payload a frame found by searching may announce (4 GiB). Eight random length
+/// bytes announce less with a probability of 2^-32; real peers never come close.
+pub const MAX_PLAUSIBLE_FRAME: u64 = 1 << 32;
+
+/// Payload bytes checked per frame of a chain.
+const PAYLOAD_CHECK: usize = 256;
 
 /// What a plausible header must look like.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,7 +53,10 @@ pub enum Chain {
 /// True when `h` could be a frame of a well-behaved stream in fragmentation state
 /// `frag` (`Some(true)` inside a fragmented message, `None` unknown).
 pub fn plausible(h: &FrameHeader, mask: Option<bool>, rsv1_ok: bool, frag: Option<bool>) -> bool {
-    if h.is_suspicious() || mask.is_some_and(|m| m != h.masked()) {
+    if h.is_suspicious()
+        || h.payload_len > MAX_PLAUSIBLE_FRAME
+        || mask.is_some_and(|m| m != h.masked())
+    {
         return false;
     }
     match h.opcode {
@@ -52,9 +68,46 @@ pub fn plausible(h: &FrameHeader, mask: Option<bool>, rsv1_ok: bool, frag: Optio
     }
 }
 
+/// True unless the part of `h`'s payload present in `rest` (which starts at the header)
+/// proves the frame fake: a text frame that is not UTF-8 (an uncompressed one), a
+/// close frame with a 1-byte payload or an invalid code.
+fn payload_plausible(h: &FrameHeader, rest: &[u8]) -> bool {
+    let body = rest.get(h.header_len..).unwrap_or(&[]);
+    let whole = (body.len() as u64) >= h.payload_len;
+    let n = usize::try_from(h.payload_len)
+        .unwrap_or(usize::MAX)
+        .min(body.len())
+        .min(PAYLOAD_CHECK);
+    let mut b = [0u8; PAYLOAD_CHECK];
+    let Some(dst) = b.get_mut(..n) else {
+        return true;
+    };
+    dst.copy_from_slice(body.get(..n).unwrap_or(&[]));
+    if let Some(key) = h.mask {
+        super::frame::unmask(dst, key, 0);
+    }
+    match h.opcode {
+        Opcode::Text if !h.rsv[0] => match simdutf8::compat::from_utf8(dst) {
+            Ok(_) => true,
+            // A character cut by the end of what is checked is fine, unless the whole
+            // final frame was checked.
+            Err(e) => e.error_len().is_none() && !(whole && h.fin && n as u64 == h.payload_len),
+        },
+        Opcode::Close => match h.payload_len {
+            0 => true,
+            1 => false,
+            _ => match dst {
+                [hi, lo, ..] => valid_close_code(u16::from_be_bytes([*hi, *lo])),
+                _ => true,
+            },
+        },
+        _ => true,
+    }
+}
+
 /// Checks the chain of frames starting at `buf[0]`. With `lenient_first`, the first
-/// header may break any rule but the 64-bit length's top bit (it is a frame with
-/// violations if plausible frames follow it).
+/// header may break any rule but the 64-bit length's top bit and
+/// [`MAX_PLAUSIBLE_FRAME`] (it is a frame with violations if plausible frames follow it).
 /// At the end of the data, a chain is believed when its last frame ends exactly at
 /// the end, or when at least two headers were plausible.
 pub fn chain(
@@ -91,9 +144,9 @@ pub fn chain(
             HeaderStatus::Header(h) => h,
         };
         let ok = if lenient_first && count == 0 {
-            !h.length_msb_set
+            !h.length_msb_set && h.payload_len <= MAX_PLAUSIBLE_FRAME
         } else {
-            let ok = plausible(&h, mask, rules.rsv1_ok, frag);
+            let ok = plausible(&h, mask, rules.rsv1_ok, frag) && payload_plausible(&h, rest);
             mask = Some(h.masked());
             ok
         };
@@ -144,8 +197,10 @@ pub enum Scan {
     Wait {
         /// Leading bytes proven not to start a chain (safe to drop as skipped).
         dead: usize,
-        /// Earliest offset whose first header is plausible but whose frame runs past
-        /// the data (a big frame): believed when the buffer grows too large.
+        /// Earliest offset whose first header is plausible and announces a frame too
+        /// big to check what follows it (over 64 KiB, a 64-bit length) that runs past
+        /// the data: believed when the buffer grows too large. Smaller frames are
+        /// always checked against the header after them.
         earliest_real: Option<usize>,
     },
 }
@@ -203,7 +258,11 @@ impl Scanner {
                 (Chain::Valid, _) => return Scan::Found(p),
                 (Chain::Invalid, _) => {}
                 (Chain::Pending { .. }, real) => {
-                    if real && earliest_real.is_none() {
+                    let big = || match parse_header(buf.get(p..).unwrap_or(&[])) {
+                        HeaderStatus::Header(h) => h.payload_len > u64::from(u16::MAX),
+                        HeaderStatus::NeedMore(_) => false,
+                    };
+                    if real && earliest_real.is_none() && big() {
                         earliest_real = Some(p);
                     }
                     still.push(p);
@@ -320,7 +379,7 @@ mod tests {
     #[test]
     fn scanner_drain_and_big_frame() {
         let mut buf = vec![0xff; 100];
-        buf.extend_from_slice(&[0x82, 126, 0x10, 0x00]);
+        buf.extend_from_slice(&[0x82, 127, 0, 0, 0, 0, 0, 0x01, 0x00, 0x01]);
         buf.extend_from_slice(&[7u8; 50]);
         let mut s = Scanner::new(false);
         let Scan::Wait {
@@ -334,7 +393,7 @@ mod tests {
         assert_eq!(dead, 100);
         buf.drain(..dead);
         s.drain(dead);
-        buf.extend_from_slice(&[8u8; 4096 - 50]);
+        buf.extend_from_slice(&[8u8; 65537 - 50]);
         buf.extend_from_slice(&[0x81, 0]);
         assert_eq!(s.scan(&buf, &RESYNC, false), Scan::Found(0));
     }
