@@ -233,10 +233,13 @@ impl<R: Read> CaptureReader<R> {
                 self.buf.copy_within(self.start..self.end, 0);
                 self.end -= self.start;
                 self.start = 0;
+            }
+            if self.end == self.buf.len() {
+                // Grow as bytes arrive, never to a declared length up front: a record
+                // that claims 16 MiB in a short file allocates no more than the file.
                 let needed = want.max(READ_CHUNK);
-                if self.buf.len() < needed {
-                    self.buf.resize(needed, 0);
-                }
+                let grown = (self.buf.len() * 2).clamp(self.end + 1, needed.max(self.end + 1));
+                self.buf.resize(grown, 0);
             }
             let n = match self.src.read(&mut self.buf[self.end..]) {
                 Ok(n) => n,
