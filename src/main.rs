@@ -152,7 +152,9 @@ fn run_ws(a: MessageArgs, flows: bool) -> anyhow::Result<(Outcome, bool)> {
         c,
         &mut outcome,
         |file| Ok(ws::Dissector::new(file.to_string(), opts.clone())),
-        |d, _| {
+        |d, tcp| {
+            // TCP summaries are not shown in this view: drop them as they come.
+            tcp.drain_summaries().for_each(drop);
             if !quiet {
                 let file = d.file().to_string();
                 for w in d.drain_warnings() {
@@ -166,7 +168,14 @@ fn run_ws(a: MessageArgs, flows: bool) -> anyhow::Result<(Outcome, bool)> {
             }
             Ok(())
         },
-        |d| Ok(d.problems()),
+        |d| {
+            if !quiet {
+                for line in d.unlisted_warnings() {
+                    eprintln!("wsdissect: {}: {line}", d.file());
+                }
+            }
+            Ok(d.problems())
+        },
     )?;
     view.finish()?;
     Ok((outcome, c.strict))

@@ -5,12 +5,54 @@ use crate::capture::{CaptureError, CaptureReader};
 use crate::packet::{self, PacketError};
 use crate::stream::{Provenance, StreamSink};
 use crate::tcp::{Config, Reassembler};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io::{self, Read};
 
 /// Packet-level diagnostics of one kind printed per file before the rest are only counted.
 const DIAG_PER_KIND: u64 = 20;
+
+/// Warnings of one kind (the same text but for its numbers) printed per file before
+/// the rest are only counted, so that hostile input cannot flood standard error.
+pub const WARNINGS_PER_KIND: u64 = 50;
+
+/// Decides which warnings of a file to print: the first [`WARNINGS_PER_KIND`] of each
+/// kind, where a kind is the warning's text with its digits removed.
+#[derive(Debug, Default)]
+pub struct WarnLimiter {
+    seen: HashMap<String, (u64, Option<String>)>,
+}
+
+impl WarnLimiter {
+    /// Counts `message`; true when it is to be printed.
+    pub fn admit(&mut self, message: &str) -> bool {
+        let kind: String = message.chars().filter(|c| !c.is_ascii_digit()).collect();
+        let e = self.seen.entry(kind).or_insert((0, None));
+        e.0 += 1;
+        if e.0 > WARNINGS_PER_KIND && e.1.is_none() {
+            e.1 = Some(message.to_string());
+        }
+        e.0 <= WARNINGS_PER_KIND
+    }
+
+    /// One line per kind that had warnings left unprinted: how many, and the first of
+    /// them as an example.
+    pub fn summary(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .seen
+            .values()
+            .filter_map(|(n, first)| {
+                let first = first.as_ref()?;
+                Some(format!(
+                    "{} more warnings like \"{first}\" not listed",
+                    n - WARNINGS_PER_KIND
+                ))
+            })
+            .collect();
+        v.sort();
+        v
+    }
+}
 
 /// A problem worth telling the user, tied to a file and (usually) a packet.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,6 +124,7 @@ pub fn run<R: Read, S: StreamSink>(
     let mut unsupported: HashSet<(u32, u32)> = HashSet::new();
     let mut malformed = 0u64;
     let mut snapcut = 0u64;
+    let mut tcp_warnings = WarnLimiter::default();
     let mut report = |packet: Option<u64>, message: String| {
         diag(Diagnostic {
             file: file.to_string(),
@@ -150,13 +193,23 @@ pub fn run<R: Read, S: StreamSink>(
             }
         }
         for w in tcp.drain_warnings() {
-            report(Some(w.packet), w.message);
+            if tcp_warnings.admit(&w.message) {
+                report(Some(w.packet), w.message);
+            }
         }
         after_packet(sink, &mut tcp)?;
     }
-    tcp.finish(sink);
+    // End the flows left a thousand at a time, draining records in between.
+    while tcp.finish_some(sink, 1000) {
+        after_packet(sink, &mut tcp)?;
+    }
     for w in tcp.drain_warnings() {
-        report(Some(w.packet), w.message);
+        if tcp_warnings.admit(&w.message) {
+            report(Some(w.packet), w.message);
+        }
+    }
+    for line in tcp_warnings.summary() {
+        report(None, line);
     }
     if malformed > DIAG_PER_KIND {
         report(

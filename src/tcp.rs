@@ -145,11 +145,15 @@ pub struct Warning {
 /// Turns TCP segments into per-direction ordered streams. See the module docs.
 pub struct Reassembler {
     config: Config,
-    flows: HashMap<(SocketAddr, SocketAddr), Flow>,
+    /// Boxed: the table of a flood of connections stays small while it grows.
+    flows: HashMap<(SocketAddr, SocketAddr), Box<Flow>>,
     next_id: u64,
     ooo_total: usize,
     summaries: Vec<FlowSummary>,
     warnings: Vec<Warning>,
+    /// Flows left to end at the end of the capture, last first (see
+    /// [`Reassembler::finish_some`]).
+    closing: Option<Vec<(u64, (SocketAddr, SocketAddr))>>,
 }
 
 fn key(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
@@ -170,6 +174,7 @@ impl Reassembler {
             ooo_total: 0,
             summaries: Vec::new(),
             warnings: Vec::new(),
+            closing: None,
         }
     }
 
@@ -232,7 +237,7 @@ impl Reassembler {
             sink.open(&info);
             self.flows.insert(
                 k,
-                Flow {
+                Box::new(Flow {
                     info,
                     halves: [Half::default(), Half::default()],
                     first: at.ts,
@@ -240,7 +245,7 @@ impl Reassembler {
                     last_packet: at.packet,
                     ended: false,
                     evicted: false,
-                },
+                }),
             );
         }
         let Some(flow) = self.flows.get_mut(&k) else {
@@ -585,8 +590,13 @@ impl Reassembler {
             .iter()
             .map(|(k, f)| (*k, f.last_packet))
             .collect();
+        let n = (self.config.max_flows / 10).max(1).min(by_age.len());
+        // Only the n oldest need ordering: select them first (linear), then sort them.
+        if n < by_age.len() {
+            by_age.select_nth_unstable_by_key(n, |(_, p)| *p);
+            by_age.truncate(n);
+        }
         by_age.sort_by_key(|(_, p)| *p);
-        let n = (self.config.max_flows / 10).max(1);
         for (k, _) in by_age.into_iter().take(n) {
             if let Some(mut flow) = self.flows.remove(&k) {
                 flow.evicted = !flow.ended;
@@ -641,12 +651,32 @@ impl Reassembler {
 
     /// End of capture: every flow still open is flushed and ended, in flow order.
     pub fn finish(&mut self, sink: &mut dyn StreamSink) {
-        let mut flows: Vec<Flow> = self.flows.drain().map(|(_, f)| f).collect();
-        flows.sort_by_key(|f| f.info.id);
-        for mut f in flows {
-            Self::end_flow(&mut f, CloseKind::EndOfCapture, &mut self.summaries, sink);
+        while self.finish_some(sink, usize::MAX) {}
+    }
+
+    /// End of capture, a step at a time: ends at most `max` of the flows still tracked,
+    /// in flow order, and returns true while some are left. Draining summaries between
+    /// steps keeps memory flat when the table holds many flows.
+    pub fn finish_some(&mut self, sink: &mut dyn StreamSink, max: usize) -> bool {
+        let flows = &self.flows;
+        let list = self.closing.get_or_insert_with(|| {
+            let mut v: Vec<(u64, (SocketAddr, SocketAddr))> =
+                flows.iter().map(|(k, f)| (f.info.id, *k)).collect();
+            v.sort_unstable_by(|a, b| b.cmp(a));
+            v
+        });
+        for _ in 0..max {
+            let Some((_, k)) = list.pop() else {
+                self.closing = None;
+                self.flows = HashMap::new();
+                self.ooo_total = 0;
+                return false;
+            };
+            if let Some(mut f) = self.flows.remove(&k) {
+                Self::end_flow(&mut f, CloseKind::EndOfCapture, &mut self.summaries, sink);
+            }
         }
-        self.ooo_total = 0;
+        true
     }
 }
 

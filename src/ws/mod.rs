@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use crate::handshake::{
     self, accept_for_key, parse_request, parse_response, Request, Response, Status,
 };
+use crate::pipeline::WarnLimiter;
 use crate::record::{DeflateParams, DirectionStats, FlowRecord, Record};
 use crate::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink, Timestamp};
 use direction::{Ctx, Deflate, DirState};
@@ -76,11 +77,15 @@ pub(crate) struct Out {
     pub(crate) records: Vec<Record>,
     pub(crate) warnings: Vec<Warning>,
     pub(crate) problems: u64,
+    limiter: WarnLimiter,
 }
 
 impl Out {
+    /// Queues a warning, unless too many of its kind were queued already.
     pub(crate) fn warn(&mut self, packet: u64, message: String) {
-        self.warnings.push(Warning { packet, message });
+        if self.limiter.admit(&message) {
+            self.warnings.push(Warning { packet, message });
+        }
     }
 }
 
@@ -752,7 +757,9 @@ impl Conn {
 pub struct Dissector {
     file: String,
     opts: Options,
-    conns: HashMap<u64, Conn>,
+    /// Connections that carried bytes, boxed so that the table stays small when it
+    /// grows (a flood of connections).
+    conns: HashMap<u64, Box<Conn>>,
     out: Out,
 }
 
@@ -772,9 +779,17 @@ impl Dissector {
         self.out.records.drain(..)
     }
 
-    /// Takes the warnings produced so far.
+    /// Takes the warnings produced so far. Past
+    /// [`WARNINGS_PER_KIND`](crate::pipeline::WARNINGS_PER_KIND) of a kind, warnings are
+    /// only counted: see [`Dissector::unlisted_warnings`].
     pub fn drain_warnings(&mut self) -> std::vec::Drain<'_, Warning> {
         self.out.warnings.drain(..)
+    }
+
+    /// One line per kind of warning that had some left out of
+    /// [`Dissector::drain_warnings`], for the end of the file.
+    pub fn unlisted_warnings(&self) -> Vec<String> {
+        self.out.limiter.summary()
     }
 
     /// The capture file this dissector reports on.
@@ -792,14 +807,15 @@ impl Dissector {
         let opts = &self.opts;
         self.conns
             .entry(flow.id)
-            .or_insert_with(|| Conn::new(flow, opts))
+            .or_insert_with(|| Box::new(Conn::new(flow, opts)))
     }
 }
 
 impl StreamSink for Dissector {
     fn open(&mut self, flow: &FlowInfo) {
-        let conn = Conn::new(flow, &self.opts);
-        self.conns.insert(flow.id, conn);
+        // State is made on the first bytes, gap or close: a connection that carries
+        // nothing (a SYN flood) costs nothing here and yields no record.
+        self.conns.remove(&flow.id);
     }
 
     fn data(&mut self, flow: &FlowInfo, dir: Direction, bytes: &[u8], at: Provenance) {
@@ -864,7 +880,7 @@ impl StreamSink for Dissector {
     }
 
     fn close(&mut self, flow: &FlowInfo, dir: Direction, _kind: CloseKind, at: Provenance) {
-        self.conn(flow);
+        // A connection that carried nothing yet has nothing to close.
         let Dissector {
             file,
             opts,
