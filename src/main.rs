@@ -57,6 +57,10 @@ struct Common {
     /// Out-of-order bytes held per TCP direction before a hole is declared a gap.
     #[arg(long, default_value_t = Config::default().max_ooo_bytes, value_name = "BYTES")]
     max_ooo_bytes: usize,
+    /// Out-of-order bytes held across all TCP connections; beyond it the holes of the
+    /// connection holding most are declared gaps.
+    #[arg(long, default_value_t = Config::default().max_ooo_total, value_name = "BYTES")]
+    max_ooo_total: usize,
     /// TCP connections tracked at once; the least recently active are evicted beyond it.
     #[arg(long, default_value_t = Config::default().max_flows, value_name = "N")]
     max_flows: usize,
@@ -184,8 +188,8 @@ fn run_ws(a: MessageArgs, flows: bool) -> anyhow::Result<(Outcome, bool)> {
 fn tcp_config(c: &Common) -> Config {
     Config {
         max_ooo_bytes: c.max_ooo_bytes,
+        max_ooo_total: c.max_ooo_total,
         max_flows: c.max_flows.max(1),
-        ..Config::default()
     }
 }
 

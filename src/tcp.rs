@@ -17,12 +17,18 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 
+/// Bytes each segment held out of order counts for besides its data (its bookkeeping),
+/// so that a flood of tiny segments is bounded like a few big ones.
+pub const SEGMENT_OVERHEAD: usize = 64;
+
 /// Limits that keep memory bounded whatever the capture holds.
 #[derive(Clone, Copy, Debug)]
 pub struct Config {
-    /// Out-of-order bytes held per direction before the first hole is declared a gap.
+    /// Out-of-order bytes held per direction before the first hole is declared a gap
+    /// (each segment counts [`SEGMENT_OVERHEAD`] bytes more than its data).
     pub max_ooo_bytes: usize,
-    /// Out-of-order bytes held across all flows before the largest holder is flushed.
+    /// Out-of-order bytes held across all flows before the largest holder is flushed
+    /// (counted as for `max_ooo_bytes`).
     pub max_ooo_total: usize,
     /// Connections tracked at once; beyond it the least recently active are evicted.
     pub max_flows: usize,
@@ -387,12 +393,18 @@ impl Reassembler {
         let mut cur = off;
         let seg_end = off + data.len() as u64;
         let mut overlap = false;
-        let starts: Vec<u64> = h
+        // Held pieces never overlap: only the last one starting before `off` can reach
+        // into the segment, then those starting inside it. (Scanning every piece before
+        // the segment made a flood of small out-of-order segments quadratic.)
+        let mut starts: Vec<u64> = h
             .pending
-            .range(..seg_end)
+            .range(..off)
+            .next_back()
             .filter(|(s, p)| **s + p.data.len() as u64 > off)
             .map(|(s, _)| *s)
+            .into_iter()
             .collect();
+        starts.extend(h.pending.range(off..seg_end).map(|(s, _)| *s));
         for s in starts {
             let p = &h.pending[&s];
             let p_end = s + p.data.len() as u64;
@@ -423,8 +435,8 @@ impl Reassembler {
             if d.is_empty() {
                 continue;
             }
-            h.pending_bytes += d.len();
-            added += d.len();
+            h.pending_bytes += d.len() + SEGMENT_OVERHEAD;
+            added += d.len() + SEGMENT_OVERHEAD;
             h.pending.insert(
                 o,
                 Pending {
@@ -452,8 +464,8 @@ impl Reassembler {
                 break;
             }
             let p = entry.remove();
-            h.pending_bytes -= p.data.len();
-            released += p.data.len();
+            h.pending_bytes -= p.data.len() + SEGMENT_OVERHEAD;
+            released += p.data.len() + SEGMENT_OVERHEAD;
             let end = s + p.data.len() as u64;
             if end > h.next {
                 let part = &p.data[(h.next - s) as usize..];
@@ -873,6 +885,27 @@ mod tests {
         }
         assert!(r.drain_warnings().count() > 0);
         assert_eq!(s.ended.len() + r.flows.len(), 1000);
+    }
+
+    /// 200k one-byte segments behind a hole: linear time (each used to scan every held
+    /// piece), and held segments bounded by their bookkeeping, not only their bytes.
+    #[test]
+    fn tiny_out_of_order_segments() {
+        let mut r = Reassembler::new(Config::default());
+        let mut s = Collect::default();
+        r.process(&seg(true, 0, None, "S", b""), at(1), &mut s);
+        let t = std::time::Instant::now();
+        let mut most = 0;
+        for i in 0..200_000u32 {
+            r.process(&seg(true, 2 + i, None, "", b"x"), at(2 + i as u64), &mut s);
+            let h = &r.flows.values().next().unwrap().halves[0];
+            most = most.max(h.pending.len());
+        }
+        assert!(t.elapsed() < std::time::Duration::from_secs(20));
+        assert!(most <= (4 << 20) / (1 + SEGMENT_OVERHEAD) + 1, "{most}");
+        r.finish(&mut s);
+        assert_eq!(s.bytes[0].len(), 200_000);
+        assert_eq!(s.gaps[0], vec![(0, 1)]);
     }
 
     proptest! {

@@ -120,6 +120,9 @@ struct Pre {
     gaps: u64,
     gap_bytes: u64,
     skipped: u64,
+    /// Leading bytes dropped as proven not to start frames (they count against
+    /// [`PRE_CAP`] as if still held).
+    dropped: usize,
     closed: bool,
 }
 
@@ -138,12 +141,32 @@ impl Pre {
             gaps: 0,
             gap_bytes: 0,
             skipped: 0,
+            dropped: 0,
             closed: false,
         }
     }
 
+    /// Drops the first `n` bytes, proven not to start frames while HTTP is ruled out,
+    /// so that a long non-WebSocket stream does not stay held (the scanner keeps its
+    /// place).
+    fn drop_dead(&mut self, n: usize) {
+        let n = n.min(self.buf.len());
+        if n == 0 {
+            return;
+        }
+        self.buf.drain(..n);
+        self.pieces.retain(|p| p.end > n);
+        for p in &mut self.pieces {
+            p.end -= n;
+        }
+        self.scanner.drain(n);
+        self.start += n as u64;
+        self.skipped += n as u64;
+        self.dropped += n;
+    }
+
     fn push(&mut self, bytes: &[u8], at: Provenance, gap_before: u64) {
-        if self.overflow > 0 || self.buf.len() + bytes.len() > PRE_CAP {
+        if self.overflow > 0 || self.buf.len() + self.dropped + bytes.len() > PRE_CAP {
             if self.overflow == 0 {
                 self.overflow_at = at;
             }
@@ -497,12 +520,18 @@ impl Conn {
         let p = &mut self.pre[d.index()];
         let found = match p.scanner.scan(&p.buf, &rules, false) {
             Scan::Found(k) => Some(k),
-            Scan::Wait { earliest_real, .. } => {
-                if p.closed && exact_frames(&p.buf, &rules) {
+            Scan::Wait {
+                earliest_real,
+                dead,
+            } => {
+                if p.closed && p.dropped == 0 && exact_frames(&p.buf, &rules) {
                     Some(0)
                 } else if p.overflow > 0 {
                     earliest_real
                 } else {
+                    if p.not_request && p.not_response && !p.closed {
+                        p.drop_dead(dead);
+                    }
                     None
                 }
             }
