@@ -225,6 +225,13 @@ fn noise(n: usize, mut x: u64) -> Vec<u8> {
 
 // ---------------------------------------------------------------- running
 
+/// With `HOSTILE_KEEP=DIR`, copies a generated capture there (to time it by hand).
+fn keep(path: &Path) {
+    if let Some(dir) = std::env::var_os("HOSTILE_KEEP") {
+        std::fs::copy(path, Path::new(&dir).join(path.file_name().unwrap())).unwrap();
+    }
+}
+
 struct Ran {
     code: Option<i32>,
     records: Vec<serde_json::Value>,
@@ -592,6 +599,7 @@ fn garbage_on_an_upgraded_connection() {
     a.close(&mut p);
     b.close(&mut p);
     drop(p);
+    keep(&path);
     let r = run(&[], &path);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     let texts = r.texts();
@@ -672,6 +680,7 @@ fn deflate_bomb() {
     conn.send(&mut p, false, &frame(true, 1, false, &after));
     conn.close(&mut p);
     drop(p);
+    keep(&path);
     eprintln!("bomb: {} compressed bytes", bomb.len());
     for (args, cap) in [
         (&[][..], 64u64 << 20),
@@ -746,6 +755,7 @@ fn syn_flood_100k() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("flood.pcap");
     syn_flood(&path, 100_000);
+    keep(&path);
     for args in [&[][..], &["--max-flows", "10000"][..]] {
         let r = run(args, &path);
         assert_eq!(r.code, Some(0), "{}", r.stderr);
@@ -801,9 +811,7 @@ fn never_filled_gap_then_flood_of_out_of_order_data() {
         c.close(&mut p);
     }
     drop(p);
-    if let Some(keep) = std::env::var_os("HOSTILE_KEEP") {
-        std::fs::copy(&path, keep).unwrap();
-    }
+    keep(&path);
     let limits = ["--max-ooo-bytes", "1000000", "--max-ooo-total", "3000000"];
     for args in [&[][..], &limits[..]] {
         let r = run(args, &path);
