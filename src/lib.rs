@@ -9,11 +9,16 @@
 //! Protocol violations are data on records, never errors that stop decoding.
 
 pub mod capture;
+pub mod extract;
+pub mod filter;
 pub mod handshake;
 pub mod output;
 pub mod packet;
 pub mod pipeline;
+pub mod problems;
+pub mod progress;
 pub mod record;
+pub mod stats;
 pub mod stream;
 pub mod tcp;
 pub mod ws;

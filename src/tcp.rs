@@ -183,6 +183,11 @@ impl Reassembler {
         self.warnings.drain(..)
     }
 
+    /// Connections seen so far (open or ended), for progress reports.
+    pub fn flows_seen(&self) -> u64 {
+        self.next_id
+    }
+
     /// Feeds one segment captured at `at`.
     pub fn process(&mut self, seg: &TcpSegment<'_>, at: Provenance, sink: &mut dyn StreamSink) {
         let k = key(seg.src, seg.dst);
