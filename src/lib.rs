@@ -5,6 +5,10 @@
 //! through the [`stream`] interface) → HTTP upgrade ([`handshake`]) → WebSocket frames and
 //! messages ([`ws`]) → owned [`record`]s → views ([`output`]).
 //!
+//! Around the views: [`filter`] selects records, [`stats`] aggregates them per connection,
+//! [`extract`] writes payloads as evidence files, [`problems`] counts problems by kind for
+//! `--strict`, and [`progress`] reports long runs.
+//!
 //! Parsers are sans-I/O: they take byte slices and return parsed views or "need more".
 //! Protocol violations are data on records, never errors that stop decoding.
 

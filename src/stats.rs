@@ -465,6 +465,36 @@ impl DirectionSummary {
     }
 }
 
+impl StatsRecord {
+    /// Per direction: its close code and whether it closed first or replied; the second
+    /// line also says whether the handshake was clean.
+    fn close_cell(&self) -> String {
+        let c = &self.close;
+        let side = |who: &str, code: Option<u16>| -> String {
+            let sent = match (&c.initiated_by, c.clean) {
+                (Some(i), _) if i == who => Some("first"),
+                (Some(_), true) => Some("reply"),
+                _ => None,
+            };
+            match sent {
+                Some(role) => {
+                    let code = code
+                        .map(|c| c.to_string())
+                        .unwrap_or_else(|| "(no code)".into());
+                    format!("{code} {role}")
+                }
+                None => "none".to_string(),
+            }
+        };
+        format!(
+            "{}\n{} ({})",
+            side("client", c.client_code),
+            side("server", c.server_code),
+            if c.clean { "clean" } else { "not clean" }
+        )
+    }
+}
+
 impl Row for StatsRecord {
     fn header() -> &'static [&'static str] {
         &[
@@ -495,15 +525,7 @@ impl Row for StatsRecord {
             two(&|d| d.sizes_cell()),
             two(&|d| d.messages_per_s.map(fmt_f).unwrap_or_default()),
             two(&|d| d.rtt_cell()),
-            format!(
-                "{}\n{}",
-                self.close.outcome,
-                if self.close.clean {
-                    "clean"
-                } else {
-                    "not clean"
-                }
-            ),
+            self.close_cell(),
             problems.trim_end().to_string(),
         ]
     }
@@ -592,6 +614,7 @@ mod tests {
         assert_eq!(r.close.outcome, "server 1000, client replied 1000");
         let cells = r.cells();
         assert_eq!(cells.len(), StatsRecord::header().len());
+        assert_eq!(r.close_cell(), "1000 reply\n1000 first (clean)");
     }
 
     #[test]
@@ -617,5 +640,6 @@ mod tests {
             MAX_PENDING_PINGS as u64 + 10
         );
         assert_eq!(r.close.outcome, "no close handshake");
+        assert_eq!(r.close_cell(), "none\nnone (not clean)");
     }
 }
