@@ -119,8 +119,8 @@ impl Extractor {
     }
 
     /// Counts message `m` in its direction and, when `selected`, writes its payload file
-    /// and manifest line.
-    pub fn message(&mut self, m: &MessageRecord, selected: bool) -> io::Result<()> {
+    /// and manifest line. Takes the record to move its payload out rather than copy it.
+    pub fn message(&mut self, mut m: MessageRecord, selected: bool) -> io::Result<()> {
         let key = (m.file.clone(), m.flow, m.direction.clone());
         let slot = self.next_index.entry(key).or_default();
         let index = *slot;
@@ -128,11 +128,14 @@ impl Extractor {
         if !selected {
             return Ok(());
         }
+        let name = payload_name(&m, index);
+        let text = m.text.take();
+        let b64 = m.data_b64.take();
         let payload: Option<Vec<u8>> = if m.undecodable {
             None
-        } else if let Some(t) = &m.text {
-            Some(t.as_bytes().to_vec())
-        } else if let Some(b) = &m.data_b64 {
+        } else if let Some(t) = text {
+            Some(t.into_bytes())
+        } else if let Some(b) = b64 {
             Some(
                 base64::engine::general_purpose::STANDARD
                     .decode(b)
@@ -141,9 +144,7 @@ impl Extractor {
         } else {
             Some(Vec::new())
         };
-        let mut bare = m.clone();
-        bare.text = None;
-        bare.data_b64 = None;
+        let bare = m;
         let mut entry = Entry {
             record: "message",
             message: &bare,
@@ -155,10 +156,10 @@ impl Extractor {
         if let Some(p) = payload {
             let mut rel = PathBuf::new();
             if self.per_file_dirs {
-                rel.push(dir_for(&m.file));
+                rel.push(dir_for(&bare.file));
                 std::fs::create_dir_all(self.root.join(&rel))?;
             }
-            rel.push(payload_name(m, index));
+            rel.push(name);
             std::fs::write(self.root.join(&rel), &p)?;
             entry.payload_file = Some(rel.to_string_lossy().replace('\\', "/"));
             entry.sha256 = Some(sha256_hex(&p));
@@ -226,13 +227,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("x");
         let mut e = Extractor::new(&out, false).unwrap();
-        e.message(&msg("text", Some("skipped"), None), false)
+        e.message(msg("text", Some("skipped"), None), false)
             .unwrap();
-        e.message(&msg("binary", None, Some("AAEC")), true).unwrap();
+        e.message(msg("binary", None, Some("AAEC")), true).unwrap();
         let mut bad = msg("text", None, None);
         bad.undecodable = true;
         bad.errors = vec!["tcp gap".into()];
-        e.message(&bad, true).unwrap();
+        e.message(bad, true).unwrap();
         let s = e.finish().unwrap();
         assert_eq!(
             s,

@@ -379,7 +379,7 @@ fn run_extract(a: ExtractArgs) -> anyhow::Result<Outcome> {
         Record::Message(m) => {
             let take = f.message(&m) && f.limit.map_or(true, |l| taken < l);
             taken += u64::from(take);
-            ex.message(&m, take)
+            ex.message(m, take)
         }
         Record::Flow(fr) => {
             ex.end_flow(&fr.file, fr.flow);

@@ -51,6 +51,7 @@ impl Progress {
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
+            b.set_message("0 packets, 0 flows");
             b
         } else {
             ProgressBar::hidden()

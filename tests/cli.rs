@@ -460,7 +460,7 @@ fn stats_count_what_the_peers_sent() {
         "{table}"
     );
     assert!(
-        table.contains("client 1000, server replied 1000"),
+        table.contains("1000 first") && table.contains("1000 reply (clean)"),
         "{table}"
     );
 }
