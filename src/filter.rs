@@ -9,7 +9,7 @@ use crate::record::{FlowRecord, FrameRecord, MessageRecord, Record};
 use crate::stream::Timestamp;
 use crate::tcp::FlowSummary;
 use regex::Regex;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
@@ -248,17 +248,27 @@ impl Filter {
     }
 }
 
-/// Applies a [`Filter`] to a record stream, in order.
+/// Applies a [`Filter`] to a record stream, keeping its order.
 ///
-/// Frame records come before the message they belong to; the selector holds them (per
-/// connection, direction, and data or control) until that message arrives and lets them
-/// through only if the message passes. `--limit` counts messages and flow records.
+/// Frame records come before the message they belong to, and a data message's frames may
+/// be interleaved with control messages. When the filter judges message contents (opcode,
+/// grep) or counts (limit), the selector queues records from the first undecided frame on
+/// and lets each frame through only if its message passes; a frame whose message never
+/// comes (the connection ended first) is judged alone when its connection's flow record
+/// arrives or at [`Selector::finish`]. `--limit` counts messages and flow records.
 #[derive(Debug, Default)]
 pub struct Selector {
     filter: Filter,
     passed: u64,
-    pending: HashMap<(String, u64, String, bool), Vec<Record>>,
+    /// Records held, with their decision once known.
+    queue: VecDeque<(Record, Option<bool>)>,
+    /// Sequence number of `queue[0]`.
+    head: u64,
+    /// Undecided frames (sequence numbers) per connection, direction and data/control.
+    open: HashMap<FrameKey, Vec<u64>>,
 }
+
+type FrameKey = (String, u64, String, bool);
 
 fn is_control(opcode: &str) -> bool {
     matches!(opcode, "close" | "ping" | "pong")
@@ -295,50 +305,97 @@ impl Selector {
         true
     }
 
-    /// Feeds one record; `emit` receives those selected (frames with their message).
+    /// True when frames can be judged on their own, as they come.
+    fn streaming(&self) -> bool {
+        self.filter.opcodes.is_empty() && self.filter.grep.is_none() && self.filter.limit.is_none()
+    }
+
+    /// Feeds one record; `emit` receives those selected, in their original order.
     pub fn push<E>(
         &mut self,
         r: Record,
         mut emit: impl FnMut(Record) -> Result<(), E>,
     ) -> Result<(), E> {
-        match r {
-            Record::Frame(ref f) => {
-                if self.filter.frame(f) && !self.full() {
+        let decision = match &r {
+            Record::Frame(f) => {
+                if self.streaming() {
+                    Some(self.filter.frame(f))
+                } else if !self.filter.frame(f) || self.full() {
+                    Some(false)
+                } else {
                     let key = (
                         f.file.clone(),
                         f.flow,
                         f.direction.clone(),
                         is_control(&f.opcode),
                     );
-                    self.pending.entry(key).or_default().push(r);
+                    let seq = self.head + self.queue.len() as u64;
+                    self.open.entry(key).or_default().push(seq);
+                    None
                 }
-                Ok(())
             }
-            Record::Message(ref m) => {
+            Record::Message(m) => {
+                let pass = self.filter.message(m) && self.take();
                 let key = (
                     m.file.clone(),
                     m.flow,
                     m.direction.clone(),
                     is_control(&m.opcode),
                 );
-                let frames = self.pending.remove(&key).unwrap_or_default();
-                if self.filter.message(m) && self.take() {
-                    for f in frames {
-                        emit(f)?;
-                    }
-                    emit(r)?;
+                for seq in self.open.remove(&key).unwrap_or_default() {
+                    self.decide(seq, pass);
                 }
-                Ok(())
+                Some(pass)
             }
-            Record::Flow(ref f) => {
-                self.pending
-                    .retain(|k, _| !(k.0 == f.file && k.1 == f.flow));
-                if self.filter.flow(f) && self.take() {
+            Record::Flow(f) => {
+                let ended: Vec<FrameKey> = self
+                    .open
+                    .keys()
+                    .filter(|k| k.0 == f.file && k.1 == f.flow)
+                    .cloned()
+                    .collect();
+                let alone = self.filter.is_connection_level() && !self.full();
+                for k in ended {
+                    for seq in self.open.remove(&k).unwrap_or_default() {
+                        self.decide(seq, alone);
+                    }
+                }
+                Some(self.filter.flow(f) && self.take())
+            }
+        };
+        if decision == Some(false) && self.queue.is_empty() {
+            return Ok(());
+        }
+        self.queue.push_back((r, decision));
+        self.release(&mut emit)
+    }
+
+    fn decide(&mut self, seq: u64, pass: bool) {
+        if let Some(e) = self.queue.get_mut((seq - self.head) as usize) {
+            e.1 = Some(pass);
+        }
+    }
+
+    fn release<E>(&mut self, emit: &mut impl FnMut(Record) -> Result<(), E>) -> Result<(), E> {
+        while let Some((_, Some(_))) = self.queue.front() {
+            if let Some((r, pass)) = self.queue.pop_front() {
+                self.head += 1;
+                if pass == Some(true) {
                     emit(r)?;
                 }
-                Ok(())
             }
         }
+        Ok(())
+    }
+
+    /// Judges the frames still waiting for a message (alone) and emits what is left.
+    pub fn finish<E>(&mut self, mut emit: impl FnMut(Record) -> Result<(), E>) -> Result<(), E> {
+        let alone = self.filter.is_connection_level() && !self.full();
+        let open: Vec<u64> = self.open.drain().flat_map(|(_, v)| v).collect();
+        for seq in open {
+            self.decide(seq, alone);
+        }
+        self.release(&mut emit)
     }
 
     /// True when a TCP connection summary is selected (counting it for the limit).
@@ -474,6 +531,100 @@ mod tests {
         .message(&res));
     }
 
+    fn kinds(out: &[Record]) -> Vec<String> {
+        out.iter()
+            .map(|r| match r {
+                Record::Frame(f) => format!("frame {}", f.opcode),
+                Record::Message(m) => format!("message {}", m.opcode),
+                Record::Flow(_) => "flow".into(),
+            })
+            .collect()
+    }
+
+    fn frame(op: &str) -> Record {
+        Record::Frame(FrameRecord {
+            file: "f".into(),
+            flow: 0,
+            client: "10.0.0.1:5000".into(),
+            server: "10.0.0.2:80".into(),
+            direction: "client_to_server".into(),
+            opcode: op.into(),
+            timestamp: "2024-01-18T13:15:36Z".into(),
+            ..Default::default()
+        })
+    }
+
+    fn message(op: &str) -> Record {
+        let mut r = msg(0, "client_to_server", op, Some("x"), "2024-01-18T13:15:36Z");
+        r.server = "10.0.0.2:80".into();
+        Record::Message(r)
+    }
+
+    #[test]
+    fn interleaved_frames_keep_their_order() {
+        let input = || {
+            [
+                frame("text"),
+                frame("ping"),
+                message("ping"),
+                frame("continuation"),
+                message("text"),
+                frame("binary"),
+            ]
+        };
+        let all = [
+            "frame text",
+            "frame ping",
+            "message ping",
+            "frame continuation",
+            "message text",
+            "frame binary",
+        ];
+        for filter in [
+            Filter::default(),
+            Filter {
+                opcodes: vec!["text".into(), "ping".into()],
+                ..Default::default()
+            },
+        ] {
+            let queued = !filter.opcodes.is_empty();
+            let mut s = Selector::new(filter);
+            let mut out = Vec::new();
+            let mut emit = |r: Record| -> Result<(), ()> {
+                out.push(r);
+                Ok(())
+            };
+            for r in input() {
+                s.push(r, &mut emit).unwrap();
+            }
+            s.finish(&mut emit).unwrap();
+            let want = if queued { &all[..5] } else { &all[..] };
+            assert_eq!(kinds(&out), want, "queued: {queued}");
+        }
+        // A frame whose message never came is judged alone when its connection ends.
+        let mut s = Selector::new(Filter {
+            limit: Some(5),
+            ..Default::default()
+        });
+        let mut out = Vec::new();
+        let mut emit = |r: Record| -> Result<(), ()> {
+            out.push(r);
+            Ok(())
+        };
+        s.push(frame("text"), &mut emit).unwrap();
+        s.push(message("ping"), &mut emit).unwrap();
+        s.push(
+            Record::Flow(FlowRecord {
+                file: "f".into(),
+                flow: 0,
+                ..Default::default()
+            }),
+            &mut emit,
+        )
+        .unwrap();
+        assert_eq!(kinds(&out), ["frame text", "message ping", "flow"]);
+    }
+
     #[test]
     fn frames_follow_their_message_and_limit_counts_messages() {
         let frame = |op: &str| {
@@ -529,17 +680,10 @@ mod tests {
         ] {
             s.push(r, &mut emit).unwrap();
         }
-        let kinds: Vec<String> = out
-            .iter()
-            .map(|r| match r {
-                Record::Frame(f) => format!("frame {}", f.opcode),
-                Record::Message(m) => format!("message {}", m.text.clone().unwrap_or_default()),
-                Record::Flow(_) => "flow".into(),
-            })
-            .collect();
+        s.finish(&mut emit).unwrap();
         assert_eq!(
-            kinds,
-            ["frame text", "frame continuation", "message yes"],
+            kinds(&out),
+            ["frame text", "frame continuation", "message text"],
             "the ping frame stays with the ping message, the last message is over the limit"
         );
         assert!(s.full());

@@ -324,8 +324,14 @@ fn run_messages(a: MessageArgs) -> anyhow::Result<Outcome> {
     let c = &a.common;
     let mut view = stdout_view(c);
     let mut sel = Selector::new(filter(c, Some(&a.contents)));
-    let opts = ws_options(&a.ws, true, a.frames, false);
-    let o = run_ws(c, opts, |r| sel.push(r, |r| view.write_record(&r)))?;
+    // Flow records end the wait of frames whose message never came; they are not printed.
+    let opts = ws_options(&a.ws, true, a.frames, true);
+    let mut print = |r: Record| match r {
+        Record::Flow(_) => Ok(()),
+        r => view.write_record(&r),
+    };
+    let o = run_ws(c, opts, |r| sel.push(r, &mut print))?;
+    sel.finish(&mut print)?;
     view.finish()?;
     Ok(o)
 }

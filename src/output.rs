@@ -134,6 +134,7 @@ impl<W: Write> View<W> {
     pub fn write_record(&mut self, r: &Record) -> io::Result<()> {
         match r {
             Record::Message(m) => self.write(&Tagged(r, m)),
+            Record::Frame(f) if self.format == Format::Table => self.write(&InMessageTable(f)),
             Record::Frame(f) => self.write(&Tagged(r, f)),
             Record::Flow(f) => self.write(&Tagged(r, f)),
         }
@@ -224,6 +225,44 @@ impl<T: Row> Row for Tagged<'_, T> {
     }
     fn cells(&self) -> Vec<String> {
         self.1.cells()
+    }
+}
+
+/// A frame as a row of the message table (`--frames` mixes both in one table).
+struct InMessageTable<'a>(&'a FrameRecord);
+
+impl Serialize for InMessageTable<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl Row for InMessageTable<'_> {
+    fn header() -> &'static [&'static str] {
+        MessageRecord::header()
+    }
+    fn cells(&self) -> Vec<String> {
+        let f = self.0;
+        let rsv: String = f.rsv.iter().map(|b| if *b { '1' } else { '0' }).collect();
+        let mut detail = format!(
+            "frame fin={} rsv={rsv} mask={} offset={}",
+            u8::from(f.fin),
+            f.mask_key.as_deref().unwrap_or("-"),
+            f.stream_offset
+        );
+        if !f.errors.is_empty() {
+            detail.push_str(&format!(" ⚠ {}", preview(&f.errors.join("; "), 80)));
+        }
+        vec![
+            f.flow.to_string(),
+            time_of_day(&f.timestamp).to_string(),
+            arrow(&f.direction).to_string(),
+            format!("[{}]", f.opcode),
+            f.payload_length.to_string(),
+            if f.rsv[0] { "z" } else { "" }.to_string(),
+            format!("{}-{}", f.packets[0], f.packets[1]),
+            detail,
+        ]
     }
 }
 
@@ -568,6 +607,27 @@ mod tests {
         let mut v = View::new(Format::Jsonl, Vec::new(), None).with_style(style);
         v.write_record(&r).unwrap();
         assert!(!v.finish().unwrap().contains(&0x1b));
+    }
+
+    #[test]
+    fn frames_share_the_message_table() {
+        let mut v = View::new(Format::Table, Vec::new(), None);
+        v.write_record(&Record::Frame(FrameRecord {
+            opcode: "text".into(),
+            fin: true,
+            payload_length: 2,
+            mask_key: Some("0a0b0c0d".into()),
+            ..Default::default()
+        }))
+        .unwrap();
+        v.write_record(&msg("hi")).unwrap();
+        let out = String::from_utf8(v.finish().unwrap()).unwrap();
+        assert!(out.contains("[text]") && out.contains("frame fin=1 rsv=000 mask=0a0b0c0d"));
+        assert_eq!(
+            out.lines().filter(|l| l.contains("payload")).count(),
+            1,
+            "{out}"
+        );
     }
 
     #[test]

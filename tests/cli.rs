@@ -338,6 +338,39 @@ fn every_filter_selects_exactly_its_messages() {
 }
 
 #[test]
+fn queued_frames_keep_the_capture_order() {
+    // A ping between the fragments of a text message: with a limit (which makes frames
+    // wait for their message) the output is still in the original order.
+    let c = testdata()
+        .join("public/suricata-verify/tests/websocket-control-frag/input.pcap")
+        .to_str()
+        .unwrap()
+        .to_string();
+    let plain = jsonl(&["-q", "--format", "jsonl", "--frames", &c]);
+    let limited = jsonl(&["-q", "--format", "jsonl", "--frames", "--limit", "1000", &c]);
+    assert_eq!(plain, limited);
+    let kinds: Vec<String> = plain
+        .iter()
+        .map(|r| format!("{} {}", r["record"], r["opcode"]))
+        .collect();
+    assert!(kinds.len() >= 4, "{kinds:?}");
+    let with_ping = jsonl(&[
+        "-q",
+        "--format",
+        "jsonl",
+        "--frames",
+        "--opcode",
+        "text,ping",
+        &c,
+    ]);
+    let want: Vec<Value> = plain
+        .into_iter()
+        .filter(|r| r["opcode"] != "binary" && r["opcode"] != "close" && r["opcode"] != "pong")
+        .collect();
+    assert_eq!(with_ping, want);
+}
+
+#[test]
 fn flows_and_tcp_views_honour_connection_filters() {
     let c = corpus("08-concurrent.pcap");
     let flows = jsonl(&["flows", "-q", "--format", "jsonl", &c]);
