@@ -322,6 +322,7 @@ fn stdout_view(c: &Common) -> View<BufWriter<io::StdoutLock<'static>>> {
 
 fn run_messages(a: MessageArgs) -> anyhow::Result<Outcome> {
     let c = &a.common;
+    let strict = c.strict;
     let mut view = stdout_view(c);
     let mut sel = Selector::new(filter(c, Some(&a.contents)));
     // Flow records end the wait of frames whose message never came; they are not printed.
@@ -330,7 +331,10 @@ fn run_messages(a: MessageArgs) -> anyhow::Result<Outcome> {
         Record::Flow(_) => Ok(()),
         r => view.write_record(&r),
     };
-    let o = run_ws(c, opts, |r| sel.push(r, &mut print))?;
+    let o = run_ws(c, opts, |r| {
+        sel.push(r, &mut print)?;
+        stop_when(sel.full() && !strict)
+    })?;
     sel.finish(&mut print)?;
     view.finish()?;
     Ok(o)
@@ -338,16 +342,21 @@ fn run_messages(a: MessageArgs) -> anyhow::Result<Outcome> {
 
 fn run_flows(a: FlowsArgs) -> anyhow::Result<Outcome> {
     let c = &a.common;
+    let strict = c.strict;
     let mut view = stdout_view(c);
     let mut sel = Selector::new(filter(c, None));
     let opts = ws_options(&a.ws, false, false, true);
-    let o = run_ws(c, opts, |r| sel.push(r, |r| view.write_record(&r)))?;
+    let o = run_ws(c, opts, |r| {
+        sel.push(r, |r| view.write_record(&r))?;
+        stop_when(sel.full() && !strict)
+    })?;
     view.finish()?;
     Ok(o)
 }
 
 fn run_stats(a: StatsArgs) -> anyhow::Result<Outcome> {
     let c = &a.common;
+    let strict = c.strict;
     let mut view = stdout_view(c);
     let f = filter(c, Some(&a.contents));
     let mut agg = Aggregator::new();
@@ -366,7 +375,7 @@ fn run_stats(a: StatsArgs) -> anyhow::Result<Outcome> {
                 rows += 1;
                 view.write(&s)?;
             }
-            Ok(())
+            stop_when(f.limit.is_some_and(|l| rows >= l) && !strict)
         }
         Record::Frame(_) => Ok(()),
     })?;
@@ -376,6 +385,7 @@ fn run_stats(a: StatsArgs) -> anyhow::Result<Outcome> {
 
 fn run_extract(a: ExtractArgs) -> anyhow::Result<Outcome> {
     let c = &a.common;
+    let strict = c.strict;
     let f = filter(c, Some(&a.contents));
     let mut ex = Extractor::new(&a.out, c.files.len() > 1)
         .with_context(|| format!("creating {}", a.out.display()))?;
@@ -385,7 +395,8 @@ fn run_extract(a: ExtractArgs) -> anyhow::Result<Outcome> {
         Record::Message(m) => {
             let take = f.message(&m) && f.limit.map_or(true, |l| taken < l);
             taken += u64::from(take);
-            ex.message(m, take)
+            ex.message(m, take)?;
+            stop_when(f.limit.is_some_and(|l| taken >= l) && !strict)
         }
         Record::Flow(fr) => {
             ex.end_flow(&fr.file, fr.flow);
@@ -405,6 +416,31 @@ fn run_extract(a: ExtractArgs) -> anyhow::Result<Outcome> {
         );
     }
     Ok(o)
+}
+
+/// The error that ends reading early once `--limit` is reached (not with `--strict`,
+/// which judges the whole capture).
+#[derive(Debug)]
+struct LimitReached;
+
+impl std::fmt::Display for LimitReached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("limit reached")
+    }
+}
+
+impl std::error::Error for LimitReached {}
+
+fn stop_when(done: bool) -> io::Result<()> {
+    if done {
+        Err(io::Error::other(LimitReached))
+    } else {
+        Ok(())
+    }
+}
+
+fn is_stop(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|i| i.is::<LimitReached>())
 }
 
 /// Runs every file through a WebSocket dissector, handing each record to `each`.
@@ -537,6 +573,7 @@ fn for_each_file<S: StreamSink>(
                 progress.eprintln(&format!("wsdissect: {file}: {source}"));
                 outcome.unusable = true;
             }
+            Err(RunError::Output(e)) if is_stop(&e) => break,
             Err(RunError::Output(e)) => return Err(e.into()),
         }
     }
@@ -579,7 +616,7 @@ fn run_tcp(args: TcpArgs) -> anyhow::Result<Outcome> {
                     view.write(&s)?;
                 }
             }
-            Ok(())
+            stop_when(sel.full() && !c.strict)
         },
         |sink| {
             if let Some(d) = sink {
