@@ -283,7 +283,8 @@ impl Reassembler {
                 ),
             });
         }
-        self.ooo_total = self.ooo_total.saturating_sub(released.0) + released.1;
+        // Add before subtracting: a segment's own bytes may be released at once.
+        self.ooo_total = (self.ooo_total + released.1).saturating_sub(released.0);
         if flow.halves.iter().all(|h| h.closed) {
             // Ended flows stay in the table as small tombstones, so that late ACKs and
             // retransmissions are counted on the same connection (as Wireshark does).
@@ -363,6 +364,10 @@ impl Reassembler {
         if let Some(fin) = mine.fin_at {
             if mine.next >= fin {
                 mine.closed = true;
+                // Bytes held beyond the FIN are not part of the stream: drop them, or
+                // they would stay counted (and be flushed onto an ended flow later).
+                released += std::mem::take(&mut mine.pending_bytes);
+                mine.pending.clear();
                 sink.close(info, dir, CloseKind::Fin, at);
             }
         }
@@ -646,6 +651,7 @@ impl Reassembler {
         let Some((k, dir)) = self
             .flows
             .iter()
+            .filter(|(_, f)| !f.ended)
             .flat_map(|(k, f)| {
                 [Direction::ClientToServer, Direction::ServerToClient]
                     .map(|d| ((*k, d), f.halves[d.index()].pending_bytes))
@@ -905,6 +911,34 @@ mod tests {
         }
         assert!(r.drain_warnings().count() > 0);
         assert_eq!(s.ended.len() + r.flows.len(), 1000);
+    }
+
+    /// Bytes held beyond a FIN stayed counted after the flow ended, and the total cap
+    /// then flushed them onto the ended flow (found by the `tcp` fuzz target).
+    #[test]
+    fn bytes_after_fin_are_dropped_with_the_half() {
+        let mut r = Reassembler::new(Config {
+            max_ooo_total: 500,
+            ..Config::default()
+        });
+        let mut s = Collect::default();
+        r.process(&seg(true, 0, None, "S", b""), at(1), &mut s);
+        r.process(&seg(true, 11, None, "", &[b'z'; 300]), at(2), &mut s);
+        r.process(&seg(true, 1, None, "F", b"abc"), at(3), &mut s);
+        r.process(&seg(false, 0, Some(5), "SF", b""), at(4), &mut s);
+        assert_eq!(s.ended, vec![0]);
+        // The bytes beyond the FIN were dropped, and the total counts nothing left.
+        assert_eq!(r.ooo_total, 0);
+        // Another connection holds bytes: the ended one must not be flushed for it.
+        let mut g = seg(true, 100, None, "S", b"");
+        g.src.set_port(40001);
+        r.process(&g, at(5), &mut s);
+        let mut g = seg(true, 200, None, "", &[b'x'; 100]);
+        g.src.set_port(40001);
+        r.process(&g, at(6), &mut s);
+        assert_eq!(r.ooo_total, 100 + SEGMENT_OVERHEAD);
+        assert_eq!(s.bytes[0], b"abc");
+        assert!(s.gaps[0].is_empty());
     }
 
     /// 200k one-byte segments behind a hole: linear time (each used to scan every held

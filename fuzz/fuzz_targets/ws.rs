@@ -4,84 +4,8 @@
 //! port), then arbitrary bytes in chunks per direction, with gaps, and the close/end.
 #![no_main]
 
-use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use wsdissect::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink, Timestamp};
-use wsdissect::ws::{Dissector, Options};
 
-const REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n";
+include!("../harness/ws.rs");
 
-const RESPONSES: [&[u8]; 3] = [
-    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
-    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; server_no_context_takeover\r\n\r\n",
-    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
-];
-
-#[derive(Arbitrary, Debug)]
-enum Event {
-    Data { to_server: bool, bytes: Vec<u8> },
-    Gap { to_server: bool, len: u16 },
-    Close { to_server: bool },
-}
-
-#[derive(Arbitrary, Debug)]
-struct Input {
-    /// 0..3: handshake with `RESPONSES[n]`; 3: none (detection); 4: forced port.
-    setup: u8,
-    small_messages: bool,
-    events: Vec<Event>,
-}
-
-fn dir(to_server: bool) -> Direction {
-    if to_server {
-        Direction::ClientToServer
-    } else {
-        Direction::ServerToClient
-    }
-}
-
-fuzz_target!(|input: Input| {
-    let setup = input.setup % 5;
-    let opts = Options {
-        decode_as: if setup == 4 { vec![8080] } else { Vec::new() },
-        messages: true,
-        frames: true,
-        flows: true,
-        max_message_size: if input.small_messages { 100 } else { 1 << 20 },
-        include_payload_in_frames: true,
-    };
-    let info = FlowInfo {
-        id: 0,
-        client: "10.0.0.1:40000".parse().unwrap(),
-        server: "10.0.0.2:8080".parse().unwrap(),
-        roles_known: true,
-    };
-    let mut d = Dissector::new("fuzz.pcap".into(), opts);
-    let mut packet = 0u64;
-    let mut at = || {
-        packet += 1;
-        Provenance {
-            packet,
-            ts: Timestamp::default(),
-        }
-    };
-    d.open(&info);
-    if setup < 3 {
-        d.data(&info, Direction::ClientToServer, REQUEST, at());
-        d.data(&info, Direction::ServerToClient, RESPONSES[setup as usize], at());
-    }
-    for e in input.events.iter().take(256) {
-        match e {
-            Event::Data { to_server, bytes } => d.data(&info, dir(*to_server), bytes, at()),
-            Event::Gap { to_server, len } => {
-                d.gap(&info, dir(*to_server), u64::from(*len).max(1), at())
-            }
-            Event::Close { to_server } => d.close(&info, dir(*to_server), CloseKind::Fin, at()),
-        }
-        d.drain_records().for_each(drop);
-        d.drain_warnings().for_each(drop);
-    }
-    d.end(&info);
-    d.drain_records().for_each(drop);
-    d.drain_warnings().for_each(drop);
-});
+fuzz_target!(|input: Input| run(&input));
