@@ -851,3 +851,60 @@ fn never_filled_gap_then_flood_of_out_of_order_data() {
         .iter()
         .all(|x| x["server_to_client"]["ooo_limit_hits"].as_u64() >= Some(1)));
 }
+
+/// Six connections each with a compressed message in progress that inflates to 100 MiB:
+/// together they would hold 384 MiB at the default 64 MiB maximum message size, so
+/// the shared memory budget (256 MiB) cuts the later ones, says so, and every
+/// connection decodes on.
+#[test]
+fn concurrent_bombs_share_the_memory_budget() {
+    let mut c = Compress::new(Compression::best(), false);
+    let zeros = vec![0u8; 1 << 20];
+    let mut chunk = || {
+        let mut out = Vec::with_capacity(4096);
+        c.compress_vec(&zeros, &mut out, FlushCompress::Sync)
+            .unwrap();
+        out
+    };
+    let mut bomb = chunk();
+    let body = chunk();
+    for _ in 0..98 {
+        bomb.extend_from_slice(&body);
+    }
+    bomb.extend(chunk());
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("bombs.pcap");
+    let mut p = Pcap::new(BufWriter::new(std::fs::File::create(&path).unwrap()), 65535);
+    let mut conns: Vec<Conn> = (0..6).map(|i| Conn::new(50 + i, 8080)).collect();
+    for c in &mut conns {
+        c.open(&mut p, true);
+        let mut f = frame(true, 2, false, &bomb);
+        f[0] &= 0x7f; // not final: the message stays in progress
+        c.send(&mut p, false, &f);
+    }
+    for (i, c) in conns.iter_mut().enumerate() {
+        c.send(&mut p, false, &frame(false, 0, false, b""));
+        c.send(&mut p, false, &text(false, &format!("after {i}")));
+        c.close(&mut p);
+    }
+    drop(p);
+    keep(&path);
+    let r = run(&[], &path);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let msgs: Vec<&serde_json::Value> = r
+        .records
+        .iter()
+        .filter(|r| r["record"] == "message")
+        .collect();
+    assert_eq!(msgs.len(), 12, "{}", r.stderr);
+    let bombs: Vec<_> = msgs.iter().filter(|m| m["opcode"] == "binary").collect();
+    assert_eq!(bombs.len(), 6);
+    assert!(bombs
+        .iter()
+        .all(|m| m["truncated"] == true && m["length"] == 100u64 << 20));
+    assert!(r.stderr.contains("memory budget"), "{}", r.stderr);
+    let texts = r.texts();
+    for i in 0..6 {
+        assert!(texts.contains(&format!("after {i}")), "{texts:?}");
+    }
+}

@@ -1,11 +1,46 @@
-//! A message buffer that keeps at most a fixed number of bytes and counts the rest.
+//! A message buffer that keeps at most a fixed number of bytes and counts the rest, and
+//! a memory budget shared by many such buffers.
 
-/// Decoded message bytes, kept up to `cap`; bytes beyond the cap are counted, not stored.
-#[derive(Debug, Clone, Default)]
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Bytes stored by all the buffers that share it, and the most they may store together:
+/// many connections each holding a big message in progress stay within it.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    used: Arc<AtomicUsize>,
+    limit: usize,
+}
+
+impl Budget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: usize) -> Budget {
+        Budget {
+            used: Arc::new(AtomicUsize::new(0)),
+            limit,
+        }
+    }
+
+    /// Bytes stored now.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// The limit.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+}
+
+/// Decoded message bytes, kept up to `cap` (and what the shared [`Budget`] allows);
+/// bytes beyond are counted, not stored.
+#[derive(Debug, Default)]
 pub struct CappedBuf {
     data: Vec<u8>,
     total: u64,
     cap: usize,
+    budget: Option<Budget>,
+    budget_hit: bool,
 }
 
 impl CappedBuf {
@@ -15,15 +50,47 @@ impl CappedBuf {
             data: Vec::new(),
             total: 0,
             cap,
+            budget: None,
+            budget_hit: false,
         }
     }
 
-    /// Appends `bytes`, storing only what fits under the cap.
+    /// An empty buffer keeping at most `cap` bytes, and only while `budget` allows.
+    pub fn with_budget(cap: usize, budget: Budget) -> CappedBuf {
+        CappedBuf {
+            data: Vec::new(),
+            total: 0,
+            cap,
+            budget: Some(budget),
+            budget_hit: false,
+        }
+    }
+
+    /// Appends `bytes`, storing only what fits under the cap and the budget.
     pub fn push(&mut self, bytes: &[u8]) {
         self.total = self.total.saturating_add(bytes.len() as u64);
-        let room = self.cap.saturating_sub(self.data.len());
-        let keep = bytes.get(..room.min(bytes.len())).unwrap_or(&[]);
+        let mut room = self.cap.saturating_sub(self.data.len()).min(bytes.len());
+        if let Some(b) = &self.budget {
+            let left = b.limit.saturating_sub(b.used());
+            if left < room {
+                room = left;
+                self.budget_hit = true;
+            }
+            b.used.fetch_add(room, Ordering::Relaxed);
+        }
+        let keep = bytes.get(..room).unwrap_or(&[]);
         self.data.extend_from_slice(keep);
+    }
+
+    /// True when the shared budget, not the cap, stopped storing.
+    pub fn budget_hit(&self) -> bool {
+        self.budget_hit
+    }
+
+    fn release(&mut self) {
+        if let Some(b) = &self.budget {
+            b.used.fetch_sub(self.data.len(), Ordering::Relaxed);
+        }
     }
 
     /// The stored bytes (the first `min(total, cap)` bytes pushed).
@@ -33,6 +100,7 @@ impl CappedBuf {
 
     /// Takes the stored bytes out, leaving the buffer empty.
     pub fn take(&mut self) -> Vec<u8> {
+        self.release();
         self.total = 0;
         std::mem::take(&mut self.data)
     }
@@ -50,6 +118,12 @@ impl CappedBuf {
     /// The cap.
     pub fn cap(&self) -> usize {
         self.cap
+    }
+}
+
+impl Drop for CappedBuf {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
@@ -75,5 +149,22 @@ mod tests {
         z.push(b"a");
         assert!(z.truncated());
         assert!(z.data().is_empty());
+    }
+
+    #[test]
+    fn budget_is_shared_and_given_back() {
+        let budget = Budget::new(10);
+        let mut a = CappedBuf::with_budget(8, budget.clone());
+        let mut b = CappedBuf::with_budget(8, budget.clone());
+        a.push(b"123456");
+        b.push(b"abcdef");
+        assert_eq!(a.data(), b"123456");
+        assert_eq!(b.data(), b"abcd");
+        assert!(b.truncated() && b.budget_hit() && !a.budget_hit());
+        assert_eq!(budget.used(), 10);
+        assert_eq!(a.take(), b"123456");
+        assert_eq!(budget.used(), 4);
+        drop(b);
+        assert_eq!(budget.used(), 0);
     }
 }

@@ -494,6 +494,7 @@ impl DirState {
         }
         self.rsv1_seen |= h.rsv[0] && h.opcode.is_data_start();
         let cap = cx.opts.max_message_size;
+        let budget = out.budget.clone();
         let first_packet = self.hdr_start.packet;
         let new_msg = |opcode, compressed, inflate| Msg {
             opcode,
@@ -503,7 +504,7 @@ impl DirState {
             wire: 0,
             first_packet,
             last: at,
-            buf: CappedBuf::new(cap),
+            buf: CappedBuf::with_budget(cap, budget.clone()),
             errors: Vec::new(),
             undecodable: false,
         };
@@ -551,8 +552,8 @@ impl DirState {
         }
         self.stats.violations += errors.len() as u64;
         out.problems += errors.len() as u64;
-        let payload =
-            (cx.opts.frames && cx.opts.include_payload_in_frames).then(|| CappedBuf::new(cap));
+        let payload = (cx.opts.frames && cx.opts.include_payload_in_frames)
+            .then(|| CappedBuf::with_budget(cap, out.budget.clone()));
         if let Some(m) = self.target_msg(target) {
             m.frames += 1;
             m.wire = m.wire.saturating_add(h.payload_len);
@@ -751,11 +752,20 @@ impl DirState {
         if truncated && !m.undecodable {
             self.stats.truncated += 1;
             out.problems += 1;
-            let msg = format!(
-                "message of {} bytes truncated to the {}-byte maximum message size",
-                m.buf.total(),
-                m.buf.cap()
-            );
+            let msg = if m.buf.budget_hit() {
+                format!(
+                    "message of {} bytes truncated to {} bytes: the messages in progress hold the {}-byte memory budget",
+                    m.buf.total(),
+                    m.buf.data().len(),
+                    out.budget.limit()
+                )
+            } else {
+                format!(
+                    "message of {} bytes truncated to the {}-byte maximum message size",
+                    m.buf.total(),
+                    m.buf.cap()
+                )
+            };
             cx.warn(out, m.last.packet, msg.clone());
             m.errors.push(msg);
         }

@@ -72,12 +72,14 @@ pub struct Warning {
 }
 
 /// Records, warnings and the problem count, shared by all connections.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Out {
     pub(crate) records: Vec<Record>,
     pub(crate) warnings: Vec<Warning>,
     pub(crate) problems: u64,
     limiter: WarnLimiter,
+    /// Memory shared by the messages (and frame payloads) in progress.
+    pub(crate) budget: buf::Budget,
     /// Problems by kind, added when each connection ends.
     pub(crate) kinds: crate::problems::Problems,
 }
@@ -90,6 +92,10 @@ impl Out {
         }
     }
 }
+
+/// Bytes the messages in progress of all connections may hold together (raised to twice
+/// the maximum message size when that is larger).
+pub const MESSAGE_BUDGET: usize = 256 << 20;
 
 /// Bytes held before a connection is known to be WebSocket.
 const PRE_CAP: usize = 256 * 1024;
@@ -797,11 +803,19 @@ pub struct Dissector {
 impl Dissector {
     /// A dissector for capture file `file` (named in records).
     pub fn new(file: String, opts: Options) -> Dissector {
+        let budget = MESSAGE_BUDGET.max(opts.max_message_size.saturating_mul(2));
         Dissector {
             file,
             opts,
+            out: Out {
+                records: Vec::new(),
+                warnings: Vec::new(),
+                problems: 0,
+                limiter: WarnLimiter::default(),
+                budget: buf::Budget::new(budget),
+                kinds: Default::default(),
+            },
             conns: HashMap::new(),
-            out: Out::default(),
         }
     }
 
