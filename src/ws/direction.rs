@@ -2,8 +2,14 @@
 //! unmask → inflate → message buffers, with resynchronisation after gaps and garbage.
 //!
 //! Memory per direction is bounded by the current frame header, the current message
-//! (capped at the maximum message size), a control frame in progress, the inflater's
-//! window and, while resynchronising, a search buffer of at most [`SYNC_CAP`] bytes.
+//! (capped at the maximum message size, and by the memory budget all connections
+//! share), a control frame in progress, the inflater's window and, while
+//! resynchronising, a search buffer of at most [`SYNC_CAP`] bytes.
+//!
+//! After a search locks onto frames, the next [`PROBATION_FRAMES`] frames are on
+//! probation: a garbage header among them followed by bytes that must be skipped means
+//! the lock was on garbage, and the next search needs a longer chain (garbage mode,
+//! forgotten once a lock survives its probation).
 
 use std::collections::VecDeque;
 
