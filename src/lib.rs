@@ -15,5 +15,6 @@ pub mod packet;
 pub mod pipeline;
 pub mod record;
 pub mod stream;
+pub mod synth;
 pub mod tcp;
 pub mod ws;
