@@ -10,6 +10,7 @@
 
 pub mod capture;
 pub mod handshake;
+pub mod json;
 pub mod output;
 pub mod packet;
 pub mod pipeline;

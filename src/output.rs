@@ -38,6 +38,7 @@ pub struct View<W: Write> {
     header: &'static [&'static str],
     rows: Vec<Vec<String>>,
     width: Option<u16>,
+    json: crate::json::JsonBuf,
 }
 
 impl<W: Write> View<W> {
@@ -50,6 +51,7 @@ impl<W: Write> View<W> {
             header: &[],
             rows: Vec::new(),
             width,
+            json: crate::json::JsonBuf::new(),
         }
     }
 
@@ -77,6 +79,19 @@ impl<W: Write> View<W> {
     /// Writes a [`Record`] of any kind.
     pub fn write_record(&mut self, r: &Record) -> io::Result<()> {
         match r {
+            Record::Message(m) if self.format != Format::Table => {
+                // Byte-identical to the serde path, several times faster.
+                if self.format == Format::Json {
+                    self.out
+                        .write_all(if self.count == 0 { b"[\n" } else { b",\n" })?;
+                }
+                self.json.message(&mut self.out, m)?;
+                if self.format == Format::Jsonl {
+                    self.out.write_all(b"\n")?;
+                }
+                self.count += 1;
+                Ok(())
+            }
             Record::Message(m) => self.write(&Tagged(r, m)),
             Record::Frame(f) => self.write(&Tagged(r, f)),
             Record::Flow(f) => self.write(&Tagged(r, f)),
