@@ -9,6 +9,7 @@
 //! Protocol violations are data on records, never errors that stop decoding.
 
 pub mod capture;
+mod fasthash;
 pub mod handshake;
 pub mod json;
 pub mod output;

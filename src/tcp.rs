@@ -11,6 +11,7 @@
 //! them, the capture does not), when the direction ends (FIN, RST, end of capture), or
 //! when the bytes held out of order exceed the configured cap.
 
+use crate::fasthash::FoldBuild;
 use crate::packet::TcpSegment;
 use crate::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink, Timestamp};
 use serde::Serialize;
@@ -145,7 +146,7 @@ pub struct Warning {
 /// Turns TCP segments into per-direction ordered streams. See the module docs.
 pub struct Reassembler {
     config: Config,
-    flows: HashMap<(SocketAddr, SocketAddr), Flow>,
+    flows: HashMap<(SocketAddr, SocketAddr), Flow, FoldBuild>,
     next_id: u64,
     ooo_total: usize,
     summaries: Vec<FlowSummary>,
@@ -165,7 +166,7 @@ impl Reassembler {
     pub fn new(config: Config) -> Self {
         Reassembler {
             config,
-            flows: HashMap::new(),
+            flows: HashMap::default(),
             next_id: 0,
             ooo_total: 0,
             summaries: Vec::new(),

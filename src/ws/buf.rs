@@ -26,6 +26,24 @@ impl CappedBuf {
         self.data.extend_from_slice(keep);
     }
 
+    /// Room for writing at least `min` more bytes straight into the stored bytes'
+    /// spare capacity, none of it beyond the cap: the vector to append to, or `None`
+    /// when the cap is too close (use [`CappedBuf::push`] then). Whoever appends must
+    /// call [`CappedBuf::appended`] with the count.
+    pub fn spare(&mut self, min: usize) -> Option<&mut Vec<u8>> {
+        let room = self.cap.saturating_sub(self.data.len());
+        if self.data.capacity() - self.data.len() < min {
+            self.data.reserve(self.data.len().max(min).min(room));
+        }
+        let spare = self.data.capacity() - self.data.len();
+        (spare > 0 && spare <= room).then_some(&mut self.data)
+    }
+
+    /// Counts `n` bytes appended through [`CappedBuf::spare`].
+    pub fn appended(&mut self, n: usize) {
+        self.total = self.total.saturating_add(n as u64);
+    }
+
     /// The stored bytes (the first `min(total, cap)` bytes pushed).
     pub fn data(&self) -> &[u8] {
         &self.data

@@ -752,7 +752,7 @@ impl Conn {
 pub struct Dissector {
     file: String,
     opts: Options,
-    conns: HashMap<u64, Conn>,
+    conns: HashMap<u64, Conn, crate::fasthash::FoldBuild>,
     out: Out,
 }
 
@@ -762,7 +762,7 @@ impl Dissector {
         Dissector {
             file,
             opts,
-            conns: HashMap::new(),
+            conns: HashMap::default(),
             out: Out::default(),
         }
     }
