@@ -145,6 +145,9 @@ fn run_ws(a: MessageArgs, flows: bool) -> anyhow::Result<(Outcome, bool)> {
         max_message_size: a.max_message_size,
         include_payload_in_frames: a.frames,
     };
+    if c.format == Format::Jsonl && c.files.len() > 1 {
+        return Ok((run_ws_parallel(c, opts)?, c.strict));
+    }
     let mut view = View::new(c.format, BufWriter::new(io::stdout().lock()), table_width());
     let mut outcome = Outcome::default();
     let quiet = c.quiet;
@@ -170,6 +173,51 @@ fn run_ws(a: MessageArgs, flows: bool) -> anyhow::Result<(Outcome, bool)> {
     )?;
     view.finish()?;
     Ok((outcome, c.strict))
+}
+
+/// JSON Lines of several files: decoded in parallel, printed in file order.
+fn run_ws_parallel(c: &Common, opts: ws::Options) -> anyhow::Result<Outcome> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut out = io::stdout().lock();
+    let results = pipeline::run_ordered(&c.files, threads, &mut out, |path, w| {
+        let file = name(path);
+        let mut diag = |d: Diagnostic| {
+            if !c.quiet {
+                eprintln!("wsdissect: {d}");
+            }
+        };
+        let src = match open(path) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("wsdissect: {file}: {e}");
+                return None;
+            }
+        };
+        Some(pipeline::dissect_jsonl(
+            &file,
+            src,
+            tcp_config(c),
+            opts.clone(),
+            w,
+            &mut diag,
+        ))
+    })?;
+    let mut outcome = Outcome::default();
+    for r in results {
+        let Some(r) = r else {
+            outcome.unusable = true;
+            continue;
+        };
+        match r {
+            Ok((stats, problems)) => outcome.problems += stats.problems + problems,
+            Err(RunError::Unusable { file, source }) => {
+                eprintln!("wsdissect: {file}: {source}");
+                outcome.unusable = true;
+            }
+            Err(RunError::Output(e)) => return Err(e.into()),
+        }
+    }
+    Ok(outcome)
 }
 
 fn tcp_config(c: &Common) -> Config {
