@@ -16,6 +16,7 @@ pub mod output;
 pub mod packet;
 pub mod pipeline;
 pub mod record;
+pub mod shard;
 pub mod stream;
 pub mod synth;
 pub mod tcp;

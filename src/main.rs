@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use wsdissect::output::{DumpSink, Format, View};
 use wsdissect::pipeline::{self, Diagnostic, RunError};
+use wsdissect::shard;
 use wsdissect::stream::StreamSink;
 use wsdissect::tcp::Config;
 use wsdissect::ws;
@@ -145,7 +146,7 @@ fn run_ws(a: MessageArgs, flows: bool) -> anyhow::Result<(Outcome, bool)> {
         max_message_size: a.max_message_size,
         include_payload_in_frames: a.frames,
     };
-    if c.format == Format::Jsonl && c.files.len() > 1 {
+    if c.format == Format::Jsonl {
         return Ok((run_ws_parallel(c, opts)?, c.strict));
     }
     let mut view = View::new(c.format, BufWriter::new(io::stdout().lock()), table_width());
@@ -175,7 +176,8 @@ fn run_ws(a: MessageArgs, flows: bool) -> anyhow::Result<(Outcome, bool)> {
     Ok((outcome, c.strict))
 }
 
-/// JSON Lines of several files: decoded in parallel, printed in file order.
+/// JSON Lines: several files decoded in parallel, one file's connections spread over
+/// the cores; printed in the order a sequential run prints.
 fn run_ws_parallel(c: &Common, opts: ws::Options) -> anyhow::Result<Outcome> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut out = io::stdout().lock();
@@ -193,14 +195,12 @@ fn run_ws_parallel(c: &Common, opts: ws::Options) -> anyhow::Result<Outcome> {
                 return None;
             }
         };
-        Some(pipeline::dissect_jsonl(
-            &file,
-            src,
-            tcp_config(c),
-            opts.clone(),
-            w,
-            &mut diag,
-        ))
+        let (config, opts) = (tcp_config(c), opts.clone());
+        Some(if c.files.len() == 1 && threads > 1 {
+            shard::dissect_jsonl(&file, src, config, opts, threads, w, &mut diag)
+        } else {
+            pipeline::dissect_jsonl(&file, src, config, opts, w, &mut diag)
+        })
     })?;
     let mut outcome = Outcome::default();
     for r in results {
@@ -228,9 +228,9 @@ fn tcp_config(c: &Common) -> Config {
     }
 }
 
-fn open(path: &Path) -> io::Result<Box<dyn Read>> {
+fn open(path: &Path) -> io::Result<Box<dyn Read + Send>> {
     if path.as_os_str() == "-" {
-        Ok(Box::new(io::stdin().lock()))
+        Ok(Box::new(io::stdin()))
     } else {
         Ok(Box::new(File::open(path)?))
     }

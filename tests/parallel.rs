@@ -64,3 +64,78 @@ fn unusable_file_among_others() {
     assert_eq!(code, Some(2));
     assert_eq!(both, single);
 }
+
+/// One file spread over worker threads by connection: byte for byte the output, and
+/// the problem count, of the single-threaded decoder, on every capture in testdata/
+/// and on generated ones with and without permessage-deflate.
+#[test]
+fn sharded_file_equals_sequential() {
+    use wsdissect::{pipeline, shard, tcp::Config, ws};
+    let mut inputs: Vec<(String, Vec<u8>)> = captures_under(&testdata())
+        .into_iter()
+        .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+        .collect();
+    for deflate in [false, true] {
+        let mut v = Vec::new();
+        let o = wsdissect::synth::Options {
+            size: 2 << 20,
+            deflate,
+            seed: 5,
+        };
+        wsdissect::synth::generate(&mut v, o).unwrap();
+        inputs.push((format!("synth-{deflate}"), v));
+    }
+    for opts in [
+        ws::Options::default(),
+        ws::Options {
+            frames: true,
+            include_payload_in_frames: true,
+            max_message_size: 1000,
+            ..ws::Options::default()
+        },
+        ws::Options {
+            flows: true,
+            messages: false,
+            ..ws::Options::default()
+        },
+    ] {
+        for (name, bytes) in &inputs {
+            let config = Config {
+                max_flows: 3,
+                ..Config::default()
+            };
+            let mut seq = Vec::new();
+            let mut seq_diags = Vec::new();
+            let a = pipeline::dissect_jsonl(
+                name,
+                &bytes[..],
+                config,
+                opts.clone(),
+                &mut seq,
+                &mut |d| seq_diags.push(d),
+            );
+            for workers in [1, 3] {
+                let mut par = Vec::new();
+                let mut par_diags = Vec::new();
+                let b = shard::dissect_jsonl(
+                    name,
+                    &bytes[..],
+                    config,
+                    opts.clone(),
+                    workers,
+                    &mut par,
+                    &mut |d| par_diags.push(d),
+                );
+                match (&a, &b) {
+                    (Ok(x), Ok(y)) => assert_eq!(x, y, "{name}"),
+                    (Err(_), Err(_)) => {}
+                    _ => panic!("{name}: {a:?} vs {b:?}"),
+                }
+                assert!(seq == par, "{name}: output differs with {workers} workers");
+                seq_diags.sort_by_key(|d| d.to_string());
+                par_diags.sort_by_key(|d| d.to_string());
+                assert_eq!(seq_diags, par_diags, "{name}");
+            }
+        }
+    }
+}
