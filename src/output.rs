@@ -7,7 +7,7 @@
 use crate::record::{FlowRecord, FrameRecord, MessageRecord, Record};
 use crate::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
 use crate::tcp::FlowSummary;
-use comfy_table::{presets, ContentArrangement, Table};
+use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -20,6 +20,52 @@ pub enum Format {
     Jsonl,
     /// One JSON array.
     Json,
+}
+
+/// When to colour tables (`--color`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// When standard output is a terminal and `NO_COLOR` is unset or empty.
+    #[default]
+    Auto,
+    /// Always (e.g. for `less -R`), whatever `NO_COLOR` says.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour, given the `NO_COLOR` variable's value and whether standard
+    /// output is a terminal.
+    pub fn enabled(self, no_color: Option<&std::ffi::OsStr>, stdout_is_terminal: bool) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => stdout_is_terminal && no_color.is_none_or_empty(),
+        }
+    }
+}
+
+trait NoneOrEmpty {
+    fn is_none_or_empty(&self) -> bool;
+}
+
+impl NoneOrEmpty for Option<&std::ffi::OsStr> {
+    fn is_none_or_empty(&self) -> bool {
+        self.map_or(true, |v| v.is_empty())
+    }
+}
+
+/// How tables are laid out: colours, and the width to fit (`None` with `wrap` set: the
+/// terminal's width, detected; `wrap` off: no wrapping at all, for pipes and files).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct TableStyle {
+    /// Colour direction arrows, warnings and problems.
+    pub color: bool,
+    /// Wrap cells to fit a width.
+    pub wrap: bool,
+    /// Width to fit when wrapping; `None` detects the terminal's.
+    pub width: Option<u16>,
 }
 
 /// Something a view can print: as JSON, and as a table row.
@@ -37,8 +83,8 @@ pub struct View<W: Write> {
     count: u64,
     header: &'static [&'static str],
     rows: Vec<Vec<String>>,
-    width: Option<u16>,
     json: crate::json::JsonBuf,
+    style: TableStyle,
 }
 
 impl<W: Write> View<W> {
@@ -50,9 +96,19 @@ impl<W: Write> View<W> {
             count: 0,
             header: &[],
             rows: Vec::new(),
-            width,
             json: crate::json::JsonBuf::new(),
+            style: TableStyle {
+                color: false,
+                wrap: true,
+                width,
+            },
         }
+    }
+
+    /// Sets the table layout and colours (the default wraps to `width`, uncoloured).
+    pub fn with_style(mut self, style: TableStyle) -> Self {
+        self.style = style;
+        self
     }
 
     /// Writes (or, for tables, collects) one row.
@@ -93,6 +149,7 @@ impl<W: Write> View<W> {
                 Ok(())
             }
             Record::Message(m) => self.write(&Tagged(r, m)),
+            Record::Frame(f) if self.format == Format::Table => self.write(&InMessageTable(f)),
             Record::Frame(f) => self.write(&Tagged(r, f)),
             Record::Flow(f) => self.write(&Tagged(r, f)),
         }
@@ -114,13 +171,32 @@ impl<W: Write> View<W> {
                 if !self.rows.is_empty() {
                     let mut t = Table::new();
                     t.load_preset(presets::UTF8_FULL_CONDENSED)
-                        .set_content_arrangement(ContentArrangement::Dynamic)
+                        .set_content_arrangement(if self.style.wrap {
+                            ContentArrangement::Dynamic
+                        } else {
+                            ContentArrangement::Disabled
+                        })
                         .set_header(self.header.to_vec());
-                    if let Some(w) = self.width {
+                    if let (true, Some(w)) = (self.style.wrap, self.style.width) {
                         t.set_width(w);
                     }
+                    if self.style.color {
+                        t.enforce_styling();
+                    }
+                    let header = self.header;
+                    let color = self.style.color;
                     for r in self.rows.drain(..) {
-                        t.add_row(r);
+                        t.add_row(r.into_iter().enumerate().map(|(i, text)| {
+                            let colour = if color {
+                                cell_color(header.get(i).copied().unwrap_or(""), &text)
+                            } else {
+                                None
+                            };
+                            match colour {
+                                Some(c) => Cell::new(text).fg(c),
+                                None => Cell::new(text),
+                            }
+                        }));
                     }
                     writeln!(self.out, "{t}")?;
                 }
@@ -129,6 +205,23 @@ impl<W: Write> View<W> {
         }
         self.out.flush()?;
         Ok(self.out)
+    }
+}
+
+/// The colour of a table cell, by column name and contents.
+fn cell_color(column: &str, text: &str) -> Option<Color> {
+    if text.is_empty() {
+        return None;
+    }
+    match column {
+        "dir" if !text.contains('\n') => Some(if text.starts_with('→') {
+            Color::Cyan
+        } else {
+            Color::Magenta
+        }),
+        "errors" | "problems" => Some(Color::Red),
+        "payload" if text.contains('⚠') => Some(Color::Yellow),
+        _ => None,
     }
 }
 
@@ -147,6 +240,44 @@ impl<T: Row> Row for Tagged<'_, T> {
     }
     fn cells(&self) -> Vec<String> {
         self.1.cells()
+    }
+}
+
+/// A frame as a row of the message table (`--frames` mixes both in one table).
+struct InMessageTable<'a>(&'a FrameRecord);
+
+impl Serialize for InMessageTable<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl Row for InMessageTable<'_> {
+    fn header() -> &'static [&'static str] {
+        MessageRecord::header()
+    }
+    fn cells(&self) -> Vec<String> {
+        let f = self.0;
+        let rsv: String = f.rsv.iter().map(|b| if *b { '1' } else { '0' }).collect();
+        let mut detail = format!(
+            "frame fin={} rsv={rsv} mask={} offset={}",
+            u8::from(f.fin),
+            f.mask_key.as_deref().unwrap_or("-"),
+            f.stream_offset
+        );
+        if !f.errors.is_empty() {
+            detail.push_str(&format!(" ⚠ {}", preview(&f.errors.join("; "), 80)));
+        }
+        vec![
+            f.flow.to_string(),
+            time_of_day(&f.timestamp).to_string(),
+            arrow(&f.direction).to_string(),
+            format!("[{}]", f.opcode),
+            f.payload_length.to_string(),
+            if f.rsv[0] { "z" } else { "" }.to_string(),
+            format!("{}-{}", f.packets[0], f.packets[1]),
+            detail,
+        ]
     }
 }
 
@@ -453,6 +584,65 @@ mod tests {
         assert_eq!(j.as_array().unwrap().len(), 2);
         let empty = View::new(Format::Json, Vec::new(), None).finish().unwrap();
         assert_eq!(empty, b"[]\n");
+    }
+
+    #[test]
+    fn colour_follows_choice_no_color_and_terminal() {
+        use std::ffi::OsStr;
+        assert!(ColorChoice::Auto.enabled(None, true));
+        assert!(ColorChoice::Auto.enabled(Some(OsStr::new("")), true));
+        assert!(!ColorChoice::Auto.enabled(Some(OsStr::new("1")), true));
+        assert!(!ColorChoice::Auto.enabled(None, false));
+        assert!(ColorChoice::Always.enabled(Some(OsStr::new("1")), false));
+        assert!(!ColorChoice::Never.enabled(None, true));
+    }
+
+    #[test]
+    fn coloured_tables_colour_arrows_and_warnings_only_when_asked() {
+        let mut r = msg("bad");
+        if let Record::Message(m) = &mut r {
+            m.errors.push("reserved bit set".into());
+        }
+        let style = TableStyle {
+            color: true,
+            wrap: false,
+            width: None,
+        };
+        let mut v = View::new(Format::Table, Vec::new(), None).with_style(style);
+        v.write_record(&r).unwrap();
+        let out = String::from_utf8(v.finish().unwrap()).unwrap();
+        assert!(out.contains("\u{1b}["), "{out}");
+        let mut v = View::new(Format::Table, Vec::new(), None).with_style(TableStyle {
+            color: false,
+            ..style
+        });
+        v.write_record(&r).unwrap();
+        let out = String::from_utf8(v.finish().unwrap()).unwrap();
+        assert!(!out.contains('\u{1b}'));
+        let mut v = View::new(Format::Jsonl, Vec::new(), None).with_style(style);
+        v.write_record(&r).unwrap();
+        assert!(!v.finish().unwrap().contains(&0x1b));
+    }
+
+    #[test]
+    fn frames_share_the_message_table() {
+        let mut v = View::new(Format::Table, Vec::new(), None);
+        v.write_record(&Record::Frame(FrameRecord {
+            opcode: "text".into(),
+            fin: true,
+            payload_length: 2,
+            mask_key: Some("0a0b0c0d".into()),
+            ..Default::default()
+        }))
+        .unwrap();
+        v.write_record(&msg("hi")).unwrap();
+        let out = String::from_utf8(v.finish().unwrap()).unwrap();
+        assert!(out.contains("[text]") && out.contains("frame fin=1 rsv=000 mask=0a0b0c0d"));
+        assert_eq!(
+            out.lines().filter(|l| l.contains("payload")).count(),
+            1,
+            "{out}"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use crate::capture::{CaptureError, CaptureReader};
 use crate::packet::{self, PacketError};
+use crate::problems::Problems;
 use crate::stream::{Provenance, StreamSink};
 use crate::tcp::{Config, Reassembler};
 use std::collections::HashSet;
@@ -343,25 +344,42 @@ where
     Ok(results.into_iter().flatten().collect())
 }
 
+/// What [`dissect_jsonl`] (and [`crate::shard::dissect_jsonl`]) decode and print.
+#[derive(Clone, Debug)]
+pub struct JsonlSettings {
+    /// Reassembly limits.
+    pub config: Config,
+    /// What the dissector emits.
+    pub opts: crate::ws::Options,
+    /// Print flow records too (else only message and frame records).
+    pub flow_records: bool,
+}
+
 /// Decodes the WebSocket traffic of one capture and writes its records to `out` as JSON
-/// Lines (what `wsdissect --format jsonl FILE` prints). The dissector's warnings go to
-/// `diag` with the file's. Returns the file's statistics and the dissector's problem
-/// count.
+/// Lines: what `wsdissect --format jsonl FILE` prints (message and frame records; flow
+/// records only with `settings.flow_records`). The dissector's warnings go to `diag` with the
+/// file's. Returns the problems found, by kind, as the command line counts them.
 pub fn dissect_jsonl<R: Read>(
     file: &str,
     src: R,
-    config: Config,
-    opts: crate::ws::Options,
+    settings: JsonlSettings,
     out: &mut dyn io::Write,
     diag: &mut dyn FnMut(Diagnostic),
-) -> Result<(FileStats, u64), RunError> {
+) -> Result<Problems, RunError> {
     use crate::output::{Format, View};
+    use crate::record::Record;
+    let JsonlSettings {
+        config,
+        opts,
+        flow_records,
+    } = settings;
     let mut view = View::new(
         Format::Jsonl,
         io::BufWriter::with_capacity(1 << 16, out),
         None,
     );
     let mut d = crate::ws::Dissector::new(file.to_string(), opts);
+    let mut problems = Problems::default();
     // `run` and the per-packet drain both report; they never do at the same time.
     let diag = std::cell::RefCell::new(diag);
     let stats = run(
@@ -370,7 +388,10 @@ pub fn dissect_jsonl<R: Read>(
         config,
         &mut d,
         &mut |x| (diag.borrow_mut())(x),
-        |d, _| {
+        |d, tcp| {
+            for s in tcp.drain_summaries() {
+                problems.add_tcp(&s, false);
+            }
             for w in d.drain_warnings() {
                 (diag.borrow_mut())(Diagnostic {
                     file: file.to_string(),
@@ -379,14 +400,26 @@ pub fn dissect_jsonl<R: Read>(
                 });
             }
             for r in d.drain_records() {
-                view.write_record(&r)?;
+                if flow_records || !matches!(r, Record::Flow(_)) {
+                    view.write_record(&r)?;
+                }
             }
             Ok(())
         },
-    );
-    let stats = stats?;
+    )?;
     view.finish()?;
-    Ok((stats, d.problems()))
+    problems.capture_errors += stats.problems;
+    problems.merge(&ws_problems(d.problem_counts(), d.problems()));
+    Ok(problems)
+}
+
+/// A dissector's problems by kind; those it counted without a kind as `other`.
+pub(crate) fn ws_problems(counts: Problems, total: u64) -> Problems {
+    let mut p = counts;
+    if p.is_empty() {
+        p.other = total;
+    }
+    p
 }
 
 #[cfg(test)]

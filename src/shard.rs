@@ -18,10 +18,10 @@
 //! flat whatever the capture's size.
 
 use crate::output::{Format, View};
-use crate::pipeline::{self, Diagnostic, FileStats, RunError};
+use crate::pipeline::{self, Diagnostic, JsonlSettings, RunError};
+use crate::problems::Problems;
 use crate::record::Record;
 use crate::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
-use crate::tcp::Config;
 use crate::ws::{self, Dissector};
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
@@ -91,6 +91,8 @@ struct Router {
     batches: Vec<Batch>,
     txs: Vec<SyncSender<Batch>>,
     packets: u64,
+    /// Limits the reassembler hit.
+    limits: Problems,
 }
 
 impl Router {
@@ -164,8 +166,13 @@ impl StreamSink for Router {
     }
 }
 
-/// Feeds one worker's events to its dissector; returns the dissector's problem count.
-fn work(worker: usize, mut d: Dissector, rx: Receiver<Batch>, tx: SyncSender<ToMerger>) -> u64 {
+/// Feeds one worker's events to its dissector; returns its problems by kind and in total.
+fn work(
+    worker: usize,
+    mut d: Dissector,
+    rx: Receiver<Batch>,
+    tx: SyncSender<ToMerger>,
+) -> (Problems, u64) {
     let mut flows: HashMap<u64, FlowInfo> = HashMap::new();
     for batch in rx {
         let mut items = Vec::new();
@@ -221,21 +228,25 @@ fn work(worker: usize, mut d: Dissector, rx: Receiver<Batch>, tx: SyncSender<ToM
             break;
         }
     }
-    d.problems()
+    (d.problem_counts(), d.problems())
 }
 
 /// Like [`pipeline::dissect_jsonl`], with the WebSocket decoding spread over `workers`
-/// threads (plus a reader thread and the calling thread, which writes). The output is
-/// byte for byte the same; warnings come in the same order per connection.
+/// threads (plus a reader thread and the calling thread, which writes). The output and
+/// the problems are the same; warnings come in the same order per connection.
 pub fn dissect_jsonl<R: Read + Send>(
     file: &str,
     src: R,
-    config: Config,
-    opts: ws::Options,
+    settings: JsonlSettings,
     workers: usize,
     out: &mut dyn Write,
     diag: &mut dyn FnMut(Diagnostic),
-) -> Result<(FileStats, u64), RunError> {
+) -> Result<Problems, RunError> {
+    let JsonlSettings {
+        config,
+        opts,
+        flow_records,
+    } = settings;
     let workers = workers.max(1);
     let (mtx, mrx) = mpsc::sync_channel::<ToMerger>(QUEUE * workers + 4);
     let mut view = View::new(
@@ -261,11 +272,15 @@ pub fn dissect_jsonl<R: Read + Send>(
                 batches: (0..workers).map(|_| Batch::default()).collect(),
                 txs,
                 packets: 0,
+                limits: Problems::default(),
             };
             let mut report = |d: Diagnostic| {
                 let _ = dtx.send(ToMerger::Diag(d));
             };
-            let r = pipeline::run(file, src, config, &mut router, &mut report, |r, _| {
+            let r = pipeline::run(file, src, config, &mut router, &mut report, |r, tcp| {
+                for s in tcp.drain_summaries() {
+                    r.limits.add_tcp(&s, false);
+                }
                 r.packets += 1;
                 let bytes: usize = r.batches.iter().map(|b| b.bytes.len()).sum();
                 if r.packets % BATCH_PACKETS == 0 || bytes >= BATCH_BYTES {
@@ -274,7 +289,8 @@ pub fn dissect_jsonl<R: Read + Send>(
                 Ok(())
             });
             let fin = router.flush(u64::MAX);
-            r.and_then(|st| fin.map(|()| st).map_err(RunError::Output))
+            let limits = router.limits;
+            r.and_then(|st| fin.map(|()| (st, limits)).map_err(RunError::Output))
         });
 
         let mut queues: Vec<VecDeque<(u64, Item)>> =
@@ -313,7 +329,8 @@ pub fn dissect_jsonl<R: Read + Send>(
                                     message: w.message,
                                 }),
                                 Item::Record(r) => {
-                                    if write_err.is_none() {
+                                    let keep = flow_records || !matches!(*r, Record::Flow(_));
+                                    if keep && write_err.is_none() {
                                         if let Err(e) = view.write_record(&r) {
                                             write_err = Some(e);
                                         }
@@ -333,15 +350,19 @@ pub fn dissect_jsonl<R: Read + Send>(
         let stats = reader
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
-        let problems: u64 = handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .sum();
+        let (mut counts, mut total) = (Problems::default(), 0);
+        for h in handles {
+            let (c, t) = h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            counts.merge(&c);
+            total += t;
+        }
         if let Some(e) = write_err {
             return Err(RunError::Output(e));
         }
-        let stats = stats?;
+        let (stats, mut problems) = stats?;
         view.finish()?;
-        Ok((stats, problems))
+        problems.capture_errors += stats.problems;
+        problems.merge(&pipeline::ws_problems(counts, total));
+        Ok(problems)
     })
 }

@@ -184,6 +184,11 @@ impl Reassembler {
         self.warnings.drain(..)
     }
 
+    /// Connections seen so far (open or ended), for progress reports.
+    pub fn flows_seen(&self) -> u64 {
+        self.next_id
+    }
+
     /// Feeds one segment captured at `at`.
     pub fn process(&mut self, seg: &TcpSegment<'_>, at: Provenance, sink: &mut dyn StreamSink) {
         let k = key(seg.src, seg.dst);
@@ -257,7 +262,17 @@ impl Reassembler {
         } else {
             Direction::ServerToClient
         };
+        let hits_before = flow.halves[dir.index()].stats.ooo_limit_hits;
         let released = Self::segment(flow, dir, seg, at, &self.config, sink);
+        if flow.halves[dir.index()].stats.ooo_limit_hits > hits_before {
+            self.warnings.push(Warning {
+                packet: at.packet,
+                message: format!(
+                    "flow {} {dir}: out-of-order buffer limit ({} bytes) hit, hole declared a gap",
+                    flow.info.id, self.config.max_ooo_bytes
+                ),
+            });
+        }
         self.ooo_total = self.ooo_total.saturating_sub(released.0) + released.1;
         if flow.halves.iter().all(|h| h.closed) {
             // Ended flows stay in the table as small tombstones, so that late ACKs and
@@ -824,6 +839,10 @@ mod tests {
         r.process(&seg(true, 17, None, "", b"bbbbbb"), at(3), &mut s);
         assert_eq!(s.bytes[0], b"aaaaaabbbbbb");
         assert_eq!(s.gaps[0], vec![(0, 10)]);
+        let w: Vec<Warning> = r.drain_warnings().collect();
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].packet, 3);
+        assert!(w[0].message.contains("out-of-order buffer limit"));
         // The late bytes are now old: counted, not delivered.
         r.process(&seg(true, 1, None, "", b"zzzzzzzzzz"), at(4), &mut s);
         assert_eq!(s.bytes[0], b"aaaaaabbbbbb");

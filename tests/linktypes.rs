@@ -249,3 +249,19 @@ fn standard_input_is_read() {
     assert_eq!(text.lines().count(), 1);
     assert!(text.contains("\"state\":\"closed\""));
 }
+
+#[test]
+fn unsupported_link_type_is_reported_once_per_interface() {
+    let src = testdata().join("public/zeek/testing/btest/Traces/websocket/broker-websocket.pcap");
+    let packets = read_ethernet_pcap(&src);
+    // Every packet on an interface of link type 147 (user-defined): one warning, not 21.
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("user147.pcap");
+    std::fs::write(&path, pcap(&packets, 147, false, false)).unwrap();
+    let out = wsdissect(&["tcp", "--format", "jsonl", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("unsupported link type 147").count(), 1, "{err}");
+    assert!(err.contains("user147.pcap: packet 1:"), "{err}");
+    assert!(out.stdout.is_empty());
+}

@@ -66,7 +66,7 @@ fn unusable_file_among_others() {
 }
 
 /// One file spread over worker threads by connection: byte for byte the output, and
-/// the problem count, of the single-threaded decoder, on every capture in testdata/
+/// the problems, of the single-threaded decoder, on every capture in testdata/
 /// and on generated ones with and without permessage-deflate.
 #[test]
 fn sharded_file_equals_sequential() {
@@ -100,28 +100,23 @@ fn sharded_file_equals_sequential() {
                 max_flows: 3,
                 ..Config::default()
             };
+            let settings = || pipeline::JsonlSettings {
+                config,
+                opts: opts.clone(),
+                flow_records: true,
+            };
             let mut seq = Vec::new();
             let mut seq_diags = Vec::new();
-            let a = pipeline::dissect_jsonl(
-                name,
-                &bytes[..],
-                config,
-                opts.clone(),
-                &mut seq,
-                &mut |d| seq_diags.push(d),
-            );
+            let a = pipeline::dissect_jsonl(name, &bytes[..], settings(), &mut seq, &mut |d| {
+                seq_diags.push(d)
+            });
             let workers = 3;
             let mut par = Vec::new();
             let mut par_diags = Vec::new();
-            let b = shard::dissect_jsonl(
-                name,
-                &bytes[..],
-                config,
-                opts.clone(),
-                workers,
-                &mut par,
-                &mut |d| par_diags.push(d),
-            );
+            let b =
+                shard::dissect_jsonl(name, &bytes[..], settings(), workers, &mut par, &mut |d| {
+                    par_diags.push(d)
+                });
             match (&a, &b) {
                 (Ok(x), Ok(y)) => assert_eq!(x, y, "{name}"),
                 (Err(_), Err(_)) => {}
@@ -131,6 +126,37 @@ fn sharded_file_equals_sequential() {
             seq_diags.sort_by_key(|d| d.to_string());
             par_diags.sort_by_key(|d| d.to_string());
             assert_eq!(seq_diags, par_diags, "{name}");
+        }
+    }
+}
+
+/// The parallel path (`--format jsonl`, no filter) prints what the sequential path
+/// (taken here because a filter is given, one that keeps everything) prints, for the
+/// messages and the flows views, and exits the same way with --strict.
+#[test]
+fn parallel_path_equals_filtered_sequential_path() {
+    let mut files: Vec<String> = captures_under(&testdata())
+        .into_iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    files.truncate(12);
+    let all = ["--since", "1970-01-01T00:00:00Z"];
+    for view in [None, Some("flows")] {
+        for one in [true, false] {
+            let mut args: Vec<&str> = view.into_iter().collect();
+            args.extend(["--format", "jsonl", "-q", "--strict"]);
+            if one {
+                args.push(&files[1]);
+            } else {
+                args.extend(files.iter().map(String::as_str));
+            }
+            let (par, pc) = run(&args);
+            let mut seq_args = args.clone();
+            let at = usize::from(view.is_some());
+            seq_args.splice(at..at, all);
+            let (seq, sc) = run(&seq_args);
+            assert_eq!(pc, sc, "{args:?}");
+            assert!(par == seq, "{args:?}: outputs differ");
         }
     }
 }

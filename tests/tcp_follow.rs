@@ -1,5 +1,7 @@
 //! Each reassembled TCP direction must equal what `tshark -z follow,tcp,raw` reports, on
-//! every loss-free capture in testdata/.
+//! every capture in testdata/ (the lossy ones included: their holes are filled late and
+//! out of order), for every connection where no gap remained. The snap-length capture is
+//! left out: there tshark and wsdissect both lack the cut bytes, in different ways.
 
 mod common;
 
@@ -76,7 +78,7 @@ fn reassembled_streams_equal_tshark_follow() {
     let mut checked = 0;
     for file in captures_under(&testdata()) {
         let name = file.display().to_string();
-        if name.contains("lossy") || name.contains("snaplen") {
+        if name.contains("snaplen") {
             continue;
         }
         let dir = tempfile::tempdir().unwrap();

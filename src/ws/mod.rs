@@ -76,6 +76,8 @@ pub(crate) struct Out {
     pub(crate) records: Vec<Record>,
     pub(crate) warnings: Vec<Warning>,
     pub(crate) problems: u64,
+    /// Problems by kind, added when each connection ends.
+    pub(crate) kinds: crate::problems::Problems,
 }
 
 impl Out {
@@ -788,6 +790,13 @@ impl Dissector {
         self.out.problems
     }
 
+    /// Problems by kind in the connections that ended so far (all of them once the
+    /// reassembler has finished): violations, undecodable and truncated messages, gaps,
+    /// resynchronisations, connection errors.
+    pub fn problem_counts(&self) -> crate::problems::Problems {
+        self.out.kinds
+    }
+
     fn conn(&mut self, flow: &FlowInfo) -> &mut Conn {
         let opts = &self.opts;
         self.conns
@@ -920,6 +929,12 @@ impl StreamSink for Dissector {
         }
         let problems = conn.errors.len() as u64;
         out.problems += problems;
+        out.kinds.connection_errors += problems;
+        if let Some(dirs) = &conn.dirs {
+            for ds in dirs.iter() {
+                out.kinds.add_direction(&ds.stats);
+            }
+        }
         if opts.flows {
             let rec = conn.flow_record(file);
             out.records.push(Record::Flow(rec));

@@ -1,0 +1,261 @@
+//! The `extract` command: every message payload as a file, with a manifest.
+//!
+//! Payloads are written decoded (unmasked, inflated) as they come, one at a time, to
+//! `flow<NNNN>-<c2s|s2c>-<INDEX>-<opcode>.<ext>`: `.json` for text that parses as a JSON
+//! object or array, `.txt` for other text, `.bin` for everything else (binary, control,
+//! text that is not valid UTF-8). `INDEX` is the message's 0-based position in its
+//! connection direction, counting every message (also those a filter left out).
+//! `manifest.jsonl` gets one line per message: the message record without its inline
+//! payload, plus `index`, `payload_file`, `sha256` and `bytes_written`. Undecodable
+//! messages get no payload file but are listed with their errors.
+
+use crate::record::MessageRecord;
+use base64::Engine;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Name of the manifest in the output directory.
+pub const MANIFEST: &str = "manifest.jsonl";
+
+/// One manifest line.
+#[derive(Serialize)]
+struct Entry<'a> {
+    record: &'static str,
+    #[serde(flatten)]
+    message: &'a MessageRecord,
+    index: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes_written: Option<u64>,
+}
+
+/// What an extraction wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Payload files written.
+    pub files: u64,
+    /// Messages listed in the manifest without a payload file (undecodable).
+    pub without_payload: u64,
+    /// Payload bytes written.
+    pub bytes: u64,
+}
+
+/// Writes payload files and the manifest into a directory.
+pub struct Extractor {
+    root: PathBuf,
+    per_file_dirs: bool,
+    manifest: BufWriter<File>,
+    next_index: HashMap<(String, u64, String), u64>,
+    summary: Summary,
+}
+
+/// Lower-case hex of SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The file name of a message's payload (without any per-capture directory).
+pub fn payload_name(m: &MessageRecord, index: u64) -> String {
+    let dir = if m.direction == "client_to_server" {
+        "c2s"
+    } else {
+        "s2c"
+    };
+    let opcode: String = m
+        .opcode
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let ext = match &m.text {
+        Some(t) if looks_like_json(t) => "json",
+        Some(_) => "txt",
+        None => "bin",
+    };
+    format!("flow{:04}-{dir}-{index:06}-{opcode}.{ext}", m.flow)
+}
+
+fn looks_like_json(t: &str) -> bool {
+    let s = t.trim_start();
+    (s.starts_with('{') || s.starts_with('['))
+        && serde_json::from_str::<serde::de::IgnoredAny>(t).is_ok()
+}
+
+/// A directory name for one capture file among several.
+fn dir_for(file: &str) -> String {
+    file.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+impl Extractor {
+    /// Creates `root` (and parents) and its manifest. With `per_file_dirs`, each capture
+    /// file's payloads go to a subdirectory named after it (for several input files).
+    pub fn new(root: &Path, per_file_dirs: bool) -> io::Result<Self> {
+        std::fs::create_dir_all(root)?;
+        let manifest = BufWriter::new(File::create(root.join(MANIFEST))?);
+        Ok(Extractor {
+            root: root.to_path_buf(),
+            per_file_dirs,
+            manifest,
+            next_index: HashMap::new(),
+            summary: Summary::default(),
+        })
+    }
+
+    /// Counts message `m` in its direction and, when `selected`, writes its payload file
+    /// and manifest line. Takes the record to move its payload out rather than copy it.
+    pub fn message(&mut self, mut m: MessageRecord, selected: bool) -> io::Result<()> {
+        let key = (m.file.clone(), m.flow, m.direction.clone());
+        let slot = self.next_index.entry(key).or_default();
+        let index = *slot;
+        *slot += 1;
+        if !selected {
+            return Ok(());
+        }
+        let name = payload_name(&m, index);
+        let text = m.text.take();
+        let b64 = m.data_b64.take();
+        let payload: Option<Vec<u8>> = if m.undecodable {
+            None
+        } else if let Some(t) = text {
+            Some(t.into_bytes())
+        } else if let Some(b) = b64 {
+            Some(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
+            )
+        } else {
+            Some(Vec::new())
+        };
+        let bare = m;
+        let mut entry = Entry {
+            record: "message",
+            message: &bare,
+            index,
+            payload_file: None,
+            sha256: None,
+            bytes_written: None,
+        };
+        if let Some(p) = payload {
+            let mut rel = PathBuf::new();
+            if self.per_file_dirs {
+                rel.push(dir_for(&bare.file));
+                std::fs::create_dir_all(self.root.join(&rel))?;
+            }
+            rel.push(name);
+            std::fs::write(self.root.join(&rel), &p)?;
+            entry.payload_file = Some(rel.to_string_lossy().replace('\\', "/"));
+            entry.sha256 = Some(sha256_hex(&p));
+            entry.bytes_written = Some(p.len() as u64);
+            self.summary.files += 1;
+            self.summary.bytes += p.len() as u64;
+        } else {
+            self.summary.without_payload += 1;
+        }
+        serde_json::to_writer(&mut self.manifest, &entry)?;
+        self.manifest.write_all(b"\n")
+    }
+
+    /// Forgets a finished connection's message counters.
+    pub fn end_flow(&mut self, file: &str, flow: u64) {
+        self.next_index
+            .retain(|(f, id, _), _| !(f == file && *id == flow));
+    }
+
+    /// Flushes the manifest.
+    pub fn finish(mut self) -> io::Result<Summary> {
+        self.manifest.flush()?;
+        Ok(self.summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(opcode: &str, text: Option<&str>, b64: Option<&str>) -> MessageRecord {
+        MessageRecord {
+            file: "cap.pcap".into(),
+            flow: 3,
+            direction: "client_to_server".into(),
+            opcode: opcode.into(),
+            text: text.map(String::from),
+            data_b64: b64.map(String::from),
+            packets: [7, 9],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn names_say_flow_direction_index_and_kind() {
+        assert_eq!(
+            payload_name(&msg("text", Some("hi"), None), 12),
+            "flow0003-c2s-000012-text.txt"
+        );
+        assert_eq!(
+            payload_name(&msg("text", Some(" {\"a\": [1]}"), None), 0),
+            "flow0003-c2s-000000-text.json"
+        );
+        assert_eq!(
+            payload_name(&msg("text", Some("{broken"), None), 0),
+            "flow0003-c2s-000000-text.txt"
+        );
+        let mut m = msg("reserved:3", None, Some("AA=="));
+        m.direction = "server_to_client".into();
+        assert_eq!(payload_name(&m, 1), "flow0003-s2c-000001-reserved3.bin");
+    }
+
+    #[test]
+    fn writes_payloads_and_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("x");
+        let mut e = Extractor::new(&out, false).unwrap();
+        e.message(msg("text", Some("skipped"), None), false)
+            .unwrap();
+        e.message(msg("binary", None, Some("AAEC")), true).unwrap();
+        let mut bad = msg("text", None, None);
+        bad.undecodable = true;
+        bad.errors = vec!["tcp gap".into()];
+        e.message(bad, true).unwrap();
+        let s = e.finish().unwrap();
+        assert_eq!(
+            s,
+            Summary {
+                files: 1,
+                without_payload: 1,
+                bytes: 3
+            }
+        );
+        let bin = std::fs::read(out.join("flow0003-c2s-000001-binary.bin")).unwrap();
+        assert_eq!(bin, [0, 1, 2]);
+        let lines: Vec<serde_json::Value> = std::fs::read_to_string(out.join(MANIFEST))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["sha256"], sha256_hex(&[0, 1, 2]));
+        assert_eq!(lines[0]["packets"], serde_json::json!([7, 9]));
+        assert!(lines[0].get("data_b64").is_none());
+        assert_eq!(lines[1]["index"], 2);
+        assert!(lines[1].get("payload_file").is_none());
+        assert_eq!(lines[1]["errors"][0], "tcp gap");
+    }
+}

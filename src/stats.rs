@@ -1,0 +1,645 @@
+//! The `stats` view: per WebSocket connection and direction, message counts by opcode,
+//! bytes on the wire and decoded (compression ratio), message size distribution, message
+//! rate, ping→pong round-trip times, the close handshake's outcome, gaps and violations.
+//!
+//! [`Aggregator`] consumes message records as they come and turns each connection's
+//! counters into a [`StatsRecord`] when its flow record arrives (at the connection's end),
+//! so memory is bounded by the connections open at once: per direction a few counters,
+//! a sparse fixed-bucket size histogram and at most [`MAX_PENDING_PINGS`] pings awaiting
+//! their pong.
+
+use crate::filter::parse_rfc3339;
+use crate::output::Row;
+use crate::record::{FlowRecord, MessageRecord};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+/// Pings remembered per direction while waiting for their pong; older ones are dropped
+/// (and counted as unanswered).
+pub const MAX_PENDING_PINGS: usize = 64;
+
+/// Sub-buckets per power of two in the size histogram (relative error under 1/8).
+const SUB_BITS: u32 = 3;
+
+/// Histogram bucket of a message size: exact below 16, then 8 buckets per power of two.
+fn bucket(v: u64) -> u16 {
+    let small = 1u64 << (SUB_BITS + 1);
+    if v < small {
+        return v as u16;
+    }
+    let e = 63 - v.leading_zeros();
+    let sub = (v >> (e - SUB_BITS)) & ((1 << SUB_BITS) - 1);
+    (small + u64::from(e - SUB_BITS - 1) * (1 << SUB_BITS) + sub) as u16
+}
+
+/// Largest size falling in bucket `b`.
+fn bucket_max(b: u16) -> u64 {
+    let small = 1u64 << (SUB_BITS + 1);
+    let b = u64::from(b);
+    if b < small {
+        return b;
+    }
+    let k = b - small;
+    let e = k / (1 << SUB_BITS) + u64::from(SUB_BITS) + 1;
+    let sub = k % (1 << SUB_BITS);
+    let step = 1u64 << (e - u64::from(SUB_BITS));
+    (1u64 << e)
+        .checked_add((sub + 1) * step)
+        .map_or(u64::MAX, |x| x - 1)
+}
+
+/// Message sizes (decoded payload lengths) of one direction.
+#[derive(Clone, Debug, Serialize, PartialEq, Default)]
+pub struct SizeSummary {
+    /// Smallest message.
+    pub min: u64,
+    /// Median, as the upper bound of its histogram bucket (within 1/8), at most `max`.
+    pub median: u64,
+    /// 95th percentile, as `median`.
+    pub p95: u64,
+    /// Largest message.
+    pub max: u64,
+}
+
+/// Ping→pong round-trip times measured by one direction's pings, in milliseconds.
+#[derive(Clone, Debug, Serialize, PartialEq, Default)]
+pub struct RttSummary {
+    /// Pings answered by a pong with the same payload in the opposite direction.
+    pub count: u64,
+    /// Shortest round trip.
+    pub min_ms: f64,
+    /// Mean round trip.
+    pub avg_ms: f64,
+    /// Longest round trip.
+    pub max_ms: f64,
+}
+
+/// One direction of a connection.
+#[derive(Clone, Debug, Serialize, PartialEq, Default)]
+pub struct DirectionSummary {
+    /// Messages counted (those passing the filters).
+    pub messages: u64,
+    /// Messages by opcode.
+    pub by_opcode: BTreeMap<String, u64>,
+    /// Payload bytes on the wire (compressed, if compressed).
+    pub wire_bytes: u64,
+    /// Payload bytes decoded (inflated).
+    pub payload_bytes: u64,
+    /// `payload_bytes / wire_bytes`, when any bytes were on the wire.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compression_ratio: Option<f64>,
+    /// Message size distribution, when there were messages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sizes: Option<SizeSummary>,
+    /// Messages per second over the connection's lifetime, when it lasted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages_per_s: Option<f64>,
+    /// Pings sent in this direction.
+    pub pings: u64,
+    /// Pongs sent in this direction.
+    pub pongs: u64,
+    /// Round trips of this direction's pings, when any was answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ping_rtt: Option<RttSummary>,
+    /// Pings no pong answered.
+    pub unanswered_pings: u64,
+    /// Messages whose payload could not be decoded.
+    pub undecodable: u64,
+    /// TCP gaps (from the connection's counters, not filtered).
+    pub gaps: u64,
+    /// Bytes lost in gaps.
+    pub gap_bytes: u64,
+    /// Bytes skipped while resynchronising.
+    pub skipped_bytes: u64,
+    /// Protocol violations (from the connection's counters, not filtered).
+    pub violations: u64,
+}
+
+/// How the close handshake went.
+#[derive(Clone, Debug, Serialize, PartialEq, Default)]
+pub struct CloseOutcome {
+    /// `client`, `server`, or absent when nobody sent a close frame.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initiated_by: Option<String>,
+    /// Close code the client sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_code: Option<u16>,
+    /// Close code the server sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_code: Option<u16>,
+    /// Both sides sent a close frame, the reply after the initiator's.
+    pub clean: bool,
+    /// A short description: `client 1000, server replied 1000`, `server 1001, no reply`,
+    /// `no close handshake`.
+    pub outcome: String,
+}
+
+/// The statistics of one WebSocket connection (`"record":"stats"`).
+#[derive(Clone, Debug, Serialize, PartialEq, Default)]
+pub struct StatsRecord {
+    /// Always `stats`.
+    pub record: &'static str,
+    /// Capture file.
+    pub file: String,
+    /// Connection index in the file.
+    pub flow: u64,
+    /// Client `IP:PORT`.
+    pub client: String,
+    /// Server `IP:PORT`.
+    pub server: String,
+    /// The flow record's state (`upgraded`, `midstream`, …).
+    pub state: String,
+    /// Seconds between the connection's first and last packet.
+    pub duration_s: f64,
+    /// Client→server.
+    pub client_to_server: DirectionSummary,
+    /// Server→client.
+    pub server_to_client: DirectionSummary,
+    /// Close handshake.
+    pub close: CloseOutcome,
+    /// Connection-level problems (from the flow record).
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+struct DirAcc {
+    by_opcode: BTreeMap<String, u64>,
+    messages: u64,
+    wire: u64,
+    payload: u64,
+    min: u64,
+    max: u64,
+    hist: BTreeMap<u16, u64>,
+    pings: VecDeque<(String, f64)>,
+    ping_count: u64,
+    pong_count: u64,
+    dropped_pings: u64,
+    rtt_n: u64,
+    rtt_sum: f64,
+    rtt_min: f64,
+    rtt_max: f64,
+    undecodable: u64,
+    /// Time and packet of the first close message.
+    close: Option<(f64, u64, Option<u16>)>,
+}
+
+impl DirAcc {
+    fn size(&mut self, len: u64) {
+        if self.messages == 0 || len < self.min {
+            self.min = len;
+        }
+        self.max = self.max.max(len);
+        *self.hist.entry(bucket(len)).or_default() += 1;
+    }
+
+    fn percentile(&self, q: f64) -> u64 {
+        let n: u64 = self.hist.values().sum();
+        let rank = ((q * n as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (b, c) in &self.hist {
+            seen += c;
+            if seen >= rank {
+                return bucket_max(*b).clamp(self.min, self.max);
+            }
+        }
+        self.max
+    }
+
+    fn rtt(&mut self, secs: f64) {
+        let ms = secs * 1000.0;
+        if self.rtt_n == 0 {
+            self.rtt_min = ms;
+            self.rtt_max = ms;
+        }
+        self.rtt_n += 1;
+        self.rtt_sum += ms;
+        self.rtt_min = self.rtt_min.min(ms);
+        self.rtt_max = self.rtt_max.max(ms);
+    }
+
+    fn summary(&self, counters: &crate::record::DirectionStats, duration: f64) -> DirectionSummary {
+        DirectionSummary {
+            messages: self.messages,
+            by_opcode: self.by_opcode.clone(),
+            wire_bytes: self.wire,
+            payload_bytes: self.payload,
+            compression_ratio: (self.wire > 0)
+                .then(|| round3(self.payload as f64 / self.wire as f64)),
+            sizes: (self.messages > 0).then(|| SizeSummary {
+                min: self.min,
+                median: self.percentile(0.5),
+                p95: self.percentile(0.95),
+                max: self.max,
+            }),
+            messages_per_s: (duration > 0.0).then(|| round3(self.messages as f64 / duration)),
+            pings: self.ping_count,
+            pongs: self.pong_count,
+            ping_rtt: (self.rtt_n > 0).then(|| RttSummary {
+                count: self.rtt_n,
+                min_ms: round3(self.rtt_min),
+                avg_ms: round3(self.rtt_sum / self.rtt_n as f64),
+                max_ms: round3(self.rtt_max),
+            }),
+            unanswered_pings: self.dropped_pings + self.pings.len() as u64,
+            undecodable: self.undecodable,
+            gaps: counters.gaps,
+            gap_bytes: counters.gap_bytes,
+            skipped_bytes: counters.skipped_bytes,
+            violations: counters.violations,
+        }
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn secs(ts: &str) -> f64 {
+    parse_rfc3339(ts).map(|t| t.as_f64()).unwrap_or(0.0)
+}
+
+/// Index of a direction name: 0 client→server, 1 server→client.
+fn dir_index(direction: &str) -> usize {
+    usize::from(direction != "client_to_server")
+}
+
+/// Builds [`StatsRecord`]s from message and flow records.
+#[derive(Debug, Default)]
+pub struct Aggregator {
+    conns: HashMap<(String, u64), [DirAcc; 2]>,
+}
+
+impl Aggregator {
+    /// An empty aggregator.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Connections with counters not yet turned into a record.
+    pub fn open_connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Counts one message.
+    pub fn message(&mut self, m: &MessageRecord) {
+        let dirs = self.conns.entry((m.file.clone(), m.flow)).or_default();
+        let i = dir_index(&m.direction);
+        let t = secs(&m.timestamp);
+        let d = &mut dirs[i];
+        d.size(m.length);
+        d.messages += 1;
+        *d.by_opcode.entry(m.opcode.clone()).or_default() += 1;
+        d.wire += m.wire_length;
+        d.payload += m.length;
+        d.undecodable += u64::from(m.undecodable);
+        let key = || m.data_b64.clone().unwrap_or_default();
+        match m.opcode.as_str() {
+            "ping" => {
+                d.ping_count += 1;
+                if !m.undecodable {
+                    if d.pings.len() >= MAX_PENDING_PINGS {
+                        d.pings.pop_front();
+                        d.dropped_pings += 1;
+                    }
+                    d.pings.push_back((key(), t));
+                }
+            }
+            "pong" => {
+                d.pong_count += 1;
+                let k = key();
+                let other = &mut dirs[1 - i];
+                if let Some(pos) = other.pings.iter().position(|(p, pt)| *p == k && *pt <= t) {
+                    if let Some((_, pt)) = other.pings.remove(pos) {
+                        other.rtt(t - pt);
+                    }
+                }
+            }
+            "close" if d.close.is_none() => {
+                d.close = Some((t, m.packets[1], m.close_code));
+            }
+            _ => {}
+        }
+    }
+
+    /// Closes a connection's counters into its record, given its flow record.
+    pub fn flow(&mut self, f: &FlowRecord) -> StatsRecord {
+        let dirs = self
+            .conns
+            .remove(&(f.file.clone(), f.flow))
+            .unwrap_or_default();
+        let duration = (secs(&f.last_seen) - secs(&f.first_seen)).max(0.0);
+        StatsRecord {
+            record: "stats",
+            file: f.file.clone(),
+            flow: f.flow,
+            client: f.client.clone(),
+            server: f.server.clone(),
+            state: f.state.clone(),
+            duration_s: round3(duration),
+            client_to_server: dirs[0].summary(&f.client_to_server, duration),
+            server_to_client: dirs[1].summary(&f.server_to_client, duration),
+            close: close_outcome(&dirs),
+            errors: f.errors.clone(),
+        }
+    }
+}
+
+fn close_outcome(dirs: &[DirAcc; 2]) -> CloseOutcome {
+    let (c, s) = (dirs[0].close, dirs[1].close);
+    let code = |x: Option<(f64, u64, Option<u16>)>| x.and_then(|(_, _, c)| c);
+    let show = |c: Option<u16>| {
+        c.map(|c| c.to_string())
+            .unwrap_or_else(|| "(no code)".into())
+    };
+    let (initiated_by, outcome, clean) = match (c, s) {
+        (None, None) => (None, "no close handshake".to_string(), false),
+        (Some((_, _, cc)), None) => (
+            Some("client"),
+            format!("client {}, no reply", show(cc)),
+            false,
+        ),
+        (None, Some((_, _, sc))) => (
+            Some("server"),
+            format!("server {}, no reply", show(sc)),
+            false,
+        ),
+        (Some((ct, cp, cc)), Some((st, sp, sc))) => {
+            if (ct, cp) <= (st, sp) {
+                (
+                    Some("client"),
+                    format!("client {}, server replied {}", show(cc), show(sc)),
+                    true,
+                )
+            } else {
+                (
+                    Some("server"),
+                    format!("server {}, client replied {}", show(sc), show(cc)),
+                    true,
+                )
+            }
+        }
+    };
+    CloseOutcome {
+        initiated_by: initiated_by.map(String::from),
+        client_code: code(c),
+        server_code: code(s),
+        clean,
+        outcome,
+    }
+}
+
+fn fmt_f(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else if x >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+impl DirectionSummary {
+    fn opcodes(&self) -> String {
+        let parts: Vec<String> = self
+            .by_opcode
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        format!("{} ({})", self.messages, parts.join(", "))
+    }
+
+    fn bytes(&self) -> String {
+        match self.compression_ratio {
+            Some(r) if self.wire_bytes != self.payload_bytes => {
+                format!("{}/{} (×{})", self.wire_bytes, self.payload_bytes, fmt_f(r))
+            }
+            _ => format!("{}/{}", self.wire_bytes, self.payload_bytes),
+        }
+    }
+
+    fn sizes_cell(&self) -> String {
+        self.sizes
+            .as_ref()
+            .map(|s| format!("{}/{}/{}/{}", s.min, s.median, s.p95, s.max))
+            .unwrap_or_default()
+    }
+
+    fn rtt_cell(&self) -> String {
+        let mut s = self
+            .ping_rtt
+            .as_ref()
+            .map(|r| {
+                format!(
+                    "{}× {}/{}/{}",
+                    r.count,
+                    fmt_f(r.min_ms),
+                    fmt_f(r.avg_ms),
+                    fmt_f(r.max_ms)
+                )
+            })
+            .unwrap_or_default();
+        if self.unanswered_pings > 0 {
+            if !s.is_empty() {
+                s.push_str(", ");
+            }
+            s.push_str(&format!("{} unanswered", self.unanswered_pings));
+        }
+        s
+    }
+
+    fn problems_cell(&self) -> String {
+        let mut p = Vec::new();
+        for (n, what) in [
+            (self.gaps, "gaps"),
+            (self.violations, "violations"),
+            (self.undecodable, "undecodable"),
+        ] {
+            if n > 0 {
+                p.push(format!("{n} {what}"));
+            }
+        }
+        if self.skipped_bytes > 0 {
+            p.push(format!("{} bytes skipped", self.skipped_bytes));
+        }
+        p.join(", ")
+    }
+}
+
+impl StatsRecord {
+    /// Per direction: its close code and whether it closed first or replied; the second
+    /// line also says whether the handshake was clean.
+    fn close_cell(&self) -> String {
+        let c = &self.close;
+        let side = |who: &str, code: Option<u16>| -> String {
+            let sent = match (&c.initiated_by, c.clean) {
+                (Some(i), _) if i == who => Some("first"),
+                (Some(_), true) => Some("reply"),
+                _ => None,
+            };
+            match sent {
+                Some(role) => {
+                    let code = code
+                        .map(|c| c.to_string())
+                        .unwrap_or_else(|| "(no code)".into());
+                    format!("{code} {role}")
+                }
+                None => "none".to_string(),
+            }
+        };
+        format!(
+            "{}\n{} ({})",
+            side("client", c.client_code),
+            side("server", c.server_code),
+            if c.clean { "clean" } else { "not clean" }
+        )
+    }
+}
+
+impl Row for StatsRecord {
+    fn header() -> &'static [&'static str] {
+        &[
+            "flow",
+            "dir",
+            "messages (by opcode)",
+            "bytes wire/decoded",
+            "size min/med/p95/max",
+            "msg/s",
+            "ping rtt ms min/avg/max",
+            "close",
+            "problems",
+        ]
+    }
+    fn cells(&self) -> Vec<String> {
+        let (c, s) = (&self.client_to_server, &self.server_to_client);
+        let two = |f: &dyn Fn(&DirectionSummary) -> String| format!("{}\n{}", f(c), f(s));
+        let mut problems = two(&|d| d.problems_cell());
+        if !self.errors.is_empty() {
+            problems.push('\n');
+            problems.push_str(&crate::output::preview(&self.errors.join("; "), 80));
+        }
+        vec![
+            self.flow.to_string(),
+            "→ c2s\n← s2c".to_string(),
+            two(&|d| d.opcodes()),
+            two(&|d| d.bytes()),
+            two(&|d| d.sizes_cell()),
+            two(&|d| d.messages_per_s.map(fmt_f).unwrap_or_default()),
+            two(&|d| d.rtt_cell()),
+            self.close_cell(),
+            problems.trim_end().to_string(),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(dir: &str, opcode: &str, len: u64, ts: &str, b64: Option<&str>) -> MessageRecord {
+        MessageRecord {
+            file: "f".into(),
+            flow: 1,
+            direction: dir.into(),
+            opcode: opcode.into(),
+            timestamp: ts.into(),
+            length: len,
+            wire_length: len / 2,
+            data_b64: b64.map(String::from),
+            packets: [1, 1],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn buckets_are_ordered_and_tight() {
+        let mut last = 0;
+        for v in (0..5000u64).chain([u64::MAX / 3, u64::MAX]) {
+            let b = bucket(v);
+            assert!(b >= last, "{v}");
+            last = b;
+            assert!(bucket_max(b) >= v, "{v}: bucket {b} max {}", bucket_max(b));
+            assert!(
+                bucket_max(b) - v <= v / 8,
+                "{v}: bucket {b} max {}",
+                bucket_max(b)
+            );
+        }
+        assert_eq!(bucket_max(bucket(u64::MAX)), u64::MAX);
+    }
+
+    #[test]
+    fn counts_sizes_rtt_and_close() {
+        let mut a = Aggregator::new();
+        let c = "client_to_server";
+        let s = "server_to_client";
+        for i in 0..100u64 {
+            a.message(&msg(c, "text", i + 1, "2024-01-01T00:00:01Z", None));
+        }
+        a.message(&msg(s, "ping", 4, "2024-01-01T00:00:02Z", Some("AAAA")));
+        a.message(&msg(s, "ping", 4, "2024-01-01T00:00:02.5Z", Some("BBBB")));
+        a.message(&msg(c, "pong", 4, "2024-01-01T00:00:02.010Z", Some("AAAA")));
+        a.message(&msg(c, "pong", 4, "2024-01-01T00:00:02.020Z", Some("CCCC")));
+        let mut close = msg(s, "close", 2, "2024-01-01T00:00:03Z", Some("A+g="));
+        close.close_code = Some(1000);
+        a.message(&close);
+        let mut reply = msg(c, "close", 2, "2024-01-01T00:00:03.001Z", Some("A+g="));
+        reply.close_code = Some(1000);
+        a.message(&reply);
+        assert_eq!(a.open_connections(), 1);
+        let r = a.flow(&FlowRecord {
+            file: "f".into(),
+            flow: 1,
+            first_seen: "2024-01-01T00:00:00Z".into(),
+            last_seen: "2024-01-01T00:00:10Z".into(),
+            ..Default::default()
+        });
+        assert_eq!(a.open_connections(), 0);
+        let cs = &r.client_to_server;
+        assert_eq!(cs.messages, 103);
+        assert_eq!(cs.by_opcode["text"], 100);
+        assert_eq!(cs.by_opcode["pong"], 2);
+        let sz = cs.sizes.as_ref().unwrap();
+        assert_eq!((sz.min, sz.max), (1, 100));
+        assert!((48..=56).contains(&sz.median), "{sz:?}");
+        assert!((92..=100).contains(&sz.p95), "{sz:?}");
+        assert_eq!(cs.messages_per_s, Some(10.3));
+        let sc = &r.server_to_client;
+        assert_eq!(sc.pings, 2);
+        let rtt = sc.ping_rtt.as_ref().unwrap();
+        assert_eq!(rtt.count, 1);
+        assert_eq!(rtt.min_ms, 10.0);
+        assert_eq!(sc.unanswered_pings, 1);
+        assert_eq!(r.close.initiated_by.as_deref(), Some("server"));
+        assert!(r.close.clean);
+        assert_eq!(r.close.outcome, "server 1000, client replied 1000");
+        let cells = r.cells();
+        assert_eq!(cells.len(), StatsRecord::header().len());
+        assert_eq!(r.close_cell(), "1000 reply\n1000 first (clean)");
+    }
+
+    #[test]
+    fn pending_pings_are_bounded() {
+        let mut a = Aggregator::new();
+        for i in 0..(MAX_PENDING_PINGS as u64 + 10) {
+            let b = format!("{i}");
+            a.message(&msg(
+                "client_to_server",
+                "ping",
+                1,
+                "2024-01-01T00:00:00Z",
+                Some(&b),
+            ));
+        }
+        let r = a.flow(&FlowRecord {
+            file: "f".into(),
+            flow: 1,
+            ..Default::default()
+        });
+        assert_eq!(
+            r.client_to_server.unanswered_pings,
+            MAX_PENDING_PINGS as u64 + 10
+        );
+        assert_eq!(r.close.outcome, "no close handshake");
+        assert_eq!(r.close_cell(), "none\nnone (not clean)");
+    }
+}
