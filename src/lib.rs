@@ -9,6 +9,11 @@
 //! [`extract`] writes payloads as evidence files, [`problems`] counts problems by kind for
 //! `--strict`, and [`progress`] reports long runs.
 //!
+//! For speed: [`json`] renders message records without serde, [`shard`] spreads one
+//! capture's connections over several cores and [`pipeline::run_ordered`] several files,
+//! both printing what a sequential run prints; [`synth`] generates large realistic
+//! captures for the benchmarks (`benches/`, `bench/compare.sh`).
+//!
 //! Parsers are sans-I/O: they take byte slices and return parsed views or "need more".
 //! Protocol violations are data on records, never errors that stop decoding.
 
