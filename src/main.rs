@@ -15,6 +15,7 @@ use wsdissect::pipeline::{self, Diagnostic, RunError};
 use wsdissect::problems::Problems;
 use wsdissect::progress::{self, Progress};
 use wsdissect::record::Record;
+use wsdissect::shard;
 use wsdissect::stats::Aggregator;
 use wsdissect::stream::{StreamSink, Timestamp};
 use wsdissect::tcp::{Config, Reassembler};
@@ -331,6 +332,9 @@ fn run_messages(a: MessageArgs) -> anyhow::Result<Outcome> {
     let mut sel = Selector::new(filter(c, Some(&a.contents)));
     // Flow records end the wait of frames whose message never came; they are not printed.
     let opts = ws_options(&a.ws, true, a.frames, true);
+    if let Some(o) = parallel_jsonl(c, sel.filter(), &opts, false)? {
+        return Ok(o);
+    }
     let mut print = |r: Record| match r {
         Record::Flow(_) => Ok(()),
         r => view.write_record(&r),
@@ -350,6 +354,9 @@ fn run_flows(a: FlowsArgs) -> anyhow::Result<Outcome> {
     let mut view = stdout_view(c);
     let mut sel = Selector::new(filter(c, None));
     let opts = ws_options(&a.ws, false, false, true);
+    if let Some(o) = parallel_jsonl(c, sel.filter(), &opts, true)? {
+        return Ok(o);
+    }
     let o = run_ws(c, opts, |r| {
         sel.push(r, |r| view.write_record(&r))?;
         stop_when(sel.full() && !strict)
@@ -460,6 +467,8 @@ fn run_ws(
     let progress = start_progress(c);
     let quiet = c.quiet;
     let mut limits = Problems::default();
+    // Warnings of each kind printed per file; the rest counted (reset per file).
+    let limiter = std::cell::RefCell::new(pipeline::WarnLimiter::default());
     for_each_file(
         c,
         &progress,
@@ -474,10 +483,12 @@ fn run_ws(
             } else {
                 let file = d.file().to_string();
                 for w in d.drain_warnings() {
-                    progress.eprintln(&format!(
-                        "wsdissect: {file}: packet {}: {}",
-                        w.packet, w.message
-                    ));
+                    if limiter.borrow_mut().admit(&w.message) {
+                        progress.eprintln(&format!(
+                            "wsdissect: {file}: packet {}: {}",
+                            w.packet, w.message
+                        ));
+                    }
                 }
             }
             for r in d.drain_records() {
@@ -486,8 +497,9 @@ fn run_ws(
             Ok(())
         },
         |d| {
+            let done = limiter.replace(pipeline::WarnLimiter::default());
             if !quiet {
-                for line in d.unlisted_warnings() {
+                for line in done.summary() {
                     progress.eprintln(&format!("wsdissect: {}: {line}", d.file()));
                 }
             }
@@ -503,6 +515,79 @@ fn run_ws(
     Ok(outcome)
 }
 
+/// JSON Lines with no filter, no frames and no progress bar: several files decoded in
+/// parallel, one file's connections spread over the cores, printed exactly as the
+/// sequential path prints them. `None` when that path is needed.
+fn parallel_jsonl(
+    c: &Common,
+    f: &Filter,
+    opts: &ws::Options,
+    flow_records: bool,
+) -> anyhow::Result<Option<Outcome>> {
+    let unfiltered = f.flow.is_none()
+        && f.client.is_none()
+        && f.server.is_none()
+        && f.direction.is_none()
+        && f.opcodes.is_empty()
+        && f.grep.is_none()
+        && f.since.is_none()
+        && f.until.is_none()
+        && f.limit.is_none();
+    let total: u64 = c
+        .files
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let progress = progress::wanted(total, io::stderr().is_terminal(), c.quiet);
+    if c.format != Format::Jsonl || opts.frames || !unfiltered || progress {
+        return Ok(None);
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut out = io::stdout().lock();
+    let results = pipeline::run_ordered(&c.files, threads, &mut out, |path, w| {
+        let file = name(path);
+        let mut diag = |d: Diagnostic| {
+            if !c.quiet {
+                eprintln!("wsdissect: {d}");
+            }
+        };
+        let src = match open(path) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("wsdissect: {file}: {e}");
+                return None;
+            }
+        };
+        let settings = pipeline::JsonlSettings {
+            config: tcp_config(c),
+            opts: opts.clone(),
+            flow_records,
+        };
+        Some(if c.files.len() == 1 && threads > 1 {
+            shard::dissect_jsonl(&file, src, settings, threads, w, &mut diag)
+        } else {
+            pipeline::dissect_jsonl(&file, src, settings, w, &mut diag)
+        })
+    })?;
+    let mut outcome = Outcome {
+        strict: c.strict,
+        ..Default::default()
+    };
+    for r in results {
+        match r {
+            Some(Ok(p)) => outcome.problems.merge(&p),
+            Some(Err(RunError::Unusable { file, source })) => {
+                eprintln!("wsdissect: {file}: {source}");
+                outcome.unusable = true;
+            }
+            Some(Err(RunError::Output(e))) => return Err(e.into()),
+            None => outcome.unusable = true,
+        }
+    }
+    Ok(Some(outcome))
+}
+
 fn tcp_config(c: &Common) -> Config {
     Config {
         max_ooo_bytes: c.max_ooo_bytes,
@@ -511,9 +596,9 @@ fn tcp_config(c: &Common) -> Config {
     }
 }
 
-fn open(path: &Path) -> io::Result<Box<dyn Read>> {
+fn open(path: &Path) -> io::Result<Box<dyn Read + Send>> {
     if path.as_os_str() == "-" {
-        Ok(Box::new(io::stdin().lock()))
+        Ok(Box::new(io::stdin()))
     } else {
         Ok(Box::new(File::open(path)?))
     }

@@ -83,6 +83,7 @@ pub struct View<W: Write> {
     count: u64,
     header: &'static [&'static str],
     rows: Vec<Vec<String>>,
+    json: crate::json::JsonBuf,
     style: TableStyle,
 }
 
@@ -95,6 +96,7 @@ impl<W: Write> View<W> {
             count: 0,
             header: &[],
             rows: Vec::new(),
+            json: crate::json::JsonBuf::new(),
             style: TableStyle {
                 color: false,
                 wrap: true,
@@ -133,6 +135,19 @@ impl<W: Write> View<W> {
     /// Writes a [`Record`] of any kind.
     pub fn write_record(&mut self, r: &Record) -> io::Result<()> {
         match r {
+            Record::Message(m) if self.format != Format::Table => {
+                // Byte-identical to the serde path, several times faster.
+                if self.format == Format::Json {
+                    self.out
+                        .write_all(if self.count == 0 { b"[\n" } else { b",\n" })?;
+                }
+                self.json.message(&mut self.out, m)?;
+                if self.format == Format::Jsonl {
+                    self.out.write_all(b"\n")?;
+                }
+                self.count += 1;
+                Ok(())
+            }
             Record::Message(m) => self.write(&Tagged(r, m)),
             Record::Frame(f) if self.format == Format::Table => self.write(&InMessageTable(f)),
             Record::Frame(f) => self.write(&Tagged(r, f)),

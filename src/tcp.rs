@@ -11,6 +11,7 @@
 //! them, the capture does not), when the direction ends (FIN, RST, end of capture), or
 //! when the bytes held out of order exceed the configured cap.
 
+use crate::fasthash::FoldBuild;
 use crate::packet::TcpSegment;
 use crate::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink, Timestamp};
 use serde::Serialize;
@@ -152,7 +153,7 @@ pub struct Warning {
 pub struct Reassembler {
     config: Config,
     /// Boxed: the table of a flood of connections stays small while it grows.
-    flows: HashMap<(SocketAddr, SocketAddr), Box<Flow>>,
+    flows: HashMap<(SocketAddr, SocketAddr), Box<Flow>, FoldBuild>,
     next_id: u64,
     ooo_total: usize,
     summaries: Vec<FlowSummary>,
@@ -175,7 +176,7 @@ impl Reassembler {
     pub fn new(config: Config) -> Self {
         Reassembler {
             config,
-            flows: HashMap::new(),
+            flows: HashMap::default(),
             next_id: 0,
             ooo_total: 0,
             summaries: Vec::new(),
@@ -701,7 +702,7 @@ impl Reassembler {
         for _ in 0..max {
             let Some((_, k)) = list.pop() else {
                 self.closing = None;
-                self.flows = HashMap::new();
+                self.flows = HashMap::default();
                 self.ooo_total = 0;
                 return false;
             };

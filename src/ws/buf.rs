@@ -93,6 +93,36 @@ impl CappedBuf {
         }
     }
 
+    /// Bytes that may still be stored: under the cap and what the budget has left.
+    fn room(&self) -> usize {
+        let room = self.cap.saturating_sub(self.data.len());
+        match &self.budget {
+            Some(b) => room.min(b.limit.saturating_sub(b.used())),
+            None => room,
+        }
+    }
+
+    /// Room for writing at least `min` more bytes straight into the stored bytes'
+    /// spare capacity, none of it beyond the cap or the budget: the vector to append
+    /// to, or `None` when either is too close (use [`CappedBuf::push`] then). Whoever
+    /// appends must call [`CappedBuf::appended`] with the count.
+    pub fn spare(&mut self, min: usize) -> Option<&mut Vec<u8>> {
+        let room = self.room();
+        if self.data.capacity() - self.data.len() < min {
+            self.data.reserve(self.data.len().max(min).min(room));
+        }
+        let spare = self.data.capacity() - self.data.len();
+        (spare > 0 && spare <= room).then_some(&mut self.data)
+    }
+
+    /// Counts `n` bytes appended through [`CappedBuf::spare`].
+    pub fn appended(&mut self, n: usize) {
+        self.total = self.total.saturating_add(n as u64);
+        if let Some(b) = &self.budget {
+            b.used.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
     /// The stored bytes (the first `min(total, cap)` bytes pushed).
     pub fn data(&self) -> &[u8] {
         &self.data

@@ -129,12 +129,28 @@ impl Inflater {
             }
             let in0 = self.d.total_in();
             let out0 = self.d.total_out();
-            let status = self
-                .d
-                .decompress(input, &mut self.scratch, FlushDecompress::None);
+            // Inflate straight into the message when its cap allows (one copy fewer,
+            // and back-references within the message stay in one buffer).
+            let (status, room, direct) = match out.spare(CHUNK) {
+                Some(v) => {
+                    let room = v.capacity() - v.len();
+                    let st = self.d.decompress_vec(input, v, FlushDecompress::None);
+                    (st, room, true)
+                }
+                None => {
+                    let st = self
+                        .d
+                        .decompress(input, &mut self.scratch, FlushDecompress::None);
+                    (st, self.scratch.len(), false)
+                }
+            };
             let used = (self.d.total_in() - in0) as usize;
             let produced = (self.d.total_out() - out0) as usize;
-            out.push(self.scratch.get(..produced).unwrap_or(&[]));
+            if direct {
+                out.appended(produced);
+            } else {
+                out.push(self.scratch.get(..produced).unwrap_or(&[]));
+            }
             input = input.get(used..).unwrap_or(&[]);
             match status {
                 Err(e) => {
@@ -154,7 +170,7 @@ impl Inflater {
                 }
                 Ok(Status::StreamEnd) => self.ended = true,
                 Ok(_) => {
-                    let output_full = produced == self.scratch.len();
+                    let output_full = produced == room;
                     if !output_full && (input.is_empty() || used == 0) {
                         return Ok(());
                     }

@@ -24,7 +24,6 @@ use std::collections::HashMap;
 use crate::handshake::{
     self, accept_for_key, parse_request, parse_response, Request, Response, Status,
 };
-use crate::pipeline::WarnLimiter;
 use crate::record::{DeflateParams, DirectionStats, FlowRecord, Record};
 use crate::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink, Timestamp};
 use direction::{Ctx, Deflate, DirState};
@@ -77,7 +76,6 @@ pub(crate) struct Out {
     pub(crate) records: Vec<Record>,
     pub(crate) warnings: Vec<Warning>,
     pub(crate) problems: u64,
-    limiter: WarnLimiter,
     /// Memory shared by the messages (and frame payloads) in progress.
     pub(crate) budget: buf::Budget,
     /// Problems by kind, added when each connection ends.
@@ -85,11 +83,8 @@ pub(crate) struct Out {
 }
 
 impl Out {
-    /// Queues a warning, unless too many of its kind were queued already.
     pub(crate) fn warn(&mut self, packet: u64, message: String) {
-        if self.limiter.admit(&message) {
-            self.warnings.push(Warning { packet, message });
-        }
+        self.warnings.push(Warning { packet, message });
     }
 }
 
@@ -796,7 +791,7 @@ pub struct Dissector {
     opts: Options,
     /// Connections that carried bytes, boxed so that the table stays small when it
     /// grows (a flood of connections).
-    conns: HashMap<u64, Box<Conn>>,
+    conns: HashMap<u64, Box<Conn>, crate::fasthash::FoldBuild>,
     out: Out,
 }
 
@@ -811,11 +806,10 @@ impl Dissector {
                 records: Vec::new(),
                 warnings: Vec::new(),
                 problems: 0,
-                limiter: WarnLimiter::default(),
                 budget: buf::Budget::new(budget),
                 kinds: Default::default(),
             },
-            conns: HashMap::new(),
+            conns: HashMap::default(),
         }
     }
 
@@ -824,17 +818,22 @@ impl Dissector {
         self.out.records.drain(..)
     }
 
-    /// Takes the warnings produced so far. Past
-    /// [`WARNINGS_PER_KIND`](crate::pipeline::WARNINGS_PER_KIND) of a kind, warnings are
-    /// only counted: see [`Dissector::unlisted_warnings`].
+    /// Takes the warnings produced so far (all of them: whoever prints them limits
+    /// them, see [`WarnLimiter`](crate::pipeline::WarnLimiter)).
     pub fn drain_warnings(&mut self) -> std::vec::Drain<'_, Warning> {
         self.out.warnings.drain(..)
     }
 
-    /// One line per kind of warning that had some left out of
-    /// [`Dissector::drain_warnings`], for the end of the file.
-    pub fn unlisted_warnings(&self) -> Vec<String> {
-        self.out.limiter.summary()
+    /// The memory budget shared by this dissector's messages in progress.
+    pub fn message_budget(&self) -> buf::Budget {
+        self.out.budget.clone()
+    }
+
+    /// Shares `budget` (another dissector's) for the messages in progress, so that
+    /// dissectors splitting one capture between them stay within one budget. Call it
+    /// before feeding any bytes.
+    pub fn set_message_budget(&mut self, budget: buf::Budget) {
+        self.out.budget = budget;
     }
 
     /// The capture file this dissector reports on.

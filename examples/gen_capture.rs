@@ -1,0 +1,54 @@
+//! Writes a large, deterministic, realistic WebSocket capture (see `wsdissect::synth`).
+//!
+//!     cargo run --release --example gen_capture -- --size 256MiB [--deflate] [--seed N] --out FILE
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::process::ExitCode;
+use wsdissect::synth::{self, Options};
+
+fn main() -> ExitCode {
+    let mut opts = Options::default();
+    let mut out = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--size" => match args.next().as_deref().and_then(synth::parse_size) {
+                Some(n) => opts.size = n,
+                None => return usage("--size needs a size such as 256MiB"),
+            },
+            "--seed" => match args.next().and_then(|s| s.parse().ok()) {
+                Some(n) => opts.seed = n,
+                None => return usage("--seed needs a number"),
+            },
+            "--deflate" => opts.deflate = true,
+            "--out" => out = args.next(),
+            _ => return usage(&format!("unknown argument {a}")),
+        }
+    }
+    let Some(path) = out else {
+        return usage("--out FILE is required");
+    };
+    let res = File::create(&path)
+        .and_then(|f| synth::generate(BufWriter::with_capacity(1 << 20, f), opts));
+    match res {
+        Ok(s) => {
+            eprintln!(
+                "{path}: {} bytes, {} packets, {} messages ({} text, {} binary, {} compressed), {} payload bytes",
+                s.bytes, s.packets, s.messages, s.text_messages, s.binary_messages, s.compressed_messages, s.payload_bytes
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("gen_capture: {path}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn usage(msg: &str) -> ExitCode {
+    eprintln!(
+        "gen_capture: {msg}\nusage: gen_capture --size SIZE [--deflate] [--seed N] --out FILE"
+    );
+    ExitCode::from(2)
+}

@@ -1,0 +1,341 @@
+//! A fast JSON writer for message records, the bulk of every JSON output.
+//!
+//! [`write_message`] writes exactly the bytes `serde_json::to_writer` writes for
+//! `Record::Message` (same field order, same escapes: `\"`, `\\`, `\b`, `\f`, `\n`, `\r`,
+//! `\t`, `\u00xx` for other control characters, nothing else escaped), straight into
+//! the caller's writer: no intermediate `String`. Strings are scanned eight bytes at a
+//! time for the few bytes that need escaping, so long payloads are copied in large runs.
+
+use crate::record::MessageRecord;
+use std::io::{self, Write};
+
+/// What each byte below 0x80 needs: 0 nothing, `u` a `\u00xx` escape, anything else the
+/// character after the backslash.
+static ESCAPE: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = b'u';
+        i += 1;
+    }
+    t[0x08] = b'b';
+    t[0x09] = b't';
+    t[0x0a] = b'n';
+    t[0x0c] = b'f';
+    t[0x0d] = b'r';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t
+};
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Nonzero when some byte of `v` may need escaping; the lowest set high bit marks the
+/// first candidate exactly (higher ones may be false positives, checked by the caller).
+#[inline]
+fn candidates(v: u64) -> u64 {
+    let ctrl = v.wrapping_sub(LO * 0x20) & !v;
+    let q = v ^ (LO * b'"' as u64);
+    let quote = q.wrapping_sub(LO) & !q;
+    let b = v ^ (LO * b'\\' as u64);
+    let backslash = b.wrapping_sub(LO) & !b;
+    (ctrl | quote | backslash) & HI
+}
+
+/// Input bytes escaped per step: the buffer then needs at most six times as much room.
+const BLOCK: usize = 4096;
+
+/// Rendered bytes held before they are handed to the writer.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// A reusable rendering buffer: records are rendered into it with few bounds checks and
+/// no calls per escaped byte, and handed to the writer in pieces of about 64 KiB, so its
+/// size stays bounded whatever the length of the strings.
+#[derive(Debug, Default)]
+pub struct JsonBuf {
+    /// Always initialised up to its length; `pos` bytes are rendered.
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl JsonBuf {
+    /// An empty buffer.
+    pub fn new() -> JsonBuf {
+        JsonBuf::default()
+    }
+
+    fn room(&mut self, n: usize) {
+        if self.buf.len() < self.pos + n {
+            self.buf.resize(self.pos + n, 0);
+        }
+    }
+
+    /// Appends raw bytes.
+    pub fn raw(&mut self, b: &[u8]) {
+        self.room(b.len());
+        self.buf[self.pos..self.pos + b.len()].copy_from_slice(b);
+        self.pos += b.len();
+    }
+
+    /// Appends an unsigned integer in decimal.
+    pub fn u64(&mut self, mut n: u64) {
+        let mut d = [0u8; 20];
+        let mut i = d.len();
+        loop {
+            i -= 1;
+            d[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.raw(&d[i..]);
+    }
+
+    /// Appends `s` as a JSON string, quotes included, writing to `w` whenever more than
+    /// about 64 KiB are held.
+    pub fn str<W: Write + ?Sized>(&mut self, w: &mut W, s: &str) -> io::Result<()> {
+        self.raw(b"\"");
+        for block in s.as_bytes().chunks(BLOCK) {
+            self.escape_block(block);
+            if self.pos >= FLUSH_AT {
+                self.flush(w)?;
+            }
+        }
+        self.raw(b"\"");
+        Ok(())
+    }
+
+    fn escape_block(&mut self, s: &[u8]) {
+        self.room(s.len() * 6 + 8);
+        let buf = &mut self.buf[..];
+        let mut o = self.pos;
+        let mut i = 0;
+        while i < s.len() {
+            if let Some(word) = s.get(i..i + 8) {
+                // Copy eight bytes at once; keep only those before the first escape.
+                buf[o..o + 8].copy_from_slice(word);
+                let mut a = [0u8; 8];
+                a.copy_from_slice(word);
+                let m = candidates(u64::from_le_bytes(a));
+                if m == 0 {
+                    i += 8;
+                    o += 8;
+                    continue;
+                }
+                let k = (m.trailing_zeros() / 8) as usize;
+                i += k;
+                o += k;
+            }
+            let b = s[i];
+            let e = if b < 0x80 { ESCAPE[b as usize] } else { 0 };
+            i += 1;
+            match e {
+                0 => {
+                    buf[o] = b;
+                    o += 1;
+                }
+                b'u' => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    buf[o..o + 6].copy_from_slice(&[
+                        b'\\',
+                        b'u',
+                        b'0',
+                        b'0',
+                        HEX[(b >> 4) as usize],
+                        HEX[(b & 15) as usize],
+                    ]);
+                    o += 6;
+                }
+                _ => {
+                    buf[o] = b'\\';
+                    buf[o + 1] = e;
+                    o += 2;
+                }
+            }
+        }
+        self.pos = o;
+    }
+
+    /// Hands the rendered bytes to `w`.
+    pub fn flush<W: Write + ?Sized>(&mut self, w: &mut W) -> io::Result<()> {
+        let r = w.write_all(&self.buf[..self.pos]);
+        self.pos = 0;
+        r
+    }
+
+    /// Renders `m` as the JSON object `serde_json` makes of `Record::Message(m)`
+    /// (without a newline) and writes it to `w`, this buffer's pending bytes first.
+    pub fn message<W: Write + ?Sized>(&mut self, w: &mut W, m: &MessageRecord) -> io::Result<()> {
+        self.raw(b"{\"record\":\"message\",\"file\":");
+        self.str(w, &m.file)?;
+        self.raw(b",\"flow\":");
+        self.u64(m.flow);
+        self.raw(b",\"client\":");
+        self.str(w, &m.client)?;
+        self.raw(b",\"server\":");
+        self.str(w, &m.server)?;
+        self.raw(b",\"direction\":");
+        self.str(w, &m.direction)?;
+        self.raw(b",\"opcode\":");
+        self.str(w, &m.opcode)?;
+        self.raw(b",\"timestamp\":");
+        self.str(w, &m.timestamp)?;
+        self.raw(b",\"frames\":");
+        self.u64(m.frames);
+        self.raw(if m.compressed {
+            b",\"compressed\":true"
+        } else {
+            b",\"compressed\":false"
+        });
+        self.raw(b",\"length\":");
+        self.u64(m.length);
+        self.raw(b",\"wire_length\":");
+        self.u64(m.wire_length);
+        if let Some(t) = &m.text {
+            self.raw(b",\"text\":");
+            self.str(w, t)?;
+        }
+        if let Some(d) = &m.data_b64 {
+            self.raw(b",\"data_b64\":");
+            self.str(w, d)?;
+        }
+        if let Some(c) = m.close_code {
+            self.raw(b",\"close_code\":");
+            self.u64(c.into());
+        }
+        if let Some(r) = &m.close_reason {
+            self.raw(b",\"close_reason\":");
+            self.str(w, r)?;
+        }
+        self.raw(b",\"packets\":[");
+        self.u64(m.packets[0]);
+        self.raw(b",");
+        self.u64(m.packets[1]);
+        self.raw(b"]");
+        if m.undecodable {
+            self.raw(b",\"undecodable\":true");
+        }
+        if m.truncated {
+            self.raw(b",\"truncated\":true");
+        }
+        self.raw(b",\"errors\":[");
+        for (i, e) in m.errors.iter().enumerate() {
+            if i > 0 {
+                self.raw(b",");
+            }
+            self.str(w, e)?;
+        }
+        self.raw(b"]}");
+        self.flush(w)
+    }
+}
+
+/// Writes `s` as a JSON string, quotes included.
+pub fn write_str<W: Write + ?Sized>(w: &mut W, s: &str) -> io::Result<()> {
+    let mut b = JsonBuf::new();
+    b.str(w, s)?;
+    b.flush(w)
+}
+
+/// Writes `m` as the JSON object `serde_json` makes of `Record::Message(m)`, without a
+/// trailing newline. [`JsonBuf::message`] does the same reusing its buffer.
+pub fn write_message<W: Write + ?Sized>(w: &mut W, m: &MessageRecord) -> io::Result<()> {
+    JsonBuf::new().message(w, m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Record;
+    use proptest::prelude::*;
+
+    fn ours(m: &MessageRecord) -> String {
+        let mut v = Vec::new();
+        write_message(&mut v, m).unwrap();
+        String::from_utf8(v).unwrap()
+    }
+
+    fn serde(m: &MessageRecord) -> String {
+        serde_json::to_string(&Record::Message(m.clone())).unwrap()
+    }
+
+    #[test]
+    fn every_char_below_256_escapes_like_serde_json() {
+        let s: String = (0u32..256).filter_map(char::from_u32).collect();
+        for cut in 0..s.len() {
+            if let Some(t) = s.get(cut..) {
+                let mut a = Vec::new();
+                write_str(&mut a, t).unwrap();
+                assert_eq!(a, serde_json::to_vec(t).unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn numbers() {
+        for n in [0, 1, 9, 10, 99, 100, 12345, u64::MAX] {
+            let mut b = JsonBuf::new();
+            b.u64(n);
+            let mut a = Vec::new();
+            b.flush(&mut a).unwrap();
+            assert_eq!(a, n.to_string().into_bytes());
+        }
+    }
+
+    #[test]
+    fn long_strings_are_flushed_in_pieces() {
+        let s = "\u{1}\"ab".repeat(100_000);
+        let mut a = Vec::new();
+        write_str(&mut a, &s).unwrap();
+        assert_eq!(a, serde_json::to_vec(&s).unwrap());
+    }
+
+    #[test]
+    fn all_optional_fields() {
+        let mut m = MessageRecord {
+            file: "a\"b\\c.pcap".into(),
+            flow: 3,
+            client: "[::1]:5".into(),
+            server: "1.2.3.4:80".into(),
+            direction: "client_to_server".into(),
+            opcode: "close".into(),
+            timestamp: "2026-01-01T00:00:00.000001Z".into(),
+            frames: 2,
+            compressed: true,
+            length: 7,
+            wire_length: 9,
+            text: Some("héllo\n\u{1}\u{7f}\"".into()),
+            data_b64: Some("AAEC".into()),
+            close_code: Some(1000),
+            close_reason: Some("bye\t".into()),
+            packets: [4, 5],
+            undecodable: true,
+            truncated: true,
+            errors: vec!["x".into(), "y\u{1f}".into()],
+        };
+        assert_eq!(ours(&m), serde(&m));
+        m = MessageRecord::default();
+        assert_eq!(ours(&m), serde(&m));
+    }
+
+    proptest! {
+        #[test]
+        fn same_as_serde_json(text in any::<String>(), ascii in "[ -~\\n\\t]{0,80}", n in any::<u64>(),
+                              flags in any::<(bool, bool, bool)>(), errors in proptest::collection::vec(any::<String>(), 0..3)) {
+            let m = MessageRecord {
+                file: ascii.clone(),
+                flow: n,
+                text: Some(text),
+                close_reason: flags.0.then(|| ascii.clone()),
+                close_code: flags.1.then_some(n as u16),
+                compressed: flags.2,
+                undecodable: flags.0,
+                errors,
+                ..MessageRecord::default()
+            };
+            prop_assert_eq!(ours(&m), serde(&m));
+        }
+    }
+}

@@ -1,0 +1,389 @@
+//! One capture decoded on several cores, with the output of a single-threaded run.
+//!
+//! WebSocket connections are independent of each other, so the work after TCP
+//! reassembly (frame parsing, unmasking, inflating, UTF-8 checks, building records) is
+//! spread over worker threads by connection, each with its own [`Dissector`]:
+//!
+//! - a reader thread runs the capture through the reassembler; its sink numbers every
+//!   stream event in order and hands it to the worker owning that connection, in
+//!   batches; after every batch all workers learn how far the numbering went;
+//! - each worker feeds its events to its dissector and returns the records (and
+//!   warnings) each event produced, tagged with the event's number;
+//! - the calling thread merges the workers' records by event number, which is exactly
+//!   the order a single dissector would have produced them in (records only come out of
+//!   the sink calls, and each connection's calls stay in order in one worker), and
+//!   writes them.
+//!
+//! Channels are bounded, so a slow writer or worker holds the reader back: memory stays
+//! flat whatever the capture's size.
+
+use crate::output::{Format, View};
+use crate::pipeline::{self, Diagnostic, JsonlSettings, RunError};
+use crate::problems::Problems;
+use crate::record::Record;
+use crate::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
+use crate::ws::{self, Dissector};
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Read, Write};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+
+/// Packets per batch handed to the workers.
+const BATCH_PACKETS: u64 = 256;
+/// Payload bytes after which a batch is handed over early.
+const BATCH_BYTES: usize = 512 * 1024;
+/// Batches queued per worker before the reader waits.
+const QUEUE: usize = 4;
+
+/// One stream event, as the reassembler reported it.
+enum Event {
+    Open(FlowInfo),
+    Data {
+        flow: u64,
+        dir: Direction,
+        start: usize,
+        end: usize,
+        at: Provenance,
+    },
+    Gap {
+        flow: u64,
+        dir: Direction,
+        len: u64,
+        at: Provenance,
+    },
+    Close {
+        flow: u64,
+        dir: Direction,
+        kind: CloseKind,
+        at: Provenance,
+    },
+    End {
+        flow: u64,
+    },
+}
+
+/// Events for one worker, with the payload bytes they refer to.
+#[derive(Default)]
+struct Batch {
+    events: Vec<(u64, Event)>,
+    bytes: Vec<u8>,
+    /// Every event numbered up to this one has been handed out.
+    upto: u64,
+}
+
+/// What a worker produced for one event.
+enum Item {
+    Record(Box<Record>),
+    Warning(ws::Warning),
+}
+
+enum ToMerger {
+    Items {
+        worker: usize,
+        items: Vec<(u64, Item)>,
+        upto: u64,
+    },
+    Diag(Diagnostic),
+}
+
+/// The reader's sink: numbers events and routes them to workers by connection.
+struct Router {
+    seq: u64,
+    batches: Vec<Batch>,
+    txs: Vec<SyncSender<Batch>>,
+    packets: u64,
+    /// Limits the reassembler hit.
+    limits: Problems,
+}
+
+impl Router {
+    fn shard(&mut self, flow: u64) -> &mut Batch {
+        let n = self.batches.len() as u64;
+        &mut self.batches[(flow % n) as usize]
+    }
+
+    fn push(&mut self, flow: u64, ev: Event) {
+        self.seq += 1;
+        let seq = self.seq;
+        self.shard(flow).events.push((seq, ev));
+    }
+
+    /// Hands every worker its batch (empty ones too: they carry the numbering).
+    fn flush(&mut self, upto: u64) -> io::Result<()> {
+        for (b, tx) in self.batches.iter_mut().zip(&self.txs) {
+            let mut batch = std::mem::take(b);
+            batch.upto = upto;
+            tx.send(batch)
+                .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "worker stopped"))?;
+        }
+        Ok(())
+    }
+}
+
+impl StreamSink for Router {
+    fn open(&mut self, flow: &FlowInfo) {
+        self.push(flow.id, Event::Open(flow.clone()));
+    }
+    fn data(&mut self, flow: &FlowInfo, dir: Direction, bytes: &[u8], at: Provenance) {
+        let b = self.shard(flow.id);
+        let start = b.bytes.len();
+        b.bytes.extend_from_slice(bytes);
+        let end = b.bytes.len();
+        self.push(
+            flow.id,
+            Event::Data {
+                flow: flow.id,
+                dir,
+                start,
+                end,
+                at,
+            },
+        );
+    }
+    fn gap(&mut self, flow: &FlowInfo, dir: Direction, len: u64, at: Provenance) {
+        self.push(
+            flow.id,
+            Event::Gap {
+                flow: flow.id,
+                dir,
+                len,
+                at,
+            },
+        );
+    }
+    fn close(&mut self, flow: &FlowInfo, dir: Direction, kind: CloseKind, at: Provenance) {
+        self.push(
+            flow.id,
+            Event::Close {
+                flow: flow.id,
+                dir,
+                kind,
+                at,
+            },
+        );
+    }
+    fn end(&mut self, flow: &FlowInfo) {
+        self.push(flow.id, Event::End { flow: flow.id });
+    }
+}
+
+/// Feeds one worker's events to its dissector; returns its problems by kind and in total.
+fn work(
+    worker: usize,
+    mut d: Dissector,
+    rx: Receiver<Batch>,
+    tx: SyncSender<ToMerger>,
+) -> (Problems, u64) {
+    let mut flows: HashMap<u64, FlowInfo> = HashMap::new();
+    for batch in rx {
+        let mut items = Vec::new();
+        for (seq, ev) in batch.events {
+            match ev {
+                Event::Open(info) => {
+                    d.open(&info);
+                    flows.insert(info.id, info);
+                }
+                Event::Data {
+                    flow,
+                    dir,
+                    start,
+                    end,
+                    at,
+                } => {
+                    if let (Some(info), Some(bytes)) =
+                        (flows.get(&flow), batch.bytes.get(start..end))
+                    {
+                        d.data(info, dir, bytes, at);
+                    }
+                }
+                Event::Gap { flow, dir, len, at } => {
+                    if let Some(info) = flows.get(&flow) {
+                        d.gap(info, dir, len, at);
+                    }
+                }
+                Event::Close {
+                    flow,
+                    dir,
+                    kind,
+                    at,
+                } => {
+                    if let Some(info) = flows.get(&flow) {
+                        d.close(info, dir, kind, at);
+                    }
+                }
+                Event::End { flow } => {
+                    if let Some(info) = flows.remove(&flow) {
+                        d.end(&info);
+                    }
+                }
+            }
+            items.extend(d.drain_warnings().map(|w| (seq, Item::Warning(w))));
+            items.extend(d.drain_records().map(|r| (seq, Item::Record(Box::new(r)))));
+        }
+        let msg = ToMerger::Items {
+            worker,
+            items,
+            upto: batch.upto,
+        };
+        if tx.send(msg).is_err() {
+            break;
+        }
+    }
+    (d.problem_counts(), d.problems())
+}
+
+/// Like [`pipeline::dissect_jsonl`], with the WebSocket decoding spread over `workers`
+/// threads (plus a reader thread and the calling thread, which writes). The output and
+/// the problems are the same; warnings come in the same order per connection.
+pub fn dissect_jsonl<R: Read + Send>(
+    file: &str,
+    src: R,
+    settings: JsonlSettings,
+    workers: usize,
+    out: &mut dyn Write,
+    diag: &mut dyn FnMut(Diagnostic),
+) -> Result<Problems, RunError> {
+    let JsonlSettings {
+        config,
+        opts,
+        flow_records,
+    } = settings;
+    let workers = workers.max(1);
+    let (mtx, mrx) = mpsc::sync_channel::<ToMerger>(QUEUE * workers + 4);
+    let mut view = View::new(
+        Format::Jsonl,
+        io::BufWriter::with_capacity(1 << 16, out),
+        None,
+    );
+    std::thread::scope(|s| {
+        let mut txs = Vec::new();
+        let mut handles = Vec::new();
+        // One memory budget for the messages in progress of all workers.
+        let first = Dissector::new(file.to_string(), opts.clone());
+        let budget = first.message_budget();
+        let mut first = Some(first);
+        for w in 0..workers {
+            let (tx, rx) = mpsc::sync_channel::<Batch>(QUEUE);
+            txs.push(tx);
+            let d = first.take().unwrap_or_else(|| {
+                let mut d = Dissector::new(file.to_string(), opts.clone());
+                d.set_message_budget(budget.clone());
+                d
+            });
+            let mtx = mtx.clone();
+            handles.push(s.spawn(move || work(w, d, rx, mtx)));
+        }
+        let dtx = mtx.clone();
+        drop(mtx);
+        let reader = s.spawn(move || {
+            let mut router = Router {
+                seq: 0,
+                batches: (0..workers).map(|_| Batch::default()).collect(),
+                txs,
+                packets: 0,
+                limits: Problems::default(),
+            };
+            let mut report = |d: Diagnostic| {
+                let _ = dtx.send(ToMerger::Diag(d));
+            };
+            let r = pipeline::run(file, src, config, &mut router, &mut report, |r, tcp| {
+                for s in tcp.drain_summaries() {
+                    r.limits.add_tcp(&s, false);
+                }
+                r.packets += 1;
+                let bytes: usize = r.batches.iter().map(|b| b.bytes.len()).sum();
+                if r.packets % BATCH_PACKETS == 0 || bytes >= BATCH_BYTES {
+                    r.flush(r.seq)?;
+                }
+                Ok(())
+            });
+            let fin = router.flush(u64::MAX);
+            let limits = router.limits;
+            r.and_then(|st| fin.map(|()| (st, limits)).map_err(RunError::Output))
+        });
+
+        let mut queues: Vec<VecDeque<(u64, Item)>> =
+            (0..workers).map(|_| VecDeque::new()).collect();
+        let mut upto = vec![0u64; workers];
+        let mut write_err: Option<io::Error> = None;
+        // Limited here, in the order a single dissector would give them.
+        let mut limiter = pipeline::WarnLimiter::default();
+        for msg in mrx.iter() {
+            match msg {
+                ToMerger::Diag(d) => diag(d),
+                ToMerger::Items {
+                    worker,
+                    items,
+                    upto: u,
+                } => {
+                    queues[worker].extend(items);
+                    upto[worker] = u;
+                    let ready = upto.iter().copied().min().unwrap_or(0);
+                    // Each event number belongs to one worker: take the smallest head
+                    // until every event up to `ready` is out.
+                    loop {
+                        let next = queues
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(i, q)| q.front().map(|(seq, _)| (*seq, i)))
+                            .filter(|(seq, _)| *seq <= ready)
+                            .min();
+                        let Some((seq, i)) = next else { break };
+                        while queues[i].front().is_some_and(|(s, _)| *s == seq) {
+                            let Some((_, item)) = queues[i].pop_front() else {
+                                break;
+                            };
+                            match item {
+                                Item::Warning(w) => {
+                                    if limiter.admit(&w.message) {
+                                        diag(Diagnostic {
+                                            file: file.to_string(),
+                                            packet: Some(w.packet),
+                                            message: w.message,
+                                        })
+                                    }
+                                }
+                                Item::Record(r) => {
+                                    let keep = flow_records || !matches!(*r, Record::Flow(_));
+                                    if keep && write_err.is_none() {
+                                        if let Err(e) = view.write_record(&r) {
+                                            write_err = Some(e);
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    if write_err.is_some() {
+                        break;
+                    }
+                }
+            }
+        }
+        // Stop the reader and workers if writing failed: their channels close.
+        drop(mrx);
+        let stats = reader
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        let (mut counts, mut total) = (Problems::default(), 0);
+        for h in handles {
+            let (c, t) = h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            counts.merge(&c);
+            total += t;
+        }
+        if let Some(e) = write_err {
+            return Err(RunError::Output(e));
+        }
+        let (stats, mut problems) = stats?;
+        view.finish()?;
+        for line in limiter.summary() {
+            diag(Diagnostic {
+                file: file.to_string(),
+                packet: None,
+                message: line,
+            });
+        }
+        problems.capture_errors += stats.problems;
+        problems.merge(&pipeline::ws_problems(counts, total));
+        Ok(problems)
+    })
+}
