@@ -76,6 +76,9 @@ pub trait Row: Serialize {
     fn cells(&self) -> Vec<String>;
 }
 
+/// Rows held before a table is printed (a long capture prints several tables).
+pub const TABLE_CHUNK: usize = 2000;
+
 /// Writes rows of one kind in the chosen format.
 pub struct View<W: Write> {
     format: Format,
@@ -126,6 +129,9 @@ impl<W: Write> View<W> {
             Format::Table => {
                 self.header = T::header();
                 self.rows.push(item.cells());
+                if self.rows.len() >= TABLE_CHUNK {
+                    self.flush_table()?;
+                }
             }
         }
         self.count += 1;
@@ -160,6 +166,45 @@ impl<W: Write> View<W> {
         self.count
     }
 
+    /// Prints the rows collected so far as one table. Tables are printed in chunks of
+    /// [`TABLE_CHUNK`] rows so that memory stays bounded however long the capture.
+    fn flush_table(&mut self) -> io::Result<()> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let mut t = Table::new();
+        t.load_preset(presets::UTF8_FULL_CONDENSED)
+            .set_content_arrangement(if self.style.wrap {
+                ContentArrangement::Dynamic
+            } else {
+                ContentArrangement::Disabled
+            })
+            .set_header(self.header.to_vec());
+        if let (true, Some(w)) = (self.style.wrap, self.style.width) {
+            t.set_width(w);
+        }
+        if self.style.color {
+            t.enforce_styling();
+        }
+        let header = self.header;
+        let color = self.style.color;
+        for r in self.rows.drain(..) {
+            t.add_row(r.into_iter().enumerate().map(|(i, text)| {
+                let colour = if color {
+                    cell_color(header.get(i).copied().unwrap_or(""), &text)
+                } else {
+                    None
+                };
+                match colour {
+                    Some(c) => Cell::new(text).fg(c),
+                    None => Cell::new(text),
+                }
+            }));
+        }
+        writeln!(self.out, "{t}")?;
+        Ok(())
+    }
+
     /// Ends the output (closes the JSON array, prints the table) and flushes.
     pub fn finish(mut self) -> io::Result<W> {
         match self.format {
@@ -167,40 +212,7 @@ impl<W: Write> View<W> {
                 self.out
                     .write_all(if self.count == 0 { b"[]\n" } else { b"\n]\n" })?;
             }
-            Format::Table => {
-                if !self.rows.is_empty() {
-                    let mut t = Table::new();
-                    t.load_preset(presets::UTF8_FULL_CONDENSED)
-                        .set_content_arrangement(if self.style.wrap {
-                            ContentArrangement::Dynamic
-                        } else {
-                            ContentArrangement::Disabled
-                        })
-                        .set_header(self.header.to_vec());
-                    if let (true, Some(w)) = (self.style.wrap, self.style.width) {
-                        t.set_width(w);
-                    }
-                    if self.style.color {
-                        t.enforce_styling();
-                    }
-                    let header = self.header;
-                    let color = self.style.color;
-                    for r in self.rows.drain(..) {
-                        t.add_row(r.into_iter().enumerate().map(|(i, text)| {
-                            let colour = if color {
-                                cell_color(header.get(i).copied().unwrap_or(""), &text)
-                            } else {
-                                None
-                            };
-                            match colour {
-                                Some(c) => Cell::new(text).fg(c),
-                                None => Cell::new(text),
-                            }
-                        }));
-                    }
-                    writeln!(self.out, "{t}")?;
-                }
-            }
+            Format::Table => self.flush_table()?,
             Format::Jsonl => {}
         }
         self.out.flush()?;
@@ -643,6 +655,18 @@ mod tests {
             1,
             "{out}"
         );
+    }
+
+    #[test]
+    fn long_tables_print_in_chunks() {
+        let mut v = View::new(Format::Table, Vec::new(), Some(200));
+        for i in 0..TABLE_CHUNK + 5 {
+            v.write_record(&msg(&format!("m{i}"))).unwrap();
+            assert!(v.rows.len() < TABLE_CHUNK);
+        }
+        let out = String::from_utf8(v.finish().unwrap()).unwrap();
+        assert_eq!(out.matches("payload").count(), 2);
+        assert!(out.contains(&format!("m{}", TABLE_CHUNK + 4)));
     }
 
     #[test]
