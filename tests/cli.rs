@@ -6,11 +6,8 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
-
-type Key = (u64, String);
 
 fn corpus(name: &str) -> String {
     testdata()
@@ -21,36 +18,11 @@ fn corpus(name: &str) -> String {
         .to_string()
 }
 
-fn port_of(addr: &str) -> u64 {
-    addr.rsplit(':').next().unwrap().parse().unwrap()
-}
-
-fn sha(b: &[u8]) -> String {
-    Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
-}
-
 /// The peers' `sent` records per (client port, direction), in order.
 fn truth(capture: &str) -> BTreeMap<Key, Vec<Value>> {
-    let path = corpus(&(capture.rsplit_once('.').unwrap().0.to_string() + ".truth.jsonl"));
-    let mut by: BTreeMap<Key, Vec<Value>> = BTreeMap::new();
-    for line in std::fs::read_to_string(path).unwrap().lines() {
-        let t: Value = serde_json::from_str(line).unwrap();
-        if t["view"] != "sent" {
-            continue;
-        }
-        let k = (
-            t["client_port"].as_u64().unwrap(),
-            t["direction"].as_str().unwrap().to_string(),
-        );
-        by.entry(k).or_default().push(t);
-    }
-    for v in by.values_mut() {
-        v.sort_by_key(|t| t["index"].as_u64().unwrap());
-    }
-    by
+    truth_by_direction(Path::new(&corpus(
+        &(capture.rsplit_once('.').unwrap().0.to_string() + ".truth.jsonl"),
+    )))
 }
 
 fn key(r: &Value) -> Key {

@@ -9,14 +9,7 @@ mod common;
 use base64::Engine;
 use common::*;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-
-type Key = (u64, String);
-
-fn port_of(addr: &str) -> u64 {
-    addr.rsplit(':').next().unwrap().parse().unwrap()
-}
 
 fn payload(m: &Value) -> Option<Vec<u8>> {
     if let Some(t) = m["text"].as_str() {
@@ -28,35 +21,9 @@ fn payload(m: &Value) -> Option<Vec<u8>> {
     }
 }
 
-fn sha(b: &[u8]) -> String {
-    Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
-}
-
 struct Check {
     name: String,
     exact: bool,
-}
-
-fn truth_by_direction(path: &std::path::Path) -> BTreeMap<Key, Vec<Value>> {
-    let mut by: BTreeMap<Key, Vec<Value>> = BTreeMap::new();
-    for line in std::fs::read_to_string(path).unwrap().lines() {
-        let t: Value = serde_json::from_str(line).unwrap();
-        if t["view"] != "sent" {
-            continue;
-        }
-        let k = (
-            t["client_port"].as_u64().unwrap(),
-            t["direction"].as_str().unwrap().to_string(),
-        );
-        by.entry(k).or_default().push(t);
-    }
-    for v in by.values_mut() {
-        v.sort_by_key(|t| t["index"].as_u64().unwrap());
-    }
-    by
 }
 
 fn same(ours: &Value, truth: &Value) -> Result<(), String> {

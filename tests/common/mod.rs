@@ -70,3 +70,40 @@ pub fn have_tshark() -> bool {
     }
     ok
 }
+
+/// A connection direction in the corpus: (client port, direction name).
+pub type Key = (u64, String);
+
+/// The port of an `IP:PORT` or `[v6]:PORT` address.
+pub fn port_of(addr: &str) -> u64 {
+    addr.rsplit(':').next().unwrap().parse().unwrap()
+}
+
+/// Lower-case hex SHA-256.
+pub fn sha(b: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+/// The peers' `sent` records of a corpus truth file per (client port, direction), in order.
+pub fn truth_by_direction(path: &Path) -> std::collections::BTreeMap<Key, Vec<serde_json::Value>> {
+    let mut by: std::collections::BTreeMap<Key, Vec<serde_json::Value>> = Default::default();
+    for line in std::fs::read_to_string(path).unwrap().lines() {
+        let t: serde_json::Value = serde_json::from_str(line).unwrap();
+        if t["view"] != "sent" {
+            continue;
+        }
+        let k = (
+            t["client_port"].as_u64().unwrap(),
+            t["direction"].as_str().unwrap().to_string(),
+        );
+        by.entry(k).or_default().push(t);
+    }
+    for v in by.values_mut() {
+        v.sort_by_key(|t| t["index"].as_u64().unwrap());
+    }
+    by
+}
