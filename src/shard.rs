@@ -17,7 +17,7 @@
 //! Channels are bounded, so a slow writer or worker holds the reader back: memory stays
 //! flat whatever the capture's size.
 
-use crate::output::{Format, View};
+use crate::json::JsonBuf;
 use crate::pipeline::{self, Diagnostic, JsonlSettings, RunError};
 use crate::problems::Problems;
 use crate::record::Record;
@@ -70,9 +70,11 @@ struct Batch {
     upto: u64,
 }
 
-/// What a worker produced for one event.
+/// What a worker produced for one event: records already rendered as JSON Lines (the
+/// rendering, escaping and base64 are most of the output work, so it is done in
+/// parallel), or a warning.
 enum Item {
-    Record(Box<Record>),
+    Json(Vec<u8>),
     Warning(ws::Warning),
 }
 
@@ -167,13 +169,26 @@ impl StreamSink for Router {
 }
 
 /// Feeds one worker's events to its dissector; returns its problems by kind and in total.
+/// One record as a JSON line, exactly as [`crate::output::View::write_record`] writes it.
+fn render(json: &mut JsonBuf, r: &Record) -> io::Result<Vec<u8>> {
+    let mut line = Vec::new();
+    match r {
+        Record::Message(m) => json.message(&mut line, m)?,
+        other => serde_json::to_writer(&mut line, other)?,
+    }
+    line.push(b'\n');
+    Ok(line)
+}
+
 fn work(
     worker: usize,
     mut d: Dissector,
+    flow_records: bool,
     rx: Receiver<Batch>,
     tx: SyncSender<ToMerger>,
-) -> (Problems, u64) {
+) -> io::Result<(Problems, u64)> {
     let mut flows: HashMap<u64, FlowInfo> = HashMap::new();
+    let mut json = JsonBuf::new();
     for batch in rx {
         let mut items = Vec::new();
         for (seq, ev) in batch.events {
@@ -217,7 +232,11 @@ fn work(
                 }
             }
             items.extend(d.drain_warnings().map(|w| (seq, Item::Warning(w))));
-            items.extend(d.drain_records().map(|r| (seq, Item::Record(Box::new(r)))));
+            for r in d.drain_records() {
+                if flow_records || !matches!(r, Record::Flow(_)) {
+                    items.push((seq, Item::Json(render(&mut json, &r)?)));
+                }
+            }
         }
         let msg = ToMerger::Items {
             worker,
@@ -228,7 +247,7 @@ fn work(
             break;
         }
     }
-    (d.problem_counts(), d.problems())
+    Ok((d.problem_counts(), d.problems()))
 }
 
 /// Like [`pipeline::dissect_jsonl`], with the WebSocket decoding spread over `workers`
@@ -249,11 +268,7 @@ pub fn dissect_jsonl<R: Read + Send>(
     } = settings;
     let workers = workers.max(1);
     let (mtx, mrx) = mpsc::sync_channel::<ToMerger>(QUEUE * workers + 4);
-    let mut view = View::new(
-        Format::Jsonl,
-        io::BufWriter::with_capacity(1 << 16, out),
-        None,
-    );
+    let mut out = io::BufWriter::with_capacity(1 << 16, out);
     std::thread::scope(|s| {
         let mut txs = Vec::new();
         let mut handles = Vec::new();
@@ -270,7 +285,7 @@ pub fn dissect_jsonl<R: Read + Send>(
                 d
             });
             let mtx = mtx.clone();
-            handles.push(s.spawn(move || work(w, d, rx, mtx)));
+            handles.push(s.spawn(move || work(w, d, flow_records, rx, mtx)));
         }
         let dtx = mtx.clone();
         drop(mtx);
@@ -342,10 +357,9 @@ pub fn dissect_jsonl<R: Read + Send>(
                                         })
                                     }
                                 }
-                                Item::Record(r) => {
-                                    let keep = flow_records || !matches!(*r, Record::Flow(_));
-                                    if keep && write_err.is_none() {
-                                        if let Err(e) = view.write_record(&r) {
+                                Item::Json(line) => {
+                                    if write_err.is_none() {
+                                        if let Err(e) = out.write_all(&line) {
                                             write_err = Some(e);
                                         }
                                     }
@@ -366,15 +380,21 @@ pub fn dissect_jsonl<R: Read + Send>(
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
         let (mut counts, mut total) = (Problems::default(), 0);
         for h in handles {
-            let (c, t) = h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-            counts.merge(&c);
-            total += t;
+            match h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)) {
+                Ok((c, t)) => {
+                    counts.merge(&c);
+                    total += t;
+                }
+                Err(e) => {
+                    write_err.get_or_insert(e);
+                }
+            }
         }
         if let Some(e) = write_err {
             return Err(RunError::Output(e));
         }
         let (stats, mut problems) = stats?;
-        view.finish()?;
+        out.flush()?;
         for line in limiter.summary() {
             diag(Diagnostic {
                 file: file.to_string(),
