@@ -319,18 +319,26 @@ impl Reassembler {
         mine.stats.packets += 1;
         mine.stats.payload_bytes += seg.payload.len() as u64;
         mine.stats.snaplen_cut_bytes += seg.missing as u64;
-        if mine.closed {
-            return (0, 0);
-        }
-        // The peer's ACK tells how far the peer has received our bytes... and this
-        // segment's ACK tells how far we received the peer's.
+        // This segment's ACK tells how far this side received the peer's bytes (the
+        // FIN's sequence number is not a byte: an ACK of it stops at the FIN).
         if seg.flags.ack {
             if let Some(pbase) = peer.base {
-                let off = peer.offset(pbase, seg.ack);
+                let mut off = peer.offset(pbase, seg.ack);
+                if let Some(fin) = peer.fin_at {
+                    off = off.min(fin as i128);
+                }
                 if off > peer.acked as i128 && off <= peer.next as i128 + (1i128 << 31) {
                     peer.acked = off as u64;
                 }
             }
+        }
+        if mine.closed {
+            // A RST after this side's FIN still ends the other direction.
+            if seg.flags.rst {
+                mine.stats.rst = true;
+                released += Self::close_half(peer, info, dir.reverse(), CloseKind::Rst, at, sink);
+            }
+            return (released, 0);
         }
         let mut seq = seg.seq;
         if seg.flags.syn {
@@ -347,14 +355,15 @@ impl Reassembler {
             mine.fin_at = Some(end_with_missing as u64);
             mine.stats.fin = true;
         }
-        // Declare holes the peer already acknowledged: those bytes will not come again.
-        if mine.acked > mine.next && !(off <= mine.next as i128 && len > 0) {
-            released += Self::skip_to(mine, info, dir, mine.acked, at, sink);
-        }
         if len > 0 {
             let (rel, add) = Self::insert(mine, info, dir, off, seg.payload, at, config, sink);
             released += rel;
             added += add;
+        }
+        // Declare holes the peer already acknowledged: those bytes will not come again.
+        let acked = mine.fin_at.map_or(mine.acked, |fin| mine.acked.min(fin));
+        if acked > mine.next {
+            released += Self::skip_to(mine, info, dir, acked, at, sink);
         }
         if seg.flags.rst {
             mine.stats.rst = true;
@@ -545,9 +554,13 @@ impl Reassembler {
             target = target.max(s + p.data.len() as u64);
         }
         if let Some(fin) = h.fin_at {
-            target = target.max(fin);
+            // The stream ends at its FIN, whatever was acknowledged or held beyond it.
+            target = fin.max(h.next);
         }
-        let released = Self::skip_to(h, info, dir, target, at, sink);
+        let mut released = Self::skip_to(h, info, dir, target, at, sink);
+        // Anything still held lies beyond the FIN: not part of the stream.
+        released += std::mem::take(&mut h.pending_bytes);
+        h.pending.clear();
         h.closed = true;
         let kind = match (kind, h.fin_at) {
             (CloseKind::EndOfCapture, Some(_)) => CloseKind::Fin,
@@ -873,6 +886,51 @@ mod tests {
             .contains(&(Direction::ClientToServer, CloseKind::Rst)));
         let sum: Vec<_> = r.drain_summaries().collect();
         assert_eq!(sum[1].state, "reset");
+    }
+
+    #[test]
+    fn gap_before_a_fin_stops_at_the_fin() {
+        let mut r = Reassembler::new(Config::default());
+        let mut s = Collect::default();
+        r.process(&seg(true, 99, None, "S", b""), at(1), &mut s);
+        r.process(&seg(true, 100, None, "", b"aaaa"), at(2), &mut s);
+        // Bytes 104..110 lost; the FIN at 110 is captured and acknowledged (ack 111).
+        r.process(&seg(true, 110, None, "F", b""), at(3), &mut s);
+        r.process(&seg(false, 500, Some(111), "F", b""), at(4), &mut s);
+        r.finish(&mut s);
+        assert_eq!(s.bytes[0], b"aaaa");
+        assert_eq!(s.gaps[0], vec![(4, 6)]);
+    }
+
+    #[test]
+    fn rst_after_fin_closes_the_other_direction() {
+        let mut r = Reassembler::new(Config::default());
+        let mut s = Collect::default();
+        r.process(&seg(true, 99, None, "S", b""), at(1), &mut s);
+        r.process(&seg(false, 499, Some(100), "S", b""), at(2), &mut s);
+        r.process(&seg(true, 100, Some(500), "F", b""), at(3), &mut s);
+        r.process(&seg(false, 500, Some(101), "", b"late"), at(4), &mut s);
+        r.process(&seg(true, 101, Some(504), "R", b""), at(5), &mut s);
+        assert_eq!(s.bytes[1], b"late");
+        assert!(s
+            .closes
+            .contains(&(Direction::ServerToClient, CloseKind::Rst)));
+        assert_eq!(s.ended, vec![0]);
+        let sum: Vec<_> = r.drain_summaries().collect();
+        assert_eq!(sum[0].state, "reset");
+    }
+
+    #[test]
+    fn a_segment_inside_an_acknowledged_hole_is_kept() {
+        let mut r = Reassembler::new(Config::default());
+        let mut s = Collect::default();
+        r.process(&seg(true, 99, None, "S", b""), at(1), &mut s);
+        r.process(&seg(true, 100, None, "", b"aa"), at(2), &mut s);
+        r.process(&seg(false, 500, Some(110), "", b""), at(3), &mut s);
+        // 102..106 never captured; 106..110 captured after the ACK that covers it.
+        r.process(&seg(true, 106, None, "", b"cccc"), at(4), &mut s);
+        assert_eq!(s.bytes[0], b"aacccc");
+        assert_eq!(s.gaps[0], vec![(2, 4)]);
     }
 
     #[test]
