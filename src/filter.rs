@@ -266,6 +266,8 @@ pub struct Selector {
     head: u64,
     /// Undecided frames (sequence numbers) per connection, direction and data/control.
     open: HashMap<FrameKey, Vec<u64>>,
+    /// Flow records only release waiting frames and are not output: `--limit` ignores them.
+    flows_hidden: bool,
 }
 
 type FrameKey = (String, u64, String, bool);
@@ -285,6 +287,13 @@ impl Selector {
             filter,
             ..Default::default()
         }
+    }
+
+    /// For views that drop flow records after selection (the messages view uses them
+    /// only to release frames): they no longer count against `--limit`.
+    pub fn hide_flows(mut self) -> Self {
+        self.flows_hidden = true;
+        self
     }
 
     /// The filter applied.
@@ -360,7 +369,7 @@ impl Selector {
                         self.decide(seq, alone);
                     }
                 }
-                Some(self.filter.flow(f) && self.take())
+                Some(self.filter.flow(f) && (self.flows_hidden || self.take()))
             }
         };
         if decision == Some(false) && self.queue.is_empty() {

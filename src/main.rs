@@ -329,7 +329,7 @@ fn run_messages(a: MessageArgs) -> anyhow::Result<Outcome> {
     let c = &a.common;
     let strict = c.strict;
     let mut view = stdout_view(c);
-    let mut sel = Selector::new(filter(c, Some(&a.contents)));
+    let mut sel = Selector::new(filter(c, Some(&a.contents))).hide_flows();
     // Flow records end the wait of frames whose message never came; they are not printed.
     let opts = ws_options(&a.ws, true, a.frames, true);
     if let Some(o) = parallel_jsonl(c, sel.filter(), &opts, false)? {

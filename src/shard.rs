@@ -16,6 +16,10 @@
 //!
 //! Channels are bounded, so a slow writer or worker holds the reader back: memory stays
 //! flat whatever the capture's size.
+//!
+//! One exception to "the same output": when the shared memory budget for messages in
+//! progress runs out (hundreds of MiB of messages in progress at once), which message
+//! is cut depends on how far each worker has got, so it may differ from a sequential run.
 
 use crate::json::JsonBuf;
 use crate::pipeline::{self, Diagnostic, JsonlSettings, RunError};
@@ -168,7 +172,6 @@ impl StreamSink for Router {
     }
 }
 
-/// Feeds one worker's events to its dissector; returns its problems by kind and in total.
 /// One record as a JSON line, exactly as [`crate::output::View::write_record`] writes it.
 fn render(json: &mut JsonBuf, r: &Record) -> io::Result<Vec<u8>> {
     let mut line = Vec::new();
@@ -180,6 +183,7 @@ fn render(json: &mut JsonBuf, r: &Record) -> io::Result<Vec<u8>> {
     Ok(line)
 }
 
+/// Feeds one worker's events to its dissector; returns its problems by kind and in total.
 fn work(
     worker: usize,
     mut d: Dissector,

@@ -551,3 +551,20 @@ fn help_completions_and_man_page() {
     assert!(man.contains(".TH wsdissect 1"), "{man}");
     assert!(man.contains("Examples"));
 }
+
+#[test]
+fn limit_counts_printed_messages_only() {
+    // Flow records ride along internally (they release frames); they must not count.
+    let file = corpus("08-concurrent.pcap");
+    for n in [5usize, 200, 203] {
+        let out = jsonl(&[
+            "--quiet",
+            "--format",
+            "jsonl",
+            "--limit",
+            &n.to_string(),
+            &file,
+        ]);
+        assert_eq!(out.len(), n, "--limit {n}");
+    }
+}

@@ -68,8 +68,13 @@ impl CappedBuf {
 
     /// Appends `bytes`, storing only what fits under the cap and the budget.
     pub fn push(&mut self, bytes: &[u8]) {
+        // Once bytes were dropped, storing later ones would leave a hole in the middle.
+        let lost = self.truncated();
         self.total = self.total.saturating_add(bytes.len() as u64);
         let mut room = self.cap.saturating_sub(self.data.len()).min(bytes.len());
+        if lost {
+            room = 0;
+        }
         if let Some(b) = &self.budget {
             let left = b.limit.saturating_sub(b.used());
             if left < room {
@@ -95,6 +100,9 @@ impl CappedBuf {
 
     /// Bytes that may still be stored: under the cap and what the budget has left.
     fn room(&self) -> usize {
+        if self.truncated() {
+            return 0;
+        }
         let room = self.cap.saturating_sub(self.data.len());
         match &self.budget {
             Some(b) => room.min(b.limit.saturating_sub(b.used())),
@@ -196,5 +204,21 @@ mod tests {
         assert_eq!(budget.used(), 4);
         drop(b);
         assert_eq!(budget.used(), 0);
+    }
+
+    #[test]
+    fn nothing_is_stored_after_a_hole() {
+        let budget = Budget::new(10);
+        let mut a = CappedBuf::with_budget(100, budget.clone());
+        let mut b = CappedBuf::with_budget(100, budget.clone());
+        a.push(b"0123456789");
+        b.push(b"abcdef");
+        assert!(b.truncated() && b.data().is_empty());
+        // The budget frees up: b must not store its later bytes after the lost ones.
+        a.take();
+        b.push(b"ghij");
+        assert!(b.data().is_empty());
+        assert!(b.spare(1).is_none());
+        assert_eq!(b.total(), 10);
     }
 }
