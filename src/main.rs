@@ -503,11 +503,7 @@ fn run_ws(
                     progress.eprintln(&format!("wsdissect: {}: {line}", d.file()));
                 }
             }
-            let mut p = d.problem_counts();
-            if p.is_empty() {
-                p.other = d.problems();
-            }
-            Ok(p)
+            Ok(pipeline::ws_problems(d.problem_counts(), d.problems()))
         },
     )?;
     outcome.problems.merge(&limits);

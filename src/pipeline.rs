@@ -477,7 +477,7 @@ pub fn dissect_jsonl<R: Read>(
 }
 
 /// A dissector's problems by kind; those it counted without a kind as `other`.
-pub(crate) fn ws_problems(counts: Problems, total: u64) -> Problems {
+pub fn ws_problems(counts: Problems, total: u64) -> Problems {
     let mut p = counts;
     if p.is_empty() {
         p.other = total;
