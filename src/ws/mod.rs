@@ -922,7 +922,10 @@ impl StreamSink for Dissector {
                 // The answer may be in the hole: assume the upgrade went through.
                 conn.errors
                     .push("answer to the upgrade request lost in a tcp gap".to_string());
-                conn.start_ws(file, opts, out, "upgraded", req, [None, None], [0, 0]);
+                // What came of the answer before the hole is HTTP, not frames.
+                let mut skip = [0, 0];
+                skip[dir.index()] = conn.pre(dir).buf.len();
+                conn.start_ws(file, opts, out, "upgraded", req, [None, None], skip);
                 conn.run(file, opts, out, dir, |ds, cx, out| {
                     ds.gap(cx, out, len, at);
                 });

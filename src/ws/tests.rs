@@ -334,6 +334,45 @@ fn rejected_upgrade() {
 }
 
 #[test]
+fn answer_cut_by_a_gap_is_not_replayed_as_frames() {
+    let answer = response(None);
+    let r = run(&[
+        Ev::Data(C2S, request(None)),
+        Ev::Data(S2C, answer[..20].to_vec()),
+        Ev::Gap(S2C, (answer.len() - 20) as u64),
+        Ev::Data(S2C, sf(true, 1, b"after the hole")),
+        Ev::Data(C2S, cf(true, 1, b"hello")),
+    ]);
+    let mut texts: Vec<&str> = r
+        .messages
+        .iter()
+        .filter_map(|m| m.text.as_deref())
+        .collect();
+    texts.sort();
+    assert_eq!(texts, ["after the hole", "hello"]);
+    assert!(
+        r.messages.iter().all(|m| m.errors.is_empty()),
+        "{:?}",
+        r.messages
+    );
+    assert!(r.flows[0]
+        .errors
+        .iter()
+        .any(|e| e.contains("lost in a tcp gap")));
+    // The partial answer is skipped as such, and the hole sits after it, not at offset 0.
+    let w: Vec<&str> = r.warnings.iter().map(|w| w.message.as_str()).collect();
+    assert!(
+        w.iter()
+            .any(|m| m.ends_with("tcp gap of 139 bytes at stream offset 20")),
+        "{w:?}"
+    );
+    assert!(
+        w.iter().all(|m| !m.contains("not WebSocket frames")),
+        "{w:?}"
+    );
+}
+
+#[test]
 fn plain_http_and_other_tcp_produce_nothing() {
     let r = run(&[
         Ev::Data(C2S, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n".to_vec()),
