@@ -52,7 +52,11 @@ pub struct Extractor {
     root: PathBuf,
     per_file_dirs: bool,
     manifest: BufWriter<File>,
-    next_index: HashMap<(String, u64, String), u64>,
+    /// Messages seen so far per connection, by direction (client→server, server→client).
+    next_index: HashMap<(String, u64), [u64; 2]>,
+    /// Subdirectory of each capture file (with several files), unique even when two
+    /// paths sanitise to the same name.
+    dirs: HashMap<String, String>,
     summary: Summary,
 }
 
@@ -114,6 +118,7 @@ impl Extractor {
             per_file_dirs,
             manifest,
             next_index: HashMap::new(),
+            dirs: HashMap::new(),
             summary: Summary::default(),
         })
     }
@@ -121,8 +126,8 @@ impl Extractor {
     /// Counts message `m` in its direction and, when `selected`, writes its payload file
     /// and manifest line. Takes the record to move its payload out rather than copy it.
     pub fn message(&mut self, mut m: MessageRecord, selected: bool) -> io::Result<()> {
-        let key = (m.file.clone(), m.flow, m.direction.clone());
-        let slot = self.next_index.entry(key).or_default();
+        let counters = self.next_index.entry((m.file.clone(), m.flow)).or_default();
+        let slot = &mut counters[usize::from(m.direction != "client_to_server")];
         let index = *slot;
         *slot += 1;
         if !selected {
@@ -156,7 +161,7 @@ impl Extractor {
         if let Some(p) = payload {
             let mut rel = PathBuf::new();
             if self.per_file_dirs {
-                rel.push(dir_for(&bare.file));
+                rel.push(self.dir_of(&bare.file));
                 std::fs::create_dir_all(self.root.join(&rel))?;
             }
             rel.push(name);
@@ -175,8 +180,24 @@ impl Extractor {
 
     /// Forgets a finished connection's message counters.
     pub fn end_flow(&mut self, file: &str, flow: u64) {
-        self.next_index
-            .retain(|(f, id, _), _| !(f == file && *id == flow));
+        self.next_index.remove(&(file.to_string(), flow));
+    }
+
+    /// The subdirectory for a capture file: its sanitised name, with `-2`, `-3`, … added
+    /// when another file already took that name.
+    fn dir_of(&mut self, file: &str) -> String {
+        if let Some(d) = self.dirs.get(file) {
+            return d.clone();
+        }
+        let base = dir_for(file);
+        let mut name = base.clone();
+        let mut n = 1;
+        while self.dirs.values().any(|d| *d == name) {
+            n += 1;
+            name = format!("{base}-{n}");
+        }
+        self.dirs.insert(file.to_string(), name.clone());
+        name
     }
 
     /// Flushes the manifest.
@@ -189,6 +210,15 @@ impl Extractor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_whose_names_sanitise_alike_get_their_own_directories() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut x = Extractor::new(tmp.path(), true).unwrap();
+        assert_eq!(x.dir_of("a/b.pcap"), "a_b.pcap");
+        assert_eq!(x.dir_of("a_b.pcap"), "a_b.pcap-2");
+        assert_eq!(x.dir_of("a/b.pcap"), "a_b.pcap");
+    }
 
     fn msg(opcode: &str, text: Option<&str>, b64: Option<&str>) -> MessageRecord {
         MessageRecord {
