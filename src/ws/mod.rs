@@ -854,11 +854,29 @@ impl Dissector {
         self.out.kinds
     }
 
-    fn conn(&mut self, flow: &FlowInfo) -> &mut Conn {
-        let opts = &self.opts;
-        self.conns
-            .entry(flow.id)
-            .or_insert_with(|| Box::new(Conn::new(flow, opts)))
+    /// The connection's state, stamped with the event's time (made on first use when
+    /// `create`), with the dissector's other parts borrowed beside it.
+    fn parts(
+        &mut self,
+        flow: &FlowInfo,
+        create: bool,
+        at: Provenance,
+    ) -> Option<(&str, &Options, &mut Out, &mut Conn)> {
+        let Dissector {
+            file,
+            opts,
+            conns,
+            out,
+        } = self;
+        let conn = if create {
+            conns
+                .entry(flow.id)
+                .or_insert_with(|| Box::new(Conn::new(flow, opts)))
+        } else {
+            conns.get_mut(&flow.id)?
+        };
+        conn.touch(at.ts);
+        Some((file, opts, out, conn))
     }
 }
 
@@ -870,17 +888,9 @@ impl StreamSink for Dissector {
     }
 
     fn data(&mut self, flow: &FlowInfo, dir: Direction, bytes: &[u8], at: Provenance) {
-        self.conn(flow);
-        let Dissector {
-            file,
-            opts,
-            conns,
-            out,
-        } = self;
-        let Some(conn) = conns.get_mut(&flow.id) else {
+        let Some((file, opts, out, conn)) = self.parts(flow, true, at) else {
             return;
         };
-        conn.touch(at.ts);
         match conn.phase {
             Phase::Ignored | Phase::Rejected => {}
             Phase::Ws => conn.run(file, opts, out, dir, |ds, cx, out| {
@@ -894,17 +904,9 @@ impl StreamSink for Dissector {
     }
 
     fn gap(&mut self, flow: &FlowInfo, dir: Direction, len: u64, at: Provenance) {
-        self.conn(flow);
-        let Dissector {
-            file,
-            opts,
-            conns,
-            out,
-        } = self;
-        let Some(conn) = conns.get_mut(&flow.id) else {
+        let Some((file, opts, out, conn)) = self.parts(flow, true, at) else {
             return;
         };
-        conn.touch(at.ts);
         match conn.phase {
             Phase::Ignored | Phase::Rejected => {}
             Phase::Ws => conn.run(file, opts, out, dir, |ds, cx, out| {
@@ -935,16 +937,9 @@ impl StreamSink for Dissector {
 
     fn close(&mut self, flow: &FlowInfo, dir: Direction, _kind: CloseKind, at: Provenance) {
         // A connection that carried nothing yet has nothing to close.
-        let Dissector {
-            file,
-            opts,
-            conns,
-            out,
-        } = self;
-        let Some(conn) = conns.get_mut(&flow.id) else {
+        let Some((file, opts, out, conn)) = self.parts(flow, false, at) else {
             return;
         };
-        conn.touch(at.ts);
         match conn.phase {
             Phase::Ignored | Phase::Rejected => {}
             Phase::Ws => {
