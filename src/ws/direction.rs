@@ -92,6 +92,30 @@ struct Msg {
     undecodable: bool,
 }
 
+impl Msg {
+    /// Marks the message undecodable after an inflate error (saying so when compression
+    /// history was already missing); the direction's history is lost from here on.
+    fn inflate_failed(
+        &mut self,
+        cx: &Ctx,
+        out: &mut Out,
+        packet: u64,
+        err: &dyn std::fmt::Display,
+        ctx_lost: &mut bool,
+    ) {
+        let note = if *ctx_lost {
+            " (compression history before this message is missing)"
+        } else {
+            ""
+        };
+        let msg = format!("{err}{note}");
+        cx.warn(out, packet, msg.clone());
+        self.errors.push(msg);
+        self.undecodable = true;
+        *ctx_lost = true;
+    }
+}
+
 /// Where the current frame's payload goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Target {
@@ -625,16 +649,7 @@ impl DirState {
                 if m.inflate {
                     let inf = inflater.get_or_insert_with(Inflater::new);
                     if let Err(e) = inf.feed(data, &mut m.buf) {
-                        let note = if *ctx_lost {
-                            " (compression history before this message is missing)"
-                        } else {
-                            ""
-                        };
-                        let msg = format!("{e}{note}");
-                        cx.warn(out, at.packet, msg.clone());
-                        m.errors.push(msg);
-                        m.undecodable = true;
-                        *ctx_lost = true;
+                        m.inflate_failed(cx, out, at.packet, &e, ctx_lost);
                     }
                 } else {
                     m.buf.push(data);
@@ -688,16 +703,8 @@ impl DirState {
                     Ok(Some(note)) => m.errors.push(note),
                     Ok(None) => {}
                     Err(e) => {
-                        let note = if self.ctx_lost {
-                            " (compression history before this message is missing)"
-                        } else {
-                            ""
-                        };
-                        let msg = format!("{e}{note}");
-                        cx.warn(out, m.last.packet, msg.clone());
-                        m.errors.push(msg);
-                        m.undecodable = true;
-                        self.ctx_lost = true;
+                        let packet = m.last.packet;
+                        m.inflate_failed(cx, out, packet, &e, &mut self.ctx_lost);
                     }
                 }
             } else if m.inflate {
