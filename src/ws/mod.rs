@@ -153,19 +153,25 @@ impl Pre {
     /// so that a long non-WebSocket stream does not stay held (the scanner keeps its
     /// place).
     fn drop_dead(&mut self, n: usize) {
-        let n = n.min(self.buf.len());
+        let n = self.cut_front(n);
         if n == 0 {
             return;
         }
+        self.scanner.drain(n);
+        self.skipped += n as u64;
+        self.dropped += n;
+    }
+
+    /// Removes the first `n` bytes (at most all) with their pieces; returns how many.
+    fn cut_front(&mut self, n: usize) -> usize {
+        let n = n.min(self.buf.len());
         self.buf.drain(..n);
         self.pieces.retain(|p| p.end > n);
         for p in &mut self.pieces {
             p.end -= n;
         }
-        self.scanner.drain(n);
         self.start += n as u64;
-        self.skipped += n as u64;
-        self.dropped += n;
+        n
     }
 
     fn push(&mut self, bytes: &[u8], at: Provenance, gap_before: u64) {
@@ -189,13 +195,7 @@ impl Pre {
 
     /// Drops the first `n` bytes (a parsed HTTP head).
     fn consume(&mut self, n: usize) {
-        let n = n.min(self.buf.len());
-        self.buf.drain(..n);
-        self.pieces.retain(|p| p.end > n);
-        for p in &mut self.pieces {
-            p.end -= n;
-        }
-        self.start += n as u64;
+        self.cut_front(n);
         self.parsed = 0;
         self.scanner = Scanner::new(false);
     }
