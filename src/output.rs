@@ -140,23 +140,21 @@ impl<W: Write> View<W> {
 
     /// Writes a [`Record`] of any kind.
     pub fn write_record(&mut self, r: &Record) -> io::Result<()> {
-        match r {
-            Record::Message(m) if self.format != Format::Table => {
-                // Byte-identical to the serde path, several times faster.
-                if self.format == Format::Json {
-                    self.out
-                        .write_all(if self.count == 0 { b"[\n" } else { b",\n" })?;
-                }
-                self.json.message(&mut self.out, m)?;
-                if self.format == Format::Jsonl {
-                    self.out.write_all(b"\n")?;
-                }
-                self.count += 1;
-                Ok(())
+        if self.format != Format::Table {
+            if self.format == Format::Json {
+                self.out
+                    .write_all(if self.count == 0 { b"[\n" } else { b",\n" })?;
             }
+            record_json(&mut self.json, &mut self.out, r)?;
+            if self.format == Format::Jsonl {
+                self.out.write_all(b"\n")?;
+            }
+            self.count += 1;
+            return Ok(());
+        }
+        match r {
             Record::Message(m) => self.write(&Tagged(r, m)),
-            Record::Frame(f) if self.format == Format::Table => self.write(&InMessageTable(f)),
-            Record::Frame(f) => self.write(&Tagged(r, f)),
+            Record::Frame(f) => self.write(&InMessageTable(f)),
             Record::Flow(f) => self.write(&Tagged(r, f)),
         }
     }
@@ -234,6 +232,19 @@ fn cell_color(column: &str, text: &str) -> Option<Color> {
         "errors" | "problems" => Some(Color::Red),
         "payload" if text.contains('⚠') => Some(Color::Yellow),
         _ => None,
+    }
+}
+
+/// Writes one record as a JSON object (no separator): messages through the fast writer,
+/// byte-identical to serde_json and several times faster; other records through serde_json.
+pub fn record_json<W: Write + ?Sized>(
+    json: &mut crate::json::JsonBuf,
+    w: &mut W,
+    r: &Record,
+) -> io::Result<()> {
+    match r {
+        Record::Message(m) => json.message(w, m),
+        other => Ok(serde_json::to_writer(w, other)?),
     }
 }
 

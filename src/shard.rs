@@ -175,10 +175,7 @@ impl StreamSink for Router {
 /// One record as a JSON line, exactly as [`crate::output::View::write_record`] writes it.
 fn render(json: &mut JsonBuf, r: &Record) -> io::Result<Vec<u8>> {
     let mut line = Vec::new();
-    match r {
-        Record::Message(m) => json.message(&mut line, m)?,
-        other => serde_json::to_writer(&mut line, other)?,
-    }
+    crate::output::record_json(json, &mut line, r)?;
     line.push(b'\n');
     Ok(line)
 }
