@@ -529,13 +529,7 @@ fn parallel_jsonl(
         && f.since.is_none()
         && f.until.is_none()
         && f.limit.is_none();
-    let total: u64 = c
-        .files
-        .iter()
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum();
-    let progress = progress::wanted(total, io::stderr().is_terminal(), c.quiet);
+    let progress = progress::wanted(input_size(c), io::stderr().is_terminal(), c.quiet);
     if c.format != Format::Jsonl || opts.frames || !unfiltered || progress {
         return Ok(None);
     }
@@ -609,14 +603,18 @@ fn name(path: &Path) -> String {
 }
 
 /// A progress bar when stderr is a terminal, the input files are large and not quiet.
-fn start_progress(c: &Common) -> Progress {
-    let total: u64 = c
-        .files
+/// Bytes of the input files (standard input counts as nothing): decides the progress bar.
+fn input_size(c: &Common) -> u64 {
+    c.files
         .iter()
         .filter(|p| p.as_os_str() != "-")
         .filter_map(|p| std::fs::metadata(p).ok())
         .map(|m| m.len())
-        .sum();
+        .sum()
+}
+
+fn start_progress(c: &Common) -> Progress {
+    let total = input_size(c);
     Progress::new(
         total,
         progress::wanted(total, io::stderr().is_terminal(), c.quiet),
