@@ -204,29 +204,32 @@ impl Reassembler {
     pub fn process(&mut self, seg: &TcpSegment<'_>, at: Provenance, sink: &mut dyn StreamSink) {
         let k = key(seg.src, seg.dst);
         let new_syn = seg.flags.syn && !seg.flags.ack;
-        let mut restart = false;
-        if let Some(flow) = self.flows.get(&k) {
-            if new_syn {
+        // Known: the flow is tracked and this segment is not a SYN starting a new one.
+        let known = match self.flows.get(&k) {
+            None => false,
+            Some(_) if !new_syn => true,
+            Some(flow) => {
                 let client_half = &flow.halves[0];
                 let same_isn = flow.info.client == seg.src
                     && client_half.base == Some(seg.seq.wrapping_add(1));
                 let done = flow.ended || flow.halves.iter().any(|h| h.closed || h.fin_at.is_some());
-                restart =
+                let restart =
                     !same_isn && (done || flow.info.client != seg.src || client_half.next > 0);
+                if restart {
+                    if let Some(mut flow) = self.flows.remove(&k) {
+                        let released = Self::end_flow(
+                            &mut flow,
+                            CloseKind::EndOfCapture,
+                            &mut self.summaries,
+                            sink,
+                        );
+                        self.ooo_total = self.ooo_total.saturating_sub(released);
+                    }
+                }
+                !restart
             }
-        }
-        if restart {
-            if let Some(mut flow) = self.flows.remove(&k) {
-                let released = Self::end_flow(
-                    &mut flow,
-                    CloseKind::EndOfCapture,
-                    &mut self.summaries,
-                    sink,
-                );
-                self.ooo_total = self.ooo_total.saturating_sub(released);
-            }
-        }
-        if !self.flows.contains_key(&k) {
+        };
+        if !known {
             self.make_room(at, sink);
             let (client, server, roles_known) = if seg.flags.syn {
                 if seg.flags.ack {
