@@ -10,7 +10,6 @@
 //! messages get no payload file but are listed with their errors.
 
 use crate::record::MessageRecord;
-use base64::Engine;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -141,11 +140,7 @@ impl Extractor {
         } else if let Some(t) = text {
             Some(t.into_bytes())
         } else if let Some(b) = b64 {
-            Some(
-                base64::engine::general_purpose::STANDARD
-                    .decode(b)
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
-            )
+            Some(b.0)
         } else {
             Some(Vec::new())
         };
@@ -227,7 +222,7 @@ mod tests {
             direction: "client_to_server".into(),
             opcode: opcode.into(),
             text: text.map(String::from),
-            data_b64: b64.map(String::from),
+            data_b64: b64.and_then(crate::record::Base64::decode),
             packets: [7, 9],
             ..Default::default()
         }

@@ -351,7 +351,9 @@ impl Row for MessageRecord {
                 preview(self.close_reason.as_deref().unwrap_or(""), 60)
             )
         } else if let Some(b) = &self.data_b64 {
-            format!("b64:{}", preview(b, 60))
+            // Only the start is shown: encode no more than that.
+            let head = crate::record::Base64(b.bytes().get(..48).unwrap_or(b.bytes()).to_vec());
+            format!("b64:{}", preview(&head.encode(), 60))
         } else {
             String::new()
         };

@@ -1,6 +1,7 @@
 //! Owned output records: what the views print. The message record's field names are a
 //! stable contract (see README): fields may be added, never renamed.
 
+use base64::Engine as _;
 use serde::Serialize;
 
 /// One output record, tagged by `"record"` in JSON.
@@ -45,9 +46,10 @@ pub struct MessageRecord {
     /// Text payload, present for text messages that are valid UTF-8.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    /// Base64 of every other decoded payload (binary, control, invalid-UTF-8 text).
+    /// Every other decoded payload (binary, control, invalid-UTF-8 text), shown as
+    /// base64.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub data_b64: Option<String>,
+    pub data_b64: Option<Base64>,
     /// Close status code, for close messages that carry one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub close_code: Option<u16>,
@@ -66,6 +68,51 @@ pub struct MessageRecord {
     pub truncated: bool,
     /// Protocol violations and decoding problems concerning this message.
     pub errors: Vec<String>,
+}
+
+/// Bytes that JSON shows as a standard base64 string. They are kept raw so that they are
+/// encoded once, straight into the output, and so that users of the record (extract,
+/// stats) get the bytes without decoding.
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub struct Base64(pub Vec<u8>);
+
+impl Base64 {
+    /// The raw bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The base64 text.
+    pub fn encode(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(&self.0)
+    }
+
+    /// Bytes from base64 text (`None` when it is not valid base64).
+    pub fn decode(text: &str) -> Option<Base64> {
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .ok()
+            .map(Base64)
+    }
+}
+
+impl std::fmt::Display for Base64 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        base64::display::Base64Display::new(&self.0, &base64::engine::general_purpose::STANDARD)
+            .fmt(f)
+    }
+}
+
+impl std::fmt::Debug for Base64 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Base64({self})")
+    }
+}
+
+impl Serialize for Base64 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// One WebSocket frame as it appeared on the wire.

@@ -10,7 +10,7 @@
 
 use crate::filter::parse_rfc3339;
 use crate::output::Row;
-use crate::record::{FlowRecord, MessageRecord};
+use crate::record::{Base64, FlowRecord, MessageRecord};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -170,7 +170,7 @@ struct DirAcc {
     min: u64,
     max: u64,
     hist: BTreeMap<u16, u64>,
-    pings: VecDeque<(String, f64)>,
+    pings: VecDeque<(Base64, f64)>,
     ping_count: u64,
     pong_count: u64,
     dropped_pings: u64,
@@ -544,7 +544,7 @@ mod tests {
             timestamp: ts.into(),
             length: len,
             wire_length: len / 2,
-            data_b64: b64.map(String::from),
+            data_b64: b64.and_then(Base64::decode),
             packets: [1, 1],
             ..Default::default()
         }

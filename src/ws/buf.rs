@@ -4,6 +4,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+/// Least a buffer grows by when it runs out of room.
+const GROW_MIN: usize = 16 * 1024;
+
 /// Bytes stored by all the buffers that share it, and the most they may store together:
 /// many connections each holding a big message in progress stay within it.
 #[derive(Debug, Clone)]
@@ -110,6 +113,15 @@ impl CappedBuf {
         }
     }
 
+    /// Makes room for `n` more bytes without reallocating, as far as the cap and the
+    /// budget allow (a size hint: nothing is stored or counted).
+    pub fn reserve(&mut self, n: usize) {
+        let n = n.min(self.room());
+        if self.data.capacity() - self.data.len() < n {
+            self.data.reserve_exact(n);
+        }
+    }
+
     /// Room for writing at least `min` more bytes straight into the stored bytes'
     /// spare capacity, none of it beyond the cap or the budget: the vector to append
     /// to, or `None` when either is too close (use [`CappedBuf::push`] then). Whoever
@@ -117,7 +129,8 @@ impl CappedBuf {
     pub fn spare(&mut self, min: usize) -> Option<&mut Vec<u8>> {
         let room = self.room();
         if self.data.capacity() - self.data.len() < min {
-            self.data.reserve(self.data.len().max(min).min(room));
+            self.data
+                .reserve(self.data.len().max(GROW_MIN).max(min).min(room));
         }
         let spare = self.data.capacity() - self.data.len();
         (spare > 0 && spare <= room).then_some(&mut self.data)

@@ -19,6 +19,10 @@ use super::buf::CappedBuf;
 /// Size of the reusable output chunk.
 const CHUNK: usize = 32 * 1024;
 
+/// Least spare room worth inflating straight into a message (enough for zlib's fast
+/// path, which wants 258 bytes of room).
+const MIN_OUT: usize = 1024;
+
 /// The tail the sender strips from every compressed message (RFC 7692 §7.2.1).
 pub const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
@@ -131,7 +135,7 @@ impl Inflater {
             let out0 = self.d.total_out();
             // Inflate straight into the message when its cap allows (one copy fewer,
             // and back-references within the message stay in one buffer).
-            let (status, room, direct) = match out.spare(CHUNK) {
+            let (status, room, direct) = match out.spare(MIN_OUT) {
                 Some(v) => {
                     let room = v.capacity() - v.len();
                     let st = self.d.decompress_vec(input, v, FlushDecompress::None);

@@ -20,7 +20,7 @@ use super::deflate::Inflater;
 use super::frame::{parse_header, unmask, FrameHeader, HeaderStatus, Opcode, MAX_HEADER_LEN};
 use super::sync::{Rules, Scan, Scanner, MAX_PLAUSIBLE_FRAME};
 use super::{Options, Out};
-use crate::record::{DirectionStats, FrameRecord, MessageRecord, Record};
+use crate::record::{Base64, DirectionStats, FrameRecord, MessageRecord, Record};
 use crate::stream::{Direction, Provenance};
 
 /// Largest resynchronisation buffer; past it a big plausible frame is believed or the
@@ -75,6 +75,10 @@ impl Ctx<'_> {
         out.warn(packet, format!("flow {} {}: {msg}", self.flow, self.dir));
     }
 }
+
+/// Most bytes a message buffer reserves ahead on the word of a frame header (which may
+/// lie); beyond it the buffer grows as bytes really arrive.
+const RESERVE_AHEAD: u64 = 1 << 20;
 
 /// A message being assembled.
 #[derive(Debug)]
@@ -588,6 +592,15 @@ impl DirState {
             m.frames += 1;
             m.wire = m.wire.saturating_add(h.payload_len);
             m.last = at;
+            // Room for the frame's decoded bytes up front, instead of growing (and
+            // copying) the buffer as they come; compressed data typically inflates to
+            // about three times its size.
+            let expect = if m.inflate {
+                h.payload_len.saturating_mul(3).saturating_add(256)
+            } else {
+                h.payload_len
+            };
+            m.buf.reserve(expect.min(RESERVE_AHEAD) as usize);
         }
         self.frame = Some(Frame {
             h,
@@ -963,7 +976,8 @@ impl DirState {
     }
 }
 
-/// Sets `text`/`data_b64`/`close_*` from a decoded payload.
+/// Sets `text`/`data_b64`/`close_*` from a decoded payload (moved into the record, not
+/// copied).
 fn fill_payload(
     rec: &mut MessageRecord,
     errors: &mut Vec<String>,
@@ -971,14 +985,19 @@ fn fill_payload(
     data: Vec<u8>,
     truncated: bool,
 ) {
-    let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
     match opcode {
         Opcode::Text => match simdutf8::compat::from_utf8(&data) {
-            Ok(s) => rec.text = Some(s.to_string()),
+            Ok(_) => {
+                // SAFETY: simdutf8 has just validated `data` as UTF-8.
+                rec.text = Some(unsafe { String::from_utf8_unchecked(data) });
+            }
             Err(e) if truncated && e.error_len().is_none() => {
+                // The message was cut inside a character: keep the characters before it.
+                let mut data = data;
+                data.truncate(e.valid_up_to());
                 rec.text = Some(
-                    String::from_utf8_lossy(data.get(..e.valid_up_to()).unwrap_or(&[]))
-                        .into_owned(),
+                    String::from_utf8(data)
+                        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
                 );
             }
             Err(e) => {
@@ -986,7 +1005,7 @@ fn fill_payload(
                     "invalid UTF-8 in text message at byte {}",
                     e.valid_up_to()
                 ));
-                rec.data_b64 = Some(b64(&data));
+                rec.data_b64 = Some(Base64(data));
             }
         },
         Opcode::Close => {
@@ -1010,9 +1029,9 @@ fn fill_payload(
                     }
                 }
             }
-            rec.data_b64 = Some(b64(&data));
+            rec.data_b64 = Some(Base64(data));
         }
-        _ => rec.data_b64 = Some(b64(&data)),
+        _ => rec.data_b64 = Some(Base64(data)),
     }
 }
 

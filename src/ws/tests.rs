@@ -149,7 +149,10 @@ fn summary(r: &Run) -> Vec<(String, String, String)> {
             let p = if m.undecodable {
                 "UNDECODABLE".to_string()
             } else {
-                m.text.clone().or(m.data_b64.clone()).unwrap_or_default()
+                m.text
+                    .clone()
+                    .or(m.data_b64.as_ref().map(|b| b.encode()))
+                    .unwrap_or_default()
             };
             (m.direction.clone(), m.opcode.clone(), p)
         })
@@ -540,7 +543,7 @@ fn deflate_every_window_size() {
         let got: Vec<String> = r
             .messages
             .iter()
-            .map(|m| m.data_b64.clone().unwrap_or_default())
+            .map(|m| m.data_b64.as_ref().map(|b| b.encode()).unwrap_or_default())
             .collect();
         let want: Vec<String> = msgs.iter().map(|m| b64(m)).collect();
         assert_eq!(got, want, "bits {bits}");
