@@ -32,17 +32,37 @@ static ESCAPE: [u8; 128] = {
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
 
-/// Nonzero when some byte of `v` may need escaping; the lowest set high bit marks the
-/// first candidate exactly (higher ones may be false positives, checked by the caller).
+/// The high bit of each byte of `v` that needs escaping (below 0x20, `"` or `\\`) is
+/// set, and no other bit: the sums cannot carry from one byte into the next.
 #[inline]
-fn candidates(v: u64) -> u64 {
-    let ctrl = v.wrapping_sub(LO * 0x20) & !v;
-    let q = v ^ (LO * b'"' as u64);
-    let quote = q.wrapping_sub(LO) & !q;
-    let b = v ^ (LO * b'\\' as u64);
-    let backslash = b.wrapping_sub(LO) & !b;
+fn specials(v: u64) -> u64 {
+    const M: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    // Below 0x20: the low seven bits plus 0x60 stay below 0x80, and the high bit is clear.
+    let ctrl = !((v & M) + LO * 0x60) & !v;
+    // Equal to c: the byte XOR c is zero.
+    let zero = |x: u64| !(((x & M) + M) | x);
+    let quote = zero(v ^ (LO * b'"' as u64));
+    let backslash = zero(v ^ (LO * b'\\' as u64));
     (ctrl | quote | backslash) & HI
 }
+
+/// The escape sequence of every byte below 0x80 that needs one, padded to eight bytes,
+/// and its length.
+static SEQ: [([u8; 8], u8); 128] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [([0u8; 8], 0u8); 128];
+    let mut i = 0;
+    while i < 128 {
+        let e = ESCAPE[i];
+        if e == b'u' {
+            t[i] = ([b'\\', b'u', b'0', b'0', HEX[i >> 4], HEX[i & 15], 0, 0], 6);
+        } else if e != 0 {
+            t[i] = ([b'\\', e, 0, 0, 0, 0, 0, 0], 2);
+        }
+        i += 1;
+    }
+    t
+};
 
 /// Input bytes escaped per step: the buffer then needs at most six times as much room.
 const BLOCK: usize = 4096;
@@ -52,18 +72,50 @@ const FLUSH_AT: usize = 64 * 1024;
 
 /// A reusable rendering buffer: records are rendered into it with few bounds checks and
 /// no calls per escaped byte, and handed to the writer in pieces of about 64 KiB, so its
-/// size stays bounded whatever the length of the strings.
+/// size stays bounded whatever the length of the strings. A [`JsonBuf::keeping`] buffer
+/// instead keeps everything it renders until [`JsonBuf::take`] (for callers that hold
+/// the output anyway, so that it is not copied once more).
 #[derive(Debug, Default)]
 pub struct JsonBuf {
     /// Always initialised up to its length; `pos` bytes are rendered.
     buf: Vec<u8>,
     pos: usize,
+    keep: bool,
 }
 
 impl JsonBuf {
     /// An empty buffer.
     pub fn new() -> JsonBuf {
         JsonBuf::default()
+    }
+
+    /// A buffer that never hands its bytes to a writer, reusing `space` (whose
+    /// contents are overwritten).
+    pub fn keeping(space: Vec<u8>) -> JsonBuf {
+        JsonBuf {
+            buf: space,
+            pos: 0,
+            keep: true,
+        }
+    }
+
+    /// Bytes rendered and not handed over yet.
+    pub fn len(&self) -> usize {
+        self.pos
+    }
+
+    /// True when nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.pos == 0
+    }
+
+    /// Takes the rendered bytes out, continuing in `space` (whose contents are
+    /// overwritten).
+    pub fn take(&mut self, space: Vec<u8>) -> Vec<u8> {
+        let mut out = std::mem::replace(&mut self.buf, space);
+        out.truncate(self.pos);
+        self.pos = 0;
+        out
     }
 
     fn room(&mut self, n: usize) {
@@ -130,58 +182,56 @@ impl JsonBuf {
     }
 
     fn escape_block(&mut self, s: &[u8]) {
+        // Every input byte becomes at most six bytes, and stores are eight bytes wide.
         self.room(s.len() * 6 + 8);
         let buf = &mut self.buf[..];
         let mut o = self.pos;
-        let mut i = 0;
-        while i < s.len() {
-            if let Some(word) = s.get(i..i + 8) {
-                // Copy eight bytes at once; keep only those before the first escape.
-                buf[o..o + 8].copy_from_slice(word);
-                let mut a = [0u8; 8];
-                a.copy_from_slice(word);
-                let m = candidates(u64::from_le_bytes(a));
-                if m == 0 {
-                    i += 8;
-                    o += 8;
-                    continue;
-                }
-                let k = (m.trailing_zeros() / 8) as usize;
-                i += k;
-                o += k;
+        let mut words = s.chunks_exact(8);
+        for word in &mut words {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(word);
+            let v = u64::from_le_bytes(a);
+            let mut m = specials(v);
+            // Bytes of this word before `p` are written.
+            let mut p = 0u32;
+            while m != 0 {
+                let k = m.trailing_zeros() / 8;
+                // Write the rest of the word; keep the bytes before the special one.
+                buf[o..o + 8].copy_from_slice(&(v >> (8 * p)).to_le_bytes());
+                o += (k - p) as usize;
+                let (seq, len) = SEQ[(a[k as usize] & 0x7f) as usize];
+                buf[o..o + 8].copy_from_slice(&seq);
+                o += len as usize;
+                p = k + 1;
+                m &= m - 1;
             }
-            let b = s[i];
-            let e = if b < 0x80 { ESCAPE[b as usize] } else { 0 };
-            i += 1;
-            match e {
-                0 => {
-                    buf[o] = b;
-                    o += 1;
-                }
-                b'u' => {
-                    const HEX: &[u8; 16] = b"0123456789abcdef";
-                    buf[o..o + 6].copy_from_slice(&[
-                        b'\\',
-                        b'u',
-                        b'0',
-                        b'0',
-                        HEX[(b >> 4) as usize],
-                        HEX[(b & 15) as usize],
-                    ]);
-                    o += 6;
-                }
-                _ => {
-                    buf[o] = b'\\';
-                    buf[o + 1] = e;
-                    o += 2;
-                }
+            if p < 8 {
+                buf[o..o + 8].copy_from_slice(&(v >> (8 * p)).to_le_bytes());
+                o += (8 - p) as usize;
+            }
+        }
+        for &b in words.remainder() {
+            let (seq, len) = if b < 0x80 {
+                SEQ[b as usize]
+            } else {
+                ([0; 8], 0)
+            };
+            if len == 0 {
+                buf[o] = b;
+                o += 1;
+            } else {
+                buf[o..o + 8].copy_from_slice(&seq);
+                o += len as usize;
             }
         }
         self.pos = o;
     }
 
-    /// Hands the rendered bytes to `w`.
+    /// Hands the rendered bytes to `w` (a keeping buffer keeps them).
     pub fn flush<W: Write + ?Sized>(&mut self, w: &mut W) -> io::Result<()> {
+        if self.keep {
+            return Ok(());
+        }
         let r = w.write_all(&self.buf[..self.pos]);
         self.pos = 0;
         r
@@ -251,6 +301,18 @@ impl JsonBuf {
         }
         self.raw(b"]}");
         self.flush(w)
+    }
+}
+
+/// Appends raw bytes (for `serde_json` to render into the same buffer).
+impl Write for JsonBuf {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.raw(b);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -343,6 +405,12 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn dense_escapes_like_serde_json(s in "[\"\\\\\\x00-\\x1fa-zé\\x7f]{0,100}") {
+            let m = MessageRecord { text: Some(s), ..MessageRecord::default() };
+            prop_assert_eq!(ours(&m), serde(&m));
+        }
+
         #[test]
         fn same_as_serde_json(text in any::<String>(), ascii in "[ -~\\n\\t]{0,80}", n in any::<u64>(),
                               flags in any::<(bool, bool, bool)>(), errors in proptest::collection::vec(any::<String>(), 0..3),

@@ -244,7 +244,11 @@ pub fn record_json<W: Write + ?Sized>(
 ) -> io::Result<()> {
     match r {
         Record::Message(m) => json.message(w, m),
-        other => Ok(serde_json::to_writer(w, other)?),
+        other => {
+            // Through the buffer, so that a keeping buffer gets every record.
+            serde_json::to_writer(&mut *json, other)?;
+            json.flush(w)
+        }
     }
 }
 

@@ -29,6 +29,7 @@ use crate::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
 use crate::ws::{self, Dissector};
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
+use std::ops::Range;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
 /// Packets per batch handed to the workers.
@@ -76,16 +77,23 @@ struct Batch {
 
 /// What a worker produced for one event: records already rendered as JSON Lines (the
 /// rendering, escaping and base64 are most of the output work, so it is done in
-/// parallel), or a warning.
+/// parallel), as a range of its batch's text, or a warning.
 enum Item {
-    Json(Vec<u8>),
+    Json(Range<usize>),
     Warning(ws::Warning),
+}
+
+/// What a worker produced for one batch.
+struct Chunk {
+    items: VecDeque<(u64, Item)>,
+    /// The JSON Lines the items point into.
+    text: Vec<u8>,
 }
 
 enum ToMerger {
     Items {
         worker: usize,
-        items: Vec<(u64, Item)>,
+        chunk: Chunk,
         upto: u64,
     },
     Diag(Diagnostic),
@@ -116,7 +124,13 @@ impl Router {
     /// Hands every worker its batch (empty ones too: they carry the numbering).
     fn flush(&mut self, upto: u64) -> io::Result<()> {
         for (b, tx) in self.batches.iter_mut().zip(&self.txs) {
-            let mut batch = std::mem::take(b);
+            // The next batch is likely as big: allocate once instead of growing.
+            let next = Batch {
+                events: Vec::with_capacity(b.events.len()),
+                bytes: Vec::with_capacity(b.bytes.len()),
+                upto: 0,
+            };
+            let mut batch = std::mem::replace(b, next);
             batch.upto = upto;
             tx.send(batch)
                 .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "worker stopped"))?;
@@ -172,12 +186,13 @@ impl StreamSink for Router {
     }
 }
 
-/// One record as a JSON line, exactly as [`crate::output::View::write_record`] writes it.
-fn render(json: &mut JsonBuf, r: &Record) -> io::Result<Vec<u8>> {
-    let mut line = Vec::new();
-    crate::output::record_json(json, &mut line, r)?;
-    line.push(b'\n');
-    Ok(line)
+/// Renders one record as a JSON line, exactly as [`crate::output::View::write_record`]
+/// writes it, into `json` (which keeps it); returns where it is.
+fn render(json: &mut JsonBuf, r: &Record) -> io::Result<Range<usize>> {
+    let start = json.len();
+    crate::output::record_json(json, &mut io::sink(), r)?;
+    json.raw(b"\n");
+    Ok(start..json.len())
 }
 
 /// Feeds one worker's events to its dissector; returns its problems by kind and in total.
@@ -187,11 +202,12 @@ fn work(
     flow_records: bool,
     rx: Receiver<Batch>,
     tx: SyncSender<ToMerger>,
+    recycled: Receiver<Vec<u8>>,
 ) -> io::Result<(Problems, u64)> {
     let mut flows: HashMap<u64, FlowInfo> = HashMap::new();
-    let mut json = JsonBuf::new();
+    let mut json = JsonBuf::keeping(Vec::new());
     for batch in rx {
-        let mut items = Vec::new();
+        let mut items = VecDeque::new();
         for (seq, ev) in batch.events {
             match ev {
                 Event::Open(info) => {
@@ -235,13 +251,15 @@ fn work(
             items.extend(d.drain_warnings().map(|w| (seq, Item::Warning(w))));
             for r in d.drain_records() {
                 if flow_records || !matches!(r, Record::Flow(_)) {
-                    items.push((seq, Item::Json(render(&mut json, &r)?)));
+                    items.push_back((seq, Item::Json(render(&mut json, &r)?)));
                 }
             }
         }
+        // Text buffers come back from the writer once written, already grown.
+        let text = json.take(recycled.try_recv().unwrap_or_default());
         let msg = ToMerger::Items {
             worker,
-            items,
+            chunk: Chunk { items, text },
             upto: batch.upto,
         };
         if tx.send(msg).is_err() {
@@ -273,6 +291,7 @@ pub fn dissect_jsonl<R: Read + Send>(
     std::thread::scope(|s| {
         let mut txs = Vec::new();
         let mut handles = Vec::new();
+        let mut recyclers = Vec::new();
         // One memory budget for the messages in progress of all workers.
         let first = Dissector::new(file.to_string(), opts.clone());
         let budget = first.message_budget();
@@ -286,7 +305,9 @@ pub fn dissect_jsonl<R: Read + Send>(
                 d
             });
             let mtx = mtx.clone();
-            handles.push(s.spawn(move || work(w, d, flow_records, rx, mtx)));
+            let (rtx, rrx) = mpsc::channel::<Vec<u8>>();
+            recyclers.push(rtx);
+            handles.push(s.spawn(move || work(w, d, flow_records, rx, mtx, rrx)));
         }
         let dtx = mtx.clone();
         drop(mtx);
@@ -317,8 +338,7 @@ pub fn dissect_jsonl<R: Read + Send>(
             r.and_then(|st| fin.map(|()| (st, limits)).map_err(RunError::Output))
         });
 
-        let mut queues: Vec<VecDeque<(u64, Item)>> =
-            (0..workers).map(|_| VecDeque::new()).collect();
+        let mut queues: Vec<VecDeque<Chunk>> = (0..workers).map(|_| VecDeque::new()).collect();
         let mut upto = vec![0u64; workers];
         let mut write_err: Option<io::Error> = None;
         // Limited here, in the order a single dissector would give them.
@@ -328,10 +348,14 @@ pub fn dissect_jsonl<R: Read + Send>(
                 ToMerger::Diag(d) => diag(d),
                 ToMerger::Items {
                     worker,
-                    items,
+                    chunk,
                     upto: u,
                 } => {
-                    queues[worker].extend(items);
+                    if chunk.items.is_empty() {
+                        let _ = recyclers[worker].send(chunk.text);
+                    } else {
+                        queues[worker].push_back(chunk);
+                    }
                     upto[worker] = u;
                     let ready = upto.iter().copied().min().unwrap_or(0);
                     // Each event number belongs to one worker: take the smallest head
@@ -340,12 +364,19 @@ pub fn dissect_jsonl<R: Read + Send>(
                         let next = queues
                             .iter()
                             .enumerate()
-                            .filter_map(|(i, q)| q.front().map(|(seq, _)| (*seq, i)))
+                            .filter_map(|(i, q)| {
+                                q.front()
+                                    .and_then(|c| c.items.front())
+                                    .map(|(seq, _)| (*seq, i))
+                            })
                             .filter(|(seq, _)| *seq <= ready)
                             .min();
                         let Some((seq, i)) = next else { break };
-                        while queues[i].front().is_some_and(|(s, _)| *s == seq) {
-                            let Some((_, item)) = queues[i].pop_front() else {
+                        let Some(chunk) = queues[i].front_mut() else {
+                            break;
+                        };
+                        while chunk.items.front().is_some_and(|(s, _)| *s == seq) {
+                            let Some((_, item)) = chunk.items.pop_front() else {
                                 break;
                             };
                             match item {
@@ -358,13 +389,19 @@ pub fn dissect_jsonl<R: Read + Send>(
                                         })
                                     }
                                 }
-                                Item::Json(line) => {
+                                Item::Json(range) => {
                                     if write_err.is_none() {
-                                        if let Err(e) = out.write_all(&line) {
+                                        let line = chunk.text.get(range).unwrap_or(&[]);
+                                        if let Err(e) = out.write_all(line) {
                                             write_err = Some(e);
                                         }
                                     }
                                 }
+                            }
+                        }
+                        if chunk.items.is_empty() {
+                            if let Some(done) = queues[i].pop_front() {
+                                let _ = recyclers[i].send(done.text);
                             }
                         }
                     }
