@@ -46,23 +46,37 @@ fn specials(v: u64) -> u64 {
     (ctrl | quote | backslash) & HI
 }
 
-/// The escape sequence of every byte below 0x80 that needs one, padded to eight bytes,
-/// and its length.
-static SEQ: [([u8; 8], u8); 128] = {
+/// The escape sequence of every byte below 0x80 that needs one, as the eight bytes of a
+/// little-endian word (zero-padded).
+static SEQ: [u64; 128] = {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut t = [([0u8; 8], 0u8); 128];
+    let mut t = [0u64; 128];
     let mut i = 0;
     while i < 128 {
         let e = ESCAPE[i];
         if e == b'u' {
-            t[i] = ([b'\\', b'u', b'0', b'0', HEX[i >> 4], HEX[i & 15], 0, 0], 6);
+            t[i] = u64::from_le_bytes([b'\\', b'u', b'0', b'0', HEX[i >> 4], HEX[i & 15], 0, 0]);
         } else if e != 0 {
-            t[i] = ([b'\\', e, 0, 0, 0, 0, 0, 0], 2);
+            t[i] = u64::from_le_bytes([b'\\', e, 0, 0, 0, 0, 0, 0]);
         }
         i += 1;
     }
     t
 };
+
+/// Length of the escape sequence of a byte that needs one: two bytes for `"`, `\\` and
+/// the named controls (`\b \t \n \f \r`), six for `\u00xx`. Computed rather than
+/// looked up, to keep memory loads off the chain of output positions.
+#[inline]
+fn seq_len(b: u8) -> usize {
+    const NAMED: u32 = 1 << 0x08 | 1 << 0x09 | 1 << 0x0a | 1 << 0x0c | 1 << 0x0d;
+    let named = b < 0x20 && (NAMED >> (b & 31)) & 1 == 1;
+    if named || b == b'"' || b == b'\\' {
+        2
+    } else {
+        6
+    }
+}
 
 /// Input bytes escaped per step: the buffer then needs at most six times as much room.
 const BLOCK: usize = 4096;
@@ -199,9 +213,9 @@ impl JsonBuf {
                 // Write the rest of the word; keep the bytes before the special one.
                 buf[o..o + 8].copy_from_slice(&(v >> (8 * p)).to_le_bytes());
                 o += (k - p) as usize;
-                let (seq, len) = SEQ[(a[k as usize] & 0x7f) as usize];
-                buf[o..o + 8].copy_from_slice(&seq);
-                o += len as usize;
+                let b = (v >> (8 * k)) as u8;
+                buf[o..o + 8].copy_from_slice(&SEQ[(b & 0x7f) as usize].to_le_bytes());
+                o += seq_len(b);
                 p = k + 1;
                 m &= m - 1;
             }
@@ -211,17 +225,12 @@ impl JsonBuf {
             }
         }
         for &b in words.remainder() {
-            let (seq, len) = if b < 0x80 {
-                SEQ[b as usize]
+            if b < 0x80 && ESCAPE[b as usize] != 0 {
+                buf[o..o + 8].copy_from_slice(&SEQ[b as usize].to_le_bytes());
+                o += seq_len(b);
             } else {
-                ([0; 8], 0)
-            };
-            if len == 0 {
                 buf[o] = b;
                 o += 1;
-            } else {
-                buf[o..o + 8].copy_from_slice(&seq);
-                o += len as usize;
             }
         }
         self.pos = o;
