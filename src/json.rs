@@ -46,37 +46,40 @@ fn specials(v: u64) -> u64 {
     (ctrl | quote | backslash) & HI
 }
 
-/// The escape sequence of every byte below 0x80 that needs one, as the eight bytes of a
-/// little-endian word (zero-padded).
-static SEQ: [u64; 128] = {
+/// What every byte becomes in a JSON string, as the bytes of a little-endian word: the
+/// byte itself, or its escape sequence (`\\"`, `\\n`, `\\u001f`...).
+static OUT: [u64; 256] = {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut t = [0u64; 128];
+    let mut t = [0u64; 256];
     let mut i = 0;
-    while i < 128 {
-        let e = ESCAPE[i];
-        if e == b'u' {
-            t[i] = u64::from_le_bytes([b'\\', b'u', b'0', b'0', HEX[i >> 4], HEX[i & 15], 0, 0]);
+    while i < 256 {
+        let e = if i < 128 { ESCAPE[i] } else { 0 };
+        t[i] = if e == b'u' {
+            u64::from_le_bytes([b'\\', b'u', b'0', b'0', HEX[i >> 4], HEX[i & 15], 0, 0])
         } else if e != 0 {
-            t[i] = u64::from_le_bytes([b'\\', e, 0, 0, 0, 0, 0, 0]);
-        }
+            u64::from_le_bytes([b'\\', e, 0, 0, 0, 0, 0, 0])
+        } else {
+            i as u64
+        };
         i += 1;
     }
     t
 };
 
-/// Length of the escape sequence of a byte that needs one: two bytes for `"`, `\\` and
-/// the named controls (`\b \t \n \f \r`), six for `\u00xx`. Computed rather than
-/// looked up, to keep memory loads off the chain of output positions.
-#[inline]
-fn seq_len(b: u8) -> usize {
-    const NAMED: u32 = 1 << 0x08 | 1 << 0x09 | 1 << 0x0a | 1 << 0x0c | 1 << 0x0d;
-    let named = b < 0x20 && (NAMED >> (b & 31)) & 1 == 1;
-    if named || b == b'"' || b == b'\\' {
-        2
-    } else {
-        6
+/// How many bytes of [`OUT`] each byte becomes.
+static OUT_LEN: [u8; 256] = {
+    let mut t = [1u8; 256];
+    let mut i = 0;
+    while i < 128 {
+        t[i] = match ESCAPE[i] {
+            0 => 1,
+            b'u' => 6,
+            _ => 2,
+        };
+        i += 1;
     }
-}
+    t
+};
 
 /// Input bytes escaped per step: the buffer then needs at most six times as much room.
 const BLOCK: usize = 4096;
@@ -204,34 +207,21 @@ impl JsonBuf {
         for word in &mut words {
             let mut a = [0u8; 8];
             a.copy_from_slice(word);
-            let v = u64::from_le_bytes(a);
-            let mut m = specials(v);
-            // Bytes of this word before `p` are written.
-            let mut p = 0u32;
-            while m != 0 {
-                let k = m.trailing_zeros() / 8;
-                // Write the rest of the word; keep the bytes before the special one.
-                buf[o..o + 8].copy_from_slice(&(v >> (8 * p)).to_le_bytes());
-                o += (k - p) as usize;
-                let b = (v >> (8 * k)) as u8;
-                buf[o..o + 8].copy_from_slice(&SEQ[(b & 0x7f) as usize].to_le_bytes());
-                o += seq_len(b);
-                p = k + 1;
-                m &= m - 1;
+            buf[o..o + 8].copy_from_slice(&a);
+            if specials(u64::from_le_bytes(a)) == 0 {
+                o += 8;
+                continue;
             }
-            if p < 8 {
-                buf[o..o + 8].copy_from_slice(&(v >> (8 * p)).to_le_bytes());
-                o += (8 - p) as usize;
+            // JSON text has escapes every few bytes: rather than branch on each, write
+            // every byte of the word through the tables.
+            for b in a {
+                buf[o..o + 8].copy_from_slice(&OUT[b as usize].to_le_bytes());
+                o += OUT_LEN[b as usize] as usize;
             }
         }
         for &b in words.remainder() {
-            if b < 0x80 && ESCAPE[b as usize] != 0 {
-                buf[o..o + 8].copy_from_slice(&SEQ[b as usize].to_le_bytes());
-                o += seq_len(b);
-            } else {
-                buf[o] = b;
-                o += 1;
-            }
+            buf[o..o + 8].copy_from_slice(&OUT[b as usize].to_le_bytes());
+            o += OUT_LEN[b as usize] as usize;
         }
         self.pos = o;
     }
