@@ -195,6 +195,15 @@ fn render(json: &mut JsonBuf, r: &Record) -> io::Result<Range<usize>> {
     Ok(start..json.len())
 }
 
+/// Writes `text[range]` unless an earlier write failed; keeps the first failure.
+fn write(out: &mut impl Write, err: &mut Option<io::Error>, text: &[u8], range: Range<usize>) {
+    if err.is_none() {
+        if let Err(e) = out.write_all(text.get(range).unwrap_or(&[])) {
+            *err = Some(e);
+        }
+    }
+}
+
 /// Feeds one worker's events to its dissector; returns its problems by kind and in total.
 fn work(
     worker: usize,
@@ -358,29 +367,46 @@ pub fn dissect_jsonl<R: Read + Send>(
                     }
                     upto[worker] = u;
                     let ready = upto.iter().copied().min().unwrap_or(0);
-                    // Each event number belongs to one worker: take the smallest head
-                    // until every event up to `ready` is out.
+                    // Each event number belongs to one worker: take the queue with the
+                    // smallest head, and from it every item numbered below the other
+                    // queues' heads (and up to `ready`); consecutive lines of one chunk
+                    // are written with one call.
                     loop {
-                        let next = queues
-                            .iter()
-                            .enumerate()
-                            .filter_map(|(i, q)| {
-                                q.front()
-                                    .and_then(|c| c.items.front())
-                                    .map(|(seq, _)| (*seq, i))
-                            })
-                            .filter(|(seq, _)| *seq <= ready)
-                            .min();
-                        let Some((seq, i)) = next else { break };
+                        let mut best: Option<(u64, usize)> = None;
+                        let mut second = u64::MAX;
+                        for (i, q) in queues.iter().enumerate() {
+                            let Some((seq, _)) = q.front().and_then(|c| c.items.front()) else {
+                                continue;
+                            };
+                            match best {
+                                Some((b, _)) if *seq >= b => second = second.min(*seq),
+                                _ => {
+                                    if let Some((b, _)) = best {
+                                        second = second.min(b);
+                                    }
+                                    best = Some((*seq, i));
+                                }
+                            }
+                        }
+                        let Some((seq, i)) = best.filter(|(seq, _)| *seq <= ready) else {
+                            break;
+                        };
+                        let limit = second
+                            .min(ready.saturating_add(1))
+                            .max(seq.saturating_add(1));
                         let Some(chunk) = queues[i].front_mut() else {
                             break;
                         };
-                        while chunk.items.front().is_some_and(|(s, _)| *s == seq) {
+                        let mut run: Option<Range<usize>> = None;
+                        while chunk.items.front().is_some_and(|(s, _)| *s < limit) {
                             let Some((_, item)) = chunk.items.pop_front() else {
                                 break;
                             };
                             match item {
                                 Item::Warning(w) => {
+                                    if let Some(r) = run.take() {
+                                        write(&mut out, &mut write_err, &chunk.text, r);
+                                    }
                                     if limiter.admit(&w.message) {
                                         diag(Diagnostic {
                                             file: file.to_string(),
@@ -389,15 +415,18 @@ pub fn dissect_jsonl<R: Read + Send>(
                                         })
                                     }
                                 }
-                                Item::Json(range) => {
-                                    if write_err.is_none() {
-                                        let line = chunk.text.get(range).unwrap_or(&[]);
-                                        if let Err(e) = out.write_all(line) {
-                                            write_err = Some(e);
+                                Item::Json(range) => match &mut run {
+                                    Some(r) if r.end == range.start => r.end = range.end,
+                                    _ => {
+                                        if let Some(r) = run.replace(range) {
+                                            write(&mut out, &mut write_err, &chunk.text, r);
                                         }
                                     }
-                                }
+                                },
                             }
+                        }
+                        if let Some(r) = run {
+                            write(&mut out, &mut write_err, &chunk.text, r);
                         }
                         if chunk.items.is_empty() {
                             if let Some(done) = queues[i].pop_front() {
