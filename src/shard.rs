@@ -33,11 +33,11 @@ use std::ops::Range;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
 /// Packets per batch handed to the workers.
-const BATCH_PACKETS: u64 = 256;
+const BATCH_PACKETS: u64 = 1024;
 /// Payload bytes after which a batch is handed over early.
-const BATCH_BYTES: usize = 512 * 1024;
+const BATCH_BYTES: usize = 1024 * 1024;
 /// Batches queued per worker before the reader waits.
-const QUEUE: usize = 4;
+const QUEUE: usize = 2;
 
 /// One stream event, as the reassembler reported it.
 enum Event {
