@@ -30,7 +30,7 @@ use crate::ws::{self, Dissector};
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::ops::Range;
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 
 /// Packets per batch handed to the workers.
 const BATCH_PACKETS: u64 = 1024;
@@ -104,6 +104,9 @@ struct Router {
     seq: u64,
     batches: Vec<Batch>,
     txs: Vec<SyncSender<Batch>>,
+    /// Each worker's spent batches, emptied, to be filled again (no allocation and no
+    /// fresh pages per batch).
+    spent: Vec<Receiver<Batch>>,
     packets: u64,
     /// Limits the reassembler hit.
     limits: Problems,
@@ -123,13 +126,13 @@ impl Router {
 
     /// Hands every worker its batch (empty ones too: they carry the numbering).
     fn flush(&mut self, upto: u64) -> io::Result<()> {
-        for (b, tx) in self.batches.iter_mut().zip(&self.txs) {
+        for ((b, tx), spent) in self.batches.iter_mut().zip(&self.txs).zip(&self.spent) {
             // The next batch is likely as big: allocate once instead of growing.
-            let next = Batch {
+            let next = spent.try_recv().unwrap_or_else(|_| Batch {
                 events: Vec::with_capacity(b.events.len()),
                 bytes: Vec::with_capacity(b.bytes.len()),
                 upto: 0,
-            };
+            });
             let mut batch = std::mem::replace(b, next);
             batch.upto = upto;
             tx.send(batch)
@@ -212,12 +215,13 @@ fn work(
     rx: Receiver<Batch>,
     tx: SyncSender<ToMerger>,
     recycled: Receiver<Vec<u8>>,
+    spent: Sender<Batch>,
 ) -> io::Result<(Problems, u64)> {
     let mut flows: HashMap<u64, FlowInfo> = HashMap::new();
     let mut json = JsonBuf::keeping(Vec::new());
-    for batch in rx {
+    for mut batch in rx {
         let mut items = VecDeque::new();
-        for (seq, ev) in batch.events {
+        for (seq, ev) in batch.events.drain(..) {
             match ev {
                 Event::Open(info) => {
                     d.open(&info);
@@ -271,6 +275,8 @@ fn work(
             chunk: Chunk { items, text },
             upto: batch.upto,
         };
+        batch.bytes.clear();
+        let _ = spent.send(batch);
         if tx.send(msg).is_err() {
             break;
         }
@@ -301,6 +307,7 @@ pub fn dissect_jsonl<R: Read + Send>(
         let mut txs = Vec::new();
         let mut handles = Vec::new();
         let mut recyclers = Vec::new();
+        let mut spents = Vec::new();
         // One memory budget for the messages in progress of all workers.
         let first = Dissector::new(file.to_string(), opts.clone());
         let budget = first.message_budget();
@@ -316,7 +323,9 @@ pub fn dissect_jsonl<R: Read + Send>(
             let mtx = mtx.clone();
             let (rtx, rrx) = mpsc::channel::<Vec<u8>>();
             recyclers.push(rtx);
-            handles.push(s.spawn(move || work(w, d, flow_records, rx, mtx, rrx)));
+            let (stx, srx) = mpsc::channel::<Batch>();
+            spents.push(srx);
+            handles.push(s.spawn(move || work(w, d, flow_records, rx, mtx, rrx, stx)));
         }
         let dtx = mtx.clone();
         drop(mtx);
@@ -325,6 +334,7 @@ pub fn dissect_jsonl<R: Read + Send>(
                 seq: 0,
                 batches: (0..workers).map(|_| Batch::default()).collect(),
                 txs,
+                spent: spents,
                 packets: 0,
                 limits: Problems::default(),
             };
