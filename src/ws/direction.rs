@@ -661,8 +661,12 @@ impl DirState {
             if !m.undecodable {
                 if m.inflate {
                     let inf = inflater.get_or_insert_with(Inflater::new);
-                    if let Err(e) = inf.feed(data, &mut m.buf) {
-                        m.inflate_failed(cx, out, at.packet, &e, ctx_lost);
+                    let mut r = inf.gather(data, at.packet, &mut m.buf);
+                    if r.is_ok() && f.done == f.h.payload_len {
+                        r = inf.flush(&mut m.buf);
+                    }
+                    if let Err(e) = r {
+                        m.inflate_failed(cx, out, e.packet, &e.error, ctx_lost);
                     }
                 } else {
                     m.buf.push(data);
@@ -671,6 +675,24 @@ impl DirState {
         }
         if f.done == f.h.payload_len {
             self.end_frame(cx, out);
+        }
+    }
+
+    /// Inflates the compressed bytes the inflater still holds for the data message in
+    /// progress: before anything interrupts its frame (a gap, a lost stream, the end).
+    fn flush_inflater(&mut self, cx: &Ctx, out: &mut Out) {
+        let DirState {
+            msg,
+            inflater,
+            ctx_lost,
+            ..
+        } = self;
+        if let (Some(m), Some(inf)) = (msg.as_mut(), inflater.as_mut()) {
+            if m.inflate && !m.undecodable {
+                if let Err(e) = inf.flush(&mut m.buf) {
+                    m.inflate_failed(cx, out, e.packet, &e.error, ctx_lost);
+                }
+            }
         }
     }
 
@@ -831,6 +853,7 @@ impl DirState {
     /// The in-progress frame and messages can no longer be decoded (bytes lost): emit
     /// them as undecodable with `reason`, forget compression history.
     fn lose(&mut self, cx: &Ctx, out: &mut Out, reason: &str) {
+        self.flush_inflater(cx, out);
         if let Some(f) = self.frame.take() {
             self.stats.frames += 1;
             self.stats.wire_bytes = self.stats.wire_bytes.saturating_add(f.done);
@@ -865,6 +888,7 @@ impl DirState {
 
     /// `len` bytes of this direction were never captured.
     pub fn gap(&mut self, cx: &Ctx, out: &mut Out, len: u64, at: Provenance) {
+        self.flush_inflater(cx, out);
         self.stats.gaps += 1;
         self.stats.gap_bytes = self.stats.gap_bytes.saturating_add(len);
         out.problems += 1;
@@ -939,6 +963,7 @@ impl DirState {
 
     /// Emits whatever is still in progress at the end of the stream.
     fn flush_incomplete(&mut self, cx: &Ctx, out: &mut Out, why: &str) {
+        self.flush_inflater(cx, out);
         let reason = if let Some(f) = self.frame.as_ref() {
             format!(
                 "{why} inside frame: have {} of {} bytes",
@@ -971,6 +996,7 @@ impl DirState {
 
     /// The direction ended: finish resynchronisation and emit what is in progress.
     pub fn close(&mut self, cx: &Ctx, out: &mut Out) {
+        self.flush_inflater(cx, out);
         self.resolve_sync_at_end(cx, out);
         self.flush_incomplete(cx, out, "stream ended");
     }
