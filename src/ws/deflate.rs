@@ -23,10 +23,10 @@ const CHUNK: usize = 32 * 1024;
 /// path, which wants 258 bytes of room).
 const MIN_OUT: usize = 1024;
 
-/// Compressed bytes gathered before they are inflated: zlib's fast loop stops some
-/// bytes short of the end of every input it is given, and the rest is decoded by its
-/// slow loop, so a frame's segments are inflated as one run (3% of the time on
-/// permessage-deflate captures of 1448-byte segments).
+/// Compressed bytes gathered before they are inflated: a frame's segments are inflated
+/// as one run instead of one zlib call each (zlib's fast loop stops some bytes short of
+/// the end of every input, and each call also updates its window): 5% less wall time
+/// on the generated 268 MB permessage-deflate capture of 1448-byte segments.
 const GATHER: usize = 32 * 1024;
 
 /// The tail the sender strips from every compressed message (RFC 7692 §7.2.1).
