@@ -186,10 +186,9 @@ impl Inflater {
             self.reset();
             return Ok(None);
         }
-        let r = match self.flush_pending(out) {
-            Ok(()) => self.run(&TAIL, out).map_err(|(e, _)| e),
-            Err(e) => Err(e),
-        };
+        let r = self
+            .flush_pending(out)
+            .and_then(|()| self.run(&TAIL, out).map_err(|(e, _)| e));
         let note = if self.trailing > 4 {
             Some(format!(
                 "{} bytes after the final DEFLATE block ignored",

@@ -996,7 +996,6 @@ impl DirState {
 
     /// The direction ended: finish resynchronisation and emit what is in progress.
     pub fn close(&mut self, cx: &Ctx, out: &mut Out) {
-        self.flush_inflater(cx, out);
         self.resolve_sync_at_end(cx, out);
         self.flush_incomplete(cx, out, "stream ended");
     }
