@@ -382,25 +382,21 @@ pub fn dissect_jsonl<R: Read + Send>(
                     // queues' heads (and up to `ready`); consecutive lines of one chunk
                     // are written with one call.
                     loop {
-                        let mut best: Option<(u64, usize)> = None;
-                        let mut second = u64::MAX;
-                        for (i, q) in queues.iter().enumerate() {
-                            let Some((seq, _)) = q.front().and_then(|c| c.items.front()) else {
-                                continue;
-                            };
-                            match best {
-                                Some((b, _)) if *seq >= b => second = second.min(*seq),
-                                _ => {
-                                    if let Some((b, _)) = best {
-                                        second = second.min(b);
-                                    }
-                                    best = Some((*seq, i));
-                                }
-                            }
-                        }
-                        let Some((seq, i)) = best.filter(|(seq, _)| *seq <= ready) else {
+                        let heads = || {
+                            queues.iter().enumerate().filter_map(|(i, q)| {
+                                q.front()
+                                    .and_then(|c| c.items.front())
+                                    .map(|(seq, _)| (*seq, i))
+                            })
+                        };
+                        let Some((seq, i)) = heads().min().filter(|(seq, _)| *seq <= ready) else {
                             break;
                         };
+                        let second = heads()
+                            .filter(|(_, j)| *j != i)
+                            .map(|(s, _)| s)
+                            .min()
+                            .unwrap_or(u64::MAX);
                         let limit = second
                             .min(ready.saturating_add(1))
                             .max(seq.saturating_add(1));
