@@ -6,12 +6,12 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use std::io::{self, Cursor};
-use wsdissect::output::{Format, View};
-use wsdissect::pipeline;
 use wsdissect::record::Record;
-use wsdissect::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
+use wsdissect::run;
 use wsdissect::synth::{self, Options};
+use wsdissect::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
 use wsdissect::tcp::Config;
+use wsdissect::view::{Format, View};
 use wsdissect::ws::buf::CappedBuf;
 use wsdissect::ws::deflate::Inflater;
 use wsdissect::ws::frame::{parse_header, unmask, HeaderStatus};
@@ -85,7 +85,7 @@ impl StreamSink for Collect {
 /// The compressed payloads of one server direction, message by message.
 fn compressed_messages(pcap: &[u8]) -> Vec<Vec<u8>> {
     let mut sink = Collect::default();
-    pipeline::run(
+    run::run(
         "bench",
         Cursor::new(pcap),
         Config::default(),
@@ -193,7 +193,7 @@ fn reassembly(c: &mut Criterion) {
     g.bench_function("read_decode_reassemble", |b| {
         b.iter(|| {
             let mut sink = Count::default();
-            pipeline::run(
+            run::run(
                 "bench",
                 Cursor::new(&pcap[..]),
                 Config::default(),
@@ -211,7 +211,7 @@ fn reassembly(c: &mut Criterion) {
 fn decode_records(pcap: &[u8]) -> Vec<Record> {
     let mut d = Dissector::new("bench.pcap".into(), ws::Options::default());
     let mut recs = Vec::new();
-    pipeline::run(
+    run::run(
         "bench.pcap",
         Cursor::new(pcap),
         Config::default(),
@@ -264,7 +264,7 @@ fn json_output(c: &mut Criterion) {
                     |()| {
                         let mut d = Dissector::new("bench.pcap".into(), ws::Options::default());
                         let mut v = View::new(Format::Jsonl, io::sink(), None);
-                        pipeline::run(
+                        run::run(
                             "bench.pcap",
                             Cursor::new(&pcap[..]),
                             Config::default(),

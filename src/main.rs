@@ -8,17 +8,18 @@ use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use wsdissect::extract::Extractor;
-use wsdissect::filter::{parse_rfc3339, AddrMatch, Filter, Selector, OPCODES};
-use wsdissect::output::{ColorChoice, DumpSink, Format, TableStyle, View};
-use wsdissect::pipeline::{self, Diagnostic, RunError};
-use wsdissect::problems::Problems;
-use wsdissect::progress::{self, Progress};
+use wsdissect::record::problems::Problems;
 use wsdissect::record::Record;
-use wsdissect::shard;
-use wsdissect::stats::Aggregator;
-use wsdissect::stream::{StreamSink, Timestamp};
+use wsdissect::run::progress::{self, Progress};
+use wsdissect::run::shard;
+use wsdissect::run::{self, Diagnostic, RunError};
+use wsdissect::tcp::stream::StreamSink;
 use wsdissect::tcp::{Config, Reassembler};
+use wsdissect::util::time::Timestamp;
+use wsdissect::view::extract::Extractor;
+use wsdissect::view::filter::{parse_rfc3339, AddrMatch, Filter, Selector, OPCODES};
+use wsdissect::view::stats::Aggregator;
+use wsdissect::view::{ColorChoice, DumpSink, Format, TableStyle, View};
 use wsdissect::ws;
 
 const EXAMPLES: &str = "\
@@ -423,7 +424,7 @@ fn run_extract(a: ExtractArgs) -> anyhow::Result<Outcome> {
             s.bytes,
             a.out.display(),
             s.without_payload,
-            a.out.join(wsdissect::extract::MANIFEST).display()
+            a.out.join(wsdissect::view::extract::MANIFEST).display()
         );
     }
     Ok(o)
@@ -468,7 +469,7 @@ fn run_ws(
     let quiet = c.quiet;
     let mut limits = Problems::default();
     // Warnings of each kind printed per file; the rest counted (reset per file).
-    let limiter = std::cell::RefCell::new(pipeline::WarnLimiter::default());
+    let limiter = std::cell::RefCell::new(run::WarnLimiter::default());
     for_each_file(
         c,
         &progress,
@@ -497,13 +498,13 @@ fn run_ws(
             Ok(())
         },
         |d| {
-            let done = limiter.replace(pipeline::WarnLimiter::default());
+            let done = limiter.replace(run::WarnLimiter::default());
             if !quiet {
                 for line in done.summary() {
                     progress.eprintln(&format!("wsdissect: {}: {line}", d.file()));
                 }
             }
-            Ok(pipeline::ws_problems(d.problem_counts(), d.problems()))
+            Ok(run::ws_problems(d.problem_counts(), d.problems()))
         },
     )?;
     outcome.problems.merge(&limits);
@@ -535,7 +536,7 @@ fn parallel_jsonl(
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut out = io::stdout().lock();
-    let results = pipeline::run_ordered(&c.files, threads, &mut out, |path, w| {
+    let results = run::run_ordered(&c.files, threads, &mut out, |path, w| {
         let file = name(path);
         let mut diag = |d: Diagnostic| {
             if !c.quiet {
@@ -549,7 +550,7 @@ fn parallel_jsonl(
                 return None;
             }
         };
-        let settings = pipeline::JsonlSettings {
+        let settings = run::JsonlSettings {
             config: tcp_config(c),
             opts: opts.clone(),
             flow_records,
@@ -557,7 +558,7 @@ fn parallel_jsonl(
         Some(if c.files.len() == 1 && threads > 1 {
             shard::dissect_jsonl(&file, src, settings, threads, w, &mut diag)
         } else {
-            pipeline::dissect_jsonl(&file, src, settings, w, &mut diag)
+            run::dissect_jsonl(&file, src, settings, w, &mut diag)
         })
     })?;
     let mut outcome = Outcome {
@@ -652,7 +653,7 @@ fn for_each_file<S: StreamSink>(
             progress.packet(tcp.flows_seen());
             each(s, tcp)
         };
-        match pipeline::run(&file, src, tcp_config(c), &mut sink, &mut diag, &mut after) {
+        match run::run(&file, src, tcp_config(c), &mut sink, &mut diag, &mut after) {
             Ok(stats) => {
                 outcome.problems.capture_errors += stats.problems;
                 outcome.problems.merge(&done(&mut sink)?);

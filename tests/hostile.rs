@@ -12,8 +12,8 @@ use flate2::{Compress, Compression, FlushCompress};
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use wsdissect::pipeline;
 use wsdissect::record::Record;
+use wsdissect::run;
 use wsdissect::tcp::Config;
 use wsdissect::ws::{Dissector, Options};
 
@@ -294,7 +294,7 @@ fn in_process(data: &[u8]) -> (Vec<wsdissect::record::MessageRecord>, Vec<String
     let mut d = Dissector::new("mem.pcap".into(), Options::default());
     let mut diags = Vec::new();
     let mut msgs = Vec::new();
-    let res = pipeline::run(
+    let res = run::run(
         "mem.pcap",
         data,
         Config::default(),

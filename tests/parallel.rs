@@ -70,7 +70,8 @@ fn unusable_file_among_others() {
 /// and on generated ones with and without permessage-deflate.
 #[test]
 fn sharded_file_equals_sequential() {
-    use wsdissect::{pipeline, shard, tcp::Config, ws};
+    use wsdissect::run::{self, shard};
+    use wsdissect::{tcp::Config, ws};
     let mut inputs: Vec<(String, Vec<u8>)> = captures_under(&testdata())
         .into_iter()
         .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
@@ -100,14 +101,14 @@ fn sharded_file_equals_sequential() {
                 max_flows: 3,
                 ..Config::default()
             };
-            let settings = || pipeline::JsonlSettings {
+            let settings = || run::JsonlSettings {
                 config,
                 opts: opts.clone(),
                 flow_records: true,
             };
             let mut seq = Vec::new();
             let mut seq_diags = Vec::new();
-            let a = pipeline::dissect_jsonl(name, &bytes[..], settings(), &mut seq, &mut |d| {
+            let a = run::dissect_jsonl(name, &bytes[..], settings(), &mut seq, &mut |d| {
                 seq_diags.push(d)
             });
             let workers = 3;

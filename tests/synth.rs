@@ -3,8 +3,8 @@
 //! generator sent found once, with its exact length.
 
 use std::io::Cursor;
-use wsdissect::pipeline;
 use wsdissect::record::Record;
+use wsdissect::run;
 use wsdissect::synth::{generate, Options, Summary};
 use wsdissect::tcp::Config;
 use wsdissect::ws::{self, Dissector};
@@ -14,7 +14,7 @@ fn decode(bytes: &[u8]) -> (Vec<Record>, u64, Vec<String>) {
     let mut diags = Vec::new();
     let mut warnings = Vec::new();
     let mut records = Vec::new();
-    let stats = pipeline::run(
+    let stats = run::run(
         "synth.pcap",
         Cursor::new(bytes),
         Config::default(),

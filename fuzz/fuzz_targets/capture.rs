@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
     loop {
         match r.next_packet() {
             Ok(Some(p)) => {
-                let _ = wsdissect::packet::decode(p.linktype, p.data);
+                let _ = wsdissect::capture::packet::decode(p.linktype, p.data);
             }
             Ok(None) => break,
             Err(_) => {

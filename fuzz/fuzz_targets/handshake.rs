@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wsdissect::handshake::{self, Status};
+use wsdissect::http::{self, Status};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(Status::Complete { head, consumed }) = handshake::parse_request(data) {

@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let lt = LINKTYPES[sel as usize % LINKTYPES.len()];
-    if let Ok(seg) = wsdissect::packet::decode(lt, rest) {
+    if let Ok(seg) = wsdissect::capture::packet::decode(lt, rest) {
         assert!(seg.payload.len() <= rest.len());
     }
 });

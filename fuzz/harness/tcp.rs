@@ -8,8 +8,9 @@
 use arbitrary::Arbitrary;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use wsdissect::packet::{TcpFlags, TcpSegment};
-use wsdissect::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink, Timestamp};
+use wsdissect::capture::packet::{TcpFlags, TcpSegment};
+use wsdissect::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
+use wsdissect::util::time::Timestamp;
 use wsdissect::tcp::{Config, Reassembler};
 
 #[derive(Arbitrary, Debug)]

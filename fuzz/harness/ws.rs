@@ -6,7 +6,8 @@
 // Shared by fuzz/fuzz_targets/ws.rs and tests/fuzz_regressions.rs (which replays the
 // inputs in testdata/regressions/ that made it fail).
 use arbitrary::Arbitrary;
-use wsdissect::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink, Timestamp};
+use wsdissect::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
+use wsdissect::util::time::Timestamp;
 use wsdissect::ws::{Dissector, Options};
 
 const REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n";

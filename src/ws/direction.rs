@@ -21,7 +21,7 @@ use super::frame::{parse_header, unmask, FrameHeader, HeaderStatus, Opcode, MAX_
 use super::sync::{Rules, Scan, Scanner, MAX_PLAUSIBLE_FRAME};
 use super::{Options, Out};
 use crate::record::{Base64, DirectionStats, FrameRecord, MessageRecord, Record};
-use crate::stream::{Direction, Provenance};
+use crate::tcp::stream::{Direction, Provenance};
 
 /// Largest resynchronisation buffer; past it a big plausible frame is believed or the
 /// bytes already proven garbage are dropped.

@@ -21,11 +21,10 @@ mod tests;
 
 use std::collections::HashMap;
 
-use crate::handshake::{
-    self, accept_for_key, parse_request, parse_response, Request, Response, Status,
-};
+use crate::http::{self, accept_for_key, parse_request, parse_response, Request, Response, Status};
 use crate::record::{DeflateParams, DirectionStats, FlowRecord, Record};
-use crate::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink, Timestamp};
+use crate::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
+use crate::util::time::Timestamp;
 use direction::{Ctx, Deflate, DirState};
 use frame::{parse_header, HeaderStatus};
 use sync::{exact_frames, Rules, Scan, Scanner};
@@ -79,7 +78,7 @@ pub(crate) struct Out {
     /// Memory shared by the messages (and frame payloads) in progress.
     pub(crate) budget: buf::Budget,
     /// Problems by kind, added when each connection ends.
-    pub(crate) kinds: crate::problems::Problems,
+    pub(crate) kinds: crate::record::problems::Problems,
 }
 
 impl Out {
@@ -374,7 +373,7 @@ impl Conn {
         if p.buf.is_empty() {
             return Http::Wait;
         }
-        if p.parsed > 2048 && !handshake::may_be_complete(&p.buf, p.parsed) && !p.closed {
+        if p.parsed > 2048 && !http::may_be_complete(&p.buf, p.parsed) && !p.closed {
             p.parsed = p.buf.len();
             return Http::Wait;
         }
@@ -571,7 +570,7 @@ impl Conn {
         if p.buf.is_empty() {
             return false;
         }
-        if p.parsed > 2048 && !handshake::may_be_complete(&p.buf, p.parsed) {
+        if p.parsed > 2048 && !http::may_be_complete(&p.buf, p.parsed) {
             p.parsed = p.buf.len();
             return false;
         }
@@ -616,14 +615,14 @@ impl Conn {
     /// Records a 101 answer: extensions, subprotocol, accept key.
     fn on_accept(&mut self, resp: Response) {
         self.answer_seen = true;
-        let (params, errs) = handshake::permessage_deflate(&resp.extensions);
+        let (params, errs) = http::permessage_deflate(&resp.extensions);
         self.deflate = params;
         self.errors.extend(errs);
         if let Some(req) = &self.request {
             self.errors.extend(req.problems());
             if params.is_some()
                 && !req.extensions.iter().any(|e| {
-                    handshake::parse_extension(e)
+                    http::parse_extension(e)
                         .name
                         .eq_ignore_ascii_case("permessage-deflate")
                 })
@@ -791,7 +790,7 @@ pub struct Dissector {
     opts: Options,
     /// Connections that carried bytes, boxed so that the table stays small when it
     /// grows (a flood of connections).
-    conns: HashMap<u64, Box<Conn>, crate::fasthash::FoldBuild>,
+    conns: HashMap<u64, Box<Conn>, crate::util::hash::FoldBuild>,
     out: Out,
 }
 
@@ -819,7 +818,7 @@ impl Dissector {
     }
 
     /// Takes the warnings produced so far (all of them: whoever prints them limits
-    /// them, see [`WarnLimiter`](crate::pipeline::WarnLimiter)).
+    /// them, see [`WarnLimiter`](crate::run::WarnLimiter)).
     pub fn drain_warnings(&mut self) -> std::vec::Drain<'_, Warning> {
         self.out.warnings.drain(..)
     }
@@ -850,7 +849,7 @@ impl Dissector {
     /// Problems by kind in the connections that ended so far (all of them once the
     /// reassembler has finished): violations, undecodable and truncated messages, gaps,
     /// resynchronisations, connection errors.
-    pub fn problem_counts(&self) -> crate::problems::Problems {
+    pub fn problem_counts(&self) -> crate::record::problems::Problems {
         self.out.kinds
     }
 

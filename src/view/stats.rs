@@ -8,9 +8,9 @@
 //! a sparse fixed-bucket size histogram and at most [`MAX_PENDING_PINGS`] pings awaiting
 //! their pong.
 
-use crate::filter::parse_rfc3339;
-use crate::output::Row;
 use crate::record::{Base64, FlowRecord, MessageRecord};
+use crate::view::filter::parse_rfc3339;
+use crate::view::Row;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -515,7 +515,7 @@ impl Row for StatsRecord {
         let mut problems = two(&|d| d.problems_cell());
         if !self.errors.is_empty() {
             problems.push('\n');
-            problems.push_str(&crate::output::preview(&self.errors.join("; "), 80));
+            problems.push_str(&crate::view::preview(&self.errors.join("; "), 80));
         }
         vec![
             self.flow.to_string(),

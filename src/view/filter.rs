@@ -6,8 +6,8 @@
 //! the message they belong to, and counts what it let through for `--limit`.
 
 use crate::record::{FlowRecord, FrameRecord, MessageRecord, Record};
-use crate::stream::Timestamp;
 use crate::tcp::FlowSummary;
+use crate::util::time::Timestamp;
 use regex::Regex;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;

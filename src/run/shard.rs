@@ -21,11 +21,11 @@
 //! progress runs out (hundreds of MiB of messages in progress at once), which message
 //! is cut depends on how far each worker has got, so it may differ from a sequential run.
 
-use crate::json::JsonBuf;
-use crate::pipeline::{self, Diagnostic, JsonlSettings, RunError};
-use crate::problems::Problems;
+use crate::record::problems::Problems;
 use crate::record::Record;
-use crate::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
+use crate::run::{self, Diagnostic, JsonlSettings, RunError};
+use crate::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
+use crate::view::json::JsonBuf;
 use crate::ws::{self, Dissector};
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
@@ -189,11 +189,11 @@ impl StreamSink for Router {
     }
 }
 
-/// Renders one record as a JSON line, exactly as [`crate::output::View::write_record`]
+/// Renders one record as a JSON line, exactly as [`crate::view::View::write_record`]
 /// writes it, into `json` (which keeps it); returns where it is.
 fn render(json: &mut JsonBuf, r: &Record) -> io::Result<Range<usize>> {
     let start = json.len();
-    crate::output::record_json(json, &mut io::sink(), r)?;
+    crate::view::record_json(json, &mut io::sink(), r)?;
     json.raw(b"\n");
     Ok(start..json.len())
 }
@@ -284,7 +284,7 @@ fn work(
     Ok((d.problem_counts(), d.problems()))
 }
 
-/// Like [`pipeline::dissect_jsonl`], with the WebSocket decoding spread over `workers`
+/// Like [`run::dissect_jsonl`], with the WebSocket decoding spread over `workers`
 /// threads (plus a reader thread and the calling thread, which writes). The output and
 /// the problems are the same; warnings come in the same order per connection.
 pub fn dissect_jsonl<R: Read + Send>(
@@ -341,7 +341,7 @@ pub fn dissect_jsonl<R: Read + Send>(
             let mut report = |d: Diagnostic| {
                 let _ = dtx.send(ToMerger::Diag(d));
             };
-            let r = pipeline::run(file, src, config, &mut router, &mut report, |r, tcp| {
+            let r = run::run(file, src, config, &mut router, &mut report, |r, tcp| {
                 for s in tcp.drain_summaries() {
                     r.limits.add_tcp(&s, false);
                 }
@@ -361,7 +361,7 @@ pub fn dissect_jsonl<R: Read + Send>(
         let mut upto = vec![0u64; workers];
         let mut write_err: Option<io::Error> = None;
         // Limited here, in the order a single dissector would give them.
-        let mut limiter = pipeline::WarnLimiter::default();
+        let mut limiter = run::WarnLimiter::default();
         for msg in mrx.iter() {
             match msg {
                 ToMerger::Diag(d) => diag(d),
@@ -476,7 +476,7 @@ pub fn dissect_jsonl<R: Read + Send>(
             });
         }
         problems.capture_errors += stats.problems;
-        problems.merge(&pipeline::ws_problems(counts, total));
+        problems.merge(&run::ws_problems(counts, total));
         Ok(problems)
     })
 }

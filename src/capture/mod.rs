@@ -5,7 +5,9 @@
 //! the current record, and lengths claimed by the file are checked against a limit before
 //! anything is read for them. Block parsing is done by `pcap-parser`.
 
-use crate::stream::Timestamp;
+pub mod packet;
+
+use crate::util::time::Timestamp;
 use pcap_parser::pcapng::{self, Block};
 use pcap_parser::traits::PcapNGPacketBlock;
 use std::io::{self, Read};

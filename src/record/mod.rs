@@ -1,6 +1,8 @@
 //! Owned output records: what the views print. The message record's field names are a
 //! stable contract (see README): fields may be added, never renamed.
 
+pub mod problems;
+
 use base64::Engine as _;
 use serde::Serialize;
 

@@ -1,10 +1,13 @@
 //! Drives one capture through the stages: capture reader → packet decoder → TCP
 //! reassembler → a [`StreamSink`], reporting problems as [`Diagnostic`]s.
 
+pub mod progress;
+pub mod shard;
+
+use crate::capture::packet::{self, PacketError};
 use crate::capture::{CaptureError, CaptureReader};
-use crate::packet::{self, PacketError};
-use crate::problems::Problems;
-use crate::stream::{Provenance, StreamSink};
+use crate::record::problems::Problems;
+use crate::tcp::stream::{Provenance, StreamSink};
 use crate::tcp::{Config, Reassembler};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -397,7 +400,7 @@ where
     Ok(results.into_iter().flatten().collect())
 }
 
-/// What [`dissect_jsonl`] (and [`crate::shard::dissect_jsonl`]) decode and print.
+/// What [`dissect_jsonl`] (and [`crate::run::shard::dissect_jsonl`]) decode and print.
 #[derive(Clone, Debug)]
 pub struct JsonlSettings {
     /// Reassembly limits.
@@ -419,8 +422,8 @@ pub fn dissect_jsonl<R: Read>(
     out: &mut dyn io::Write,
     diag: &mut dyn FnMut(Diagnostic),
 ) -> Result<Problems, RunError> {
-    use crate::output::{Format, View};
     use crate::record::Record;
+    use crate::view::{Format, View};
     let JsonlSettings {
         config,
         opts,

@@ -4,8 +4,13 @@
 //! the table collects one short row per record (payloads are cut to a preview) and is
 //! printed at the end.
 
+pub mod extract;
+pub mod filter;
+pub mod json;
+pub mod stats;
+
 use crate::record::{FlowRecord, FrameRecord, MessageRecord, Record};
-use crate::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
+use crate::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
 use crate::tcp::FlowSummary;
 use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
 use serde::Serialize;
@@ -86,7 +91,7 @@ pub struct View<W: Write> {
     count: u64,
     header: &'static [&'static str],
     rows: Vec<Vec<String>>,
-    json: crate::json::JsonBuf,
+    json: crate::view::json::JsonBuf,
     style: TableStyle,
 }
 
@@ -99,7 +104,7 @@ impl<W: Write> View<W> {
             count: 0,
             header: &[],
             rows: Vec::new(),
-            json: crate::json::JsonBuf::new(),
+            json: crate::view::json::JsonBuf::new(),
             style: TableStyle {
                 color: false,
                 wrap: true,
@@ -238,7 +243,7 @@ fn cell_color(column: &str, text: &str) -> Option<Color> {
 /// Writes one record as a JSON object (no separator): messages through the fast writer,
 /// byte-identical to serde_json and several times faster; other records through serde_json.
 pub fn record_json<W: Write + ?Sized>(
-    json: &mut crate::json::JsonBuf,
+    json: &mut crate::view::json::JsonBuf,
     w: &mut W,
     r: &Record,
 ) -> io::Result<()> {

@@ -11,9 +11,12 @@
 //! them, the capture does not), when the direction ends (FIN, RST, end of capture), or
 //! when the bytes held out of order exceed the configured cap.
 
-use crate::fasthash::FoldBuild;
-use crate::packet::TcpSegment;
-use crate::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink, Timestamp};
+pub mod stream;
+
+use crate::capture::packet::TcpSegment;
+use crate::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
+use crate::util::hash::FoldBuild;
+use crate::util::time::Timestamp;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -733,7 +736,7 @@ impl Reassembler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::packet::TcpFlags;
+    use crate::capture::packet::TcpFlags;
     use proptest::prelude::*;
 
     /// A sink that records each direction's bytes and events.
