@@ -6,7 +6,6 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use std::io::{self, Cursor};
-use wsdissect::record::Record;
 use wsdissect::run;
 use wsdissect::synth::{self, Options};
 use wsdissect::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
@@ -15,6 +14,7 @@ use wsdissect::view::{Format, View};
 use wsdissect::ws::buf::CappedBuf;
 use wsdissect::ws::deflate::Inflater;
 use wsdissect::ws::frame::{parse_header, unmask, HeaderStatus};
+use wsdissect::ws::record::Record;
 use wsdissect::ws::{self, Dissector};
 
 fn capture(size: u64, deflate: bool) -> Vec<u8> {

@@ -9,7 +9,6 @@
 
 pub mod capture;
 pub mod http;
-pub mod record;
 pub mod run;
 pub mod synth;
 pub mod tcp;

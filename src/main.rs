@@ -8,19 +8,21 @@ use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use wsdissect::record::problems::Problems;
-use wsdissect::record::Record;
 use wsdissect::run::progress::{self, Progress};
 use wsdissect::run::shard;
 use wsdissect::run::{self, Diagnostic, RunError};
+use wsdissect::tcp::stream::Direction;
 use wsdissect::tcp::stream::StreamSink;
 use wsdissect::tcp::{Config, Reassembler};
+use wsdissect::util::time::parse_rfc3339;
 use wsdissect::util::time::Timestamp;
 use wsdissect::view::extract::Extractor;
-use wsdissect::view::filter::{parse_rfc3339, AddrMatch, Filter, Selector, OPCODES};
+use wsdissect::view::filter::{AddrMatch, Filter, OpcodeMatch, Selector, OPCODES};
 use wsdissect::view::stats::Aggregator;
 use wsdissect::view::{ColorChoice, DumpSink, Format, TableStyle, View};
 use wsdissect::ws;
+use wsdissect::ws::problem::{Kind, Problems};
+use wsdissect::ws::record::Record;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -293,14 +295,18 @@ fn filter(c: &Common, m: Option<&MessageFilter>) -> Filter {
         since: s.since,
         until: s.until,
         limit: s.limit,
-        direction: m.and_then(|m| m.direction).map(|d| {
-            match d {
-                DirectionArg::ClientToServer => "client_to_server",
-                DirectionArg::ServerToClient => "server_to_client",
-            }
-            .to_string()
+        direction: m.and_then(|m| m.direction).map(|d| match d {
+            DirectionArg::ClientToServer => Direction::ClientToServer,
+            DirectionArg::ServerToClient => Direction::ServerToClient,
         }),
-        opcodes: m.map(|m| m.opcode.clone()).unwrap_or_default(),
+        opcodes: m
+            .map(|m| {
+                m.opcode
+                    .iter()
+                    .filter_map(|o| OpcodeMatch::parse(o))
+                    .collect()
+            })
+            .unwrap_or_default(),
         grep: m.and_then(|m| m.grep.clone()),
     }
 }
@@ -655,7 +661,7 @@ fn for_each_file<S: StreamSink>(
         };
         match run::run(&file, src, tcp_config(c), &mut sink, &mut diag, &mut after) {
             Ok(stats) => {
-                outcome.problems.capture_errors += stats.problems;
+                outcome.problems.add(Kind::Capture, stats.problems);
                 outcome.problems.merge(&done(&mut sink)?);
             }
             Err(RunError::Unusable { file, source }) => {

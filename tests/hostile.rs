@@ -12,9 +12,9 @@ use flate2::{Compress, Compression, FlushCompress};
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use wsdissect::record::Record;
 use wsdissect::run;
 use wsdissect::tcp::Config;
+use wsdissect::ws::record::Record;
 use wsdissect::ws::{Dissector, Options};
 
 /// Generous bound for one run of the (debug) binary on a shared machine.
@@ -290,7 +290,7 @@ fn run(args: &[&str], file: &Path) -> Ran {
 }
 
 /// Runs the library on a capture held in memory: (message records, diagnostics).
-fn in_process(data: &[u8]) -> (Vec<wsdissect::record::MessageRecord>, Vec<String>) {
+fn in_process(data: &[u8]) -> (Vec<wsdissect::ws::record::MessageRecord>, Vec<String>) {
     let mut d = Dissector::new("mem.pcap".into(), Options::default());
     let mut diags = Vec::new();
     let mut msgs = Vec::new();

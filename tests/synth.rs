@@ -3,10 +3,10 @@
 //! generator sent found once, with its exact length.
 
 use std::io::Cursor;
-use wsdissect::record::Record;
 use wsdissect::run;
 use wsdissect::synth::{generate, Options, Summary};
 use wsdissect::tcp::Config;
+use wsdissect::ws::record::Record;
 use wsdissect::ws::{self, Dissector};
 
 fn decode(bytes: &[u8]) -> (Vec<Record>, u64, Vec<String>) {
@@ -47,7 +47,7 @@ fn check(opts: Options) {
         })
         .collect();
     assert_eq!(msgs.len() as u64, sum.messages);
-    let count = |op: &str| msgs.iter().filter(|m| m.opcode == op).count() as u64;
+    let count = |op: &str| msgs.iter().filter(|m| m.opcode.name() == op).count() as u64;
     assert_eq!(count("text"), sum.text_messages);
     assert_eq!(count("binary"), sum.binary_messages);
     assert_eq!(count("close"), 2 * wsdissect::synth::CONNECTIONS as u64);
@@ -62,7 +62,7 @@ fn check(opts: Options) {
     for m in &msgs {
         assert!(m.errors.is_empty(), "{m:?}");
         assert!(!m.undecodable && !m.truncated);
-        match m.opcode.as_str() {
+        match &*m.opcode.name() {
             "text" => assert_eq!(m.text.as_ref().map(|t| t.len() as u64), Some(m.length)),
             "binary" => assert!(m.data_b64.is_some()),
             _ => {}

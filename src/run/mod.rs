@@ -6,9 +6,9 @@ pub mod shard;
 
 use crate::capture::packet::{self, PacketError};
 use crate::capture::{CaptureError, CaptureReader};
-use crate::record::problems::Problems;
 use crate::tcp::stream::{Provenance, StreamSink};
 use crate::tcp::{Config, Reassembler};
+use crate::ws::problem::{Kind, Problems};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io::{self, Read};
@@ -422,8 +422,8 @@ pub fn dissect_jsonl<R: Read>(
     out: &mut dyn io::Write,
     diag: &mut dyn FnMut(Diagnostic),
 ) -> Result<Problems, RunError> {
-    use crate::record::Record;
     use crate::view::{Format, View};
+    use crate::ws::record::Record;
     let JsonlSettings {
         config,
         opts,
@@ -474,7 +474,7 @@ pub fn dissect_jsonl<R: Read>(
             message: line,
         });
     }
-    problems.capture_errors += stats.problems;
+    problems.add(Kind::Capture, stats.problems);
     problems.merge(&ws_problems(d.problem_counts(), d.problems()));
     Ok(problems)
 }
@@ -483,7 +483,7 @@ pub fn dissect_jsonl<R: Read>(
 pub fn ws_problems(counts: Problems, total: u64) -> Problems {
     let mut p = counts;
     if p.is_empty() {
-        p.other = total;
+        p.add(Kind::Other, total);
     }
     p
 }

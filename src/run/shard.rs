@@ -21,11 +21,11 @@
 //! progress runs out (hundreds of MiB of messages in progress at once), which message
 //! is cut depends on how far each worker has got, so it may differ from a sequential run.
 
-use crate::record::problems::Problems;
-use crate::record::Record;
 use crate::run::{self, Diagnostic, JsonlSettings, RunError};
 use crate::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
 use crate::view::json::JsonBuf;
+use crate::ws::problem::{Kind, Problems};
+use crate::ws::record::Record;
 use crate::ws::{self, Dissector};
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
@@ -475,7 +475,7 @@ pub fn dissect_jsonl<R: Read + Send>(
                 message: line,
             });
         }
-        problems.capture_errors += stats.problems;
+        problems.add(Kind::Capture, stats.problems);
         problems.merge(&run::ws_problems(counts, total));
         Ok(problems)
     })

@@ -39,6 +39,33 @@ impl Timestamp {
     }
 }
 
+/// Parses RFC 3339 (see [`parse_rfc3339`]).
+impl std::str::FromStr for Timestamp {
+    type Err = NotRfc3339;
+    fn from_str(s: &str) -> Result<Timestamp, NotRfc3339> {
+        parse_rfc3339(s).ok_or(NotRfc3339)
+    }
+}
+
+/// Text that is not an RFC 3339 timestamp.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotRfc3339;
+
+impl fmt::Display for NotRfc3339 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not an RFC 3339 timestamp")
+    }
+}
+
+impl std::error::Error for NotRfc3339 {}
+
+/// JSON shows a timestamp as RFC 3339 text.
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_rfc3339())
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_rfc3339())
@@ -57,4 +84,75 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Parses an RFC 3339 timestamp (`2024-01-18T13:15:36.767Z`, `…+01:00`; a space may
+/// replace the `T`, and a bare date means its midnight UTC).
+pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
+    let s = s.trim();
+    let num = |t: &str| -> Option<i64> {
+        if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        t.parse().ok()
+    };
+    let (date, rest) = match s.find(['T', 't', ' ']) {
+        Some(i) => (&s[..i], &s[i + 1..]),
+        None => (s, ""),
+    };
+    let mut dp = date.splitn(3, '-');
+    let y = num(dp.next()?)?;
+    let mo = num(dp.next()?)?;
+    let d = num(dp.next()?)?;
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let mut secs = days_from_civil(y, mo as u32, d as u32) * 86_400;
+    let mut nanos = 0u32;
+    let mut digits = 0u8;
+    if !rest.is_empty() {
+        let (clock, offset) = if let Some(r) = rest.strip_suffix(['Z', 'z']) {
+            (r, 0i64)
+        } else {
+            let i = rest.rfind(['+', '-'])?;
+            let (c, o) = rest.split_at(i);
+            let sign = if o.starts_with('-') { -1 } else { 1 };
+            let (oh, om) = o[1..].split_once(':')?;
+            (c, sign * (num(oh)? * 3600 + num(om)? * 60))
+        };
+        let (hms, frac) = match clock.split_once('.') {
+            Some((a, b)) => (a, Some(b)),
+            None => (clock, None),
+        };
+        let mut tp = hms.splitn(3, ':');
+        let hh = num(tp.next()?)?;
+        let mm = num(tp.next()?)?;
+        let ss = num(tp.next()?)?;
+        if hh > 23 || mm > 59 || ss > 60 {
+            return None;
+        }
+        secs += hh * 3600 + mm * 60 + ss - offset;
+        if let Some(f) = frac {
+            num(f)?;
+            let f9: String = f.chars().chain(std::iter::repeat('0')).take(9).collect();
+            nanos = f9.parse().ok()?;
+            digits = f.len().min(9) as u8;
+        }
+    }
+    Some(Timestamp {
+        secs,
+        nanos,
+        digits,
+    })
+}
+
+/// Proleptic Gregorian (year, month, day) to days since 1970-01-01; H. Hinnant's algorithm.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }

@@ -9,7 +9,10 @@
 //! payload, plus `index`, `payload_file`, `sha256` and `bytes_written`. Undecodable
 //! messages get no payload file but are listed with their errors.
 
-use crate::record::MessageRecord;
+use crate::tcp::stream::Direction;
+#[cfg(test)]
+use crate::ws::problem::Problem;
+use crate::ws::record::MessageRecord;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -69,13 +72,13 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// The file name of a message's payload (without any per-capture directory).
 pub fn payload_name(m: &MessageRecord, index: u64) -> String {
-    let dir = if m.direction == "client_to_server" {
-        "c2s"
-    } else {
-        "s2c"
+    let dir = match m.direction {
+        Direction::ClientToServer => "c2s",
+        Direction::ServerToClient => "s2c",
     };
     let opcode: String = m
         .opcode
+        .name()
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
         .collect();
@@ -126,7 +129,7 @@ impl Extractor {
     /// and manifest line. Takes the record to move its payload out rather than copy it.
     pub fn message(&mut self, mut m: MessageRecord, selected: bool) -> io::Result<()> {
         let counters = self.next_index.entry((m.file.clone(), m.flow)).or_default();
-        let slot = &mut counters[usize::from(m.direction != "client_to_server")];
+        let slot = &mut counters[m.direction.index()];
         let index = *slot;
         *slot += 1;
         if !selected {
@@ -219,10 +222,10 @@ mod tests {
         MessageRecord {
             file: "cap.pcap".into(),
             flow: 3,
-            direction: "client_to_server".into(),
-            opcode: opcode.into(),
+            direction: "client_to_server".parse().unwrap(),
+            opcode: opcode.parse().unwrap(),
             text: text.map(String::from),
-            data_b64: b64.and_then(crate::record::Base64::decode),
+            data_b64: b64.and_then(crate::ws::record::Base64::decode),
             packets: [7, 9],
             ..Default::default()
         }
@@ -243,7 +246,7 @@ mod tests {
             "flow0003-c2s-000000-text.txt"
         );
         let mut m = msg("reserved:3", None, Some("AA=="));
-        m.direction = "server_to_client".into();
+        m.direction = Direction::ServerToClient;
         assert_eq!(payload_name(&m, 1), "flow0003-s2c-000001-reserved3.bin");
     }
 
@@ -257,7 +260,7 @@ mod tests {
         e.message(msg("binary", None, Some("AAEC")), true).unwrap();
         let mut bad = msg("text", None, None);
         bad.undecodable = true;
-        bad.errors = vec!["tcp gap".into()];
+        bad.errors = vec![Problem::Gap(3)];
         e.message(bad, true).unwrap();
         let s = e.finish().unwrap();
         assert_eq!(
@@ -281,6 +284,6 @@ mod tests {
         assert!(lines[0].get("data_b64").is_none());
         assert_eq!(lines[1]["index"], 2);
         assert!(lines[1].get("payload_file").is_none());
-        assert_eq!(lines[1]["errors"][0], "tcp gap");
+        assert_eq!(lines[1]["errors"][0], "tcp gap of 3 bytes");
     }
 }

@@ -5,9 +5,11 @@
 //! to the record stream of a dissector, making frame records follow the decision taken on
 //! the message they belong to, and counts what it let through for `--limit`.
 
-use crate::record::{FlowRecord, FrameRecord, MessageRecord, Record};
+use crate::tcp::stream::Direction;
 use crate::tcp::FlowSummary;
-use crate::util::time::Timestamp;
+use crate::util::time::{parse_rfc3339, Timestamp};
+use crate::ws::protocol::Opcode;
+use crate::ws::record::{FlowRecord, FrameRecord, MessageRecord, Record};
 use regex::Regex;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -64,77 +66,6 @@ impl AddrMatch {
     }
 }
 
-/// Parses an RFC 3339 timestamp (`2024-01-18T13:15:36.767Z`, `…+01:00`; a space may
-/// replace the `T`, and a bare date means its midnight UTC).
-pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
-    let s = s.trim();
-    let num = |t: &str| -> Option<i64> {
-        if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        t.parse().ok()
-    };
-    let (date, rest) = match s.find(['T', 't', ' ']) {
-        Some(i) => (&s[..i], &s[i + 1..]),
-        None => (s, ""),
-    };
-    let mut dp = date.splitn(3, '-');
-    let y = num(dp.next()?)?;
-    let mo = num(dp.next()?)?;
-    let d = num(dp.next()?)?;
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let mut secs = days_from_civil(y, mo as u32, d as u32) * 86_400;
-    let mut nanos = 0u32;
-    let mut digits = 0u8;
-    if !rest.is_empty() {
-        let (clock, offset) = if let Some(r) = rest.strip_suffix(['Z', 'z']) {
-            (r, 0i64)
-        } else {
-            let i = rest.rfind(['+', '-'])?;
-            let (c, o) = rest.split_at(i);
-            let sign = if o.starts_with('-') { -1 } else { 1 };
-            let (oh, om) = o[1..].split_once(':')?;
-            (c, sign * (num(oh)? * 3600 + num(om)? * 60))
-        };
-        let (hms, frac) = match clock.split_once('.') {
-            Some((a, b)) => (a, Some(b)),
-            None => (clock, None),
-        };
-        let mut tp = hms.splitn(3, ':');
-        let hh = num(tp.next()?)?;
-        let mm = num(tp.next()?)?;
-        let ss = num(tp.next()?)?;
-        if hh > 23 || mm > 59 || ss > 60 {
-            return None;
-        }
-        secs += hh * 3600 + mm * 60 + ss - offset;
-        if let Some(f) = frac {
-            num(f)?;
-            let f9: String = f.chars().chain(std::iter::repeat('0')).take(9).collect();
-            nanos = f9.parse().ok()?;
-            digits = f.len().min(9) as u8;
-        }
-    }
-    Some(Timestamp {
-        secs,
-        nanos,
-        digits,
-    })
-}
-
-/// Proleptic Gregorian (year, month, day) to days since 1970-01-01; H. Hinnant's algorithm.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// Orders timestamps by instant (ignoring the printed precision).
 fn instant(t: &Timestamp) -> (i64, u32) {
     (t.secs, t.nanos)
@@ -150,10 +81,10 @@ pub struct Filter {
     /// Server address.
     pub server: Option<AddrMatch>,
     /// `client_to_server` or `server_to_client`.
-    pub direction: Option<String>,
+    pub direction: Option<Direction>,
     /// Opcode names (`text`, `binary`, `close`, `ping`, `pong`, `continuation`,
     /// `reserved:N`); `reserved` matches every reserved opcode.
-    pub opcodes: Vec<String>,
+    pub opcodes: Vec<OpcodeMatch>,
     /// Regular expression a text payload must match (non-text messages never match).
     pub grep: Option<Regex>,
     /// Earliest timestamp (inclusive).
@@ -162,6 +93,41 @@ pub struct Filter {
     pub until: Option<Timestamp>,
     /// Most records to let through.
     pub limit: Option<u64>,
+}
+
+/// One opcode criterion: an opcode, or any reserved one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpcodeMatch {
+    /// This opcode.
+    Is(Opcode),
+    /// Any reserved opcode (`reserved`).
+    Reserved,
+}
+
+impl OpcodeMatch {
+    /// The criterion for a name of [`OPCODES`] (or `reserved:N`).
+    pub fn parse(name: &str) -> Option<OpcodeMatch> {
+        if name == "reserved" {
+            Some(OpcodeMatch::Reserved)
+        } else {
+            Opcode::from_name(name).map(OpcodeMatch::Is)
+        }
+    }
+
+    fn matches(self, op: Opcode) -> bool {
+        match self {
+            OpcodeMatch::Is(o) => o == op,
+            OpcodeMatch::Reserved => matches!(op, Opcode::Reserved(_)),
+        }
+    }
+}
+
+/// Parses a name of [`OPCODES`] (see [`OpcodeMatch::parse`]).
+impl FromStr for OpcodeMatch {
+    type Err = crate::tcp::stream::UnknownName;
+    fn from_str(s: &str) -> Result<OpcodeMatch, Self::Err> {
+        OpcodeMatch::parse(s).ok_or(crate::tcp::stream::UnknownName)
+    }
 }
 
 /// The opcode names `--opcode` accepts.
@@ -187,40 +153,26 @@ impl Filter {
             && self.server.as_ref().map_or(true, |s| s.matches(server))
     }
 
-    fn at(&self, ts: &str) -> bool {
-        if self.since.is_none() && self.until.is_none() {
-            return true;
-        }
-        let Some(t) = parse_rfc3339(ts) else {
-            return false;
-        };
-        self.since.map_or(true, |s| instant(&t) >= instant(&s))
-            && self.until.map_or(true, |u| instant(&t) <= instant(&u))
+    fn at(&self, t: &Timestamp) -> bool {
+        self.since.map_or(true, |s| instant(t) >= instant(&s))
+            && self.until.map_or(true, |u| instant(t) <= instant(&u))
     }
 
     /// True when the span `first..=last` overlaps the time window.
-    fn overlaps(&self, first: &str, last: &str) -> bool {
-        let after =
-            |ts: &str, s: &Timestamp| parse_rfc3339(ts).map_or(true, |t| instant(&t) >= instant(s));
-        let before =
-            |ts: &str, u: &Timestamp| parse_rfc3339(ts).map_or(true, |t| instant(&t) <= instant(u));
-        self.since.as_ref().map_or(true, |s| after(last, s))
-            && self.until.as_ref().map_or(true, |u| before(first, u))
+    fn overlaps(&self, first: &Timestamp, last: &Timestamp) -> bool {
+        self.since.map_or(true, |s| instant(last) >= instant(&s))
+            && self.until.map_or(true, |u| instant(first) <= instant(&u))
     }
 
-    fn opcode(&self, op: &str) -> bool {
-        self.opcodes.is_empty()
-            || self
-                .opcodes
-                .iter()
-                .any(|o| o == op || (o == "reserved" && op.starts_with("reserved:")))
+    fn opcode(&self, op: Opcode) -> bool {
+        self.opcodes.is_empty() || self.opcodes.iter().any(|o| o.matches(op))
     }
 
     /// True when the message passes every criterion but the limit.
     pub fn message(&self, m: &MessageRecord) -> bool {
         self.endpoints(m.flow, &m.client, &m.server)
-            && self.direction.as_ref().map_or(true, |d| *d == m.direction)
-            && self.opcode(&m.opcode)
+            && self.direction.map_or(true, |d| d == m.direction)
+            && self.opcode(m.opcode)
             && self.at(&m.timestamp)
             && self
                 .grep
@@ -232,7 +184,7 @@ impl Filter {
     /// (everything but opcode and grep, which its message decides).
     pub fn frame(&self, f: &FrameRecord) -> bool {
         self.endpoints(f.flow, &f.client, &f.server)
-            && self.direction.as_ref().map_or(true, |d| *d == f.direction)
+            && self.direction.map_or(true, |d| d == f.direction)
             && self.at(&f.timestamp)
     }
 
@@ -244,7 +196,9 @@ impl Filter {
 
     /// As [`Filter::flow`], for TCP connections.
     pub fn tcp(&self, s: &FlowSummary) -> bool {
-        self.endpoints(s.flow, &s.client, &s.server) && self.overlaps(&s.first_seen, &s.last_seen)
+        let t = |s: &str| parse_rfc3339(s).unwrap_or_default();
+        self.endpoints(s.flow, &s.client, &s.server)
+            && self.overlaps(&t(&s.first_seen), &t(&s.last_seen))
     }
 }
 
@@ -270,15 +224,7 @@ pub struct Selector {
     flows_hidden: bool,
 }
 
-type FrameKey = (String, u64, String, bool);
-
-fn is_control(opcode: &str) -> bool {
-    matches!(opcode, "close" | "ping" | "pong")
-        || opcode
-            .strip_prefix("reserved:")
-            .and_then(|n| n.parse::<u8>().ok())
-            .is_some_and(|n| n >= 8)
-}
+type FrameKey = (String, u64, Direction, bool);
 
 impl Selector {
     /// A selector applying `filter`.
@@ -332,12 +278,7 @@ impl Selector {
                 } else if !self.filter.frame(f) || self.full() {
                     Some(false)
                 } else {
-                    let key = (
-                        f.file.clone(),
-                        f.flow,
-                        f.direction.clone(),
-                        is_control(&f.opcode),
-                    );
+                    let key = (f.file.clone(), f.flow, f.direction, f.opcode.is_control());
                     let seq = self.head + self.queue.len() as u64;
                     self.open.entry(key).or_default().push(seq);
                     None
@@ -345,12 +286,7 @@ impl Selector {
             }
             Record::Message(m) => {
                 let pass = self.filter.message(m) && self.take();
-                let key = (
-                    m.file.clone(),
-                    m.flow,
-                    m.direction.clone(),
-                    is_control(&m.opcode),
-                );
+                let key = (m.file.clone(), m.flow, m.direction, m.opcode.is_control());
                 for seq in self.open.remove(&key).unwrap_or_default() {
                     self.decide(seq, pass);
                 }
@@ -423,9 +359,9 @@ mod tests {
             flow,
             client: "10.0.0.1:5000".into(),
             server: "[2001:db8::1]:443".into(),
-            direction: dir.into(),
-            opcode: opcode.into(),
-            timestamp: ts.into(),
+            direction: dir.parse().unwrap(),
+            opcode: opcode.parse().unwrap(),
+            timestamp: ts.parse().unwrap(),
             text: text.map(String::from),
             ..Default::default()
         }
@@ -480,8 +416,8 @@ mod tests {
         f.flow = Some(3);
         f.client = Some("10.0.0.1".parse().unwrap());
         f.server = Some("[2001:db8::1]:443".parse().unwrap());
-        f.direction = Some("client_to_server".into());
-        f.opcodes = vec!["binary".into(), "text".into()];
+        f.direction = Some("client_to_server".parse().unwrap());
+        f.opcodes = vec!["binary".parse().unwrap(), "text".parse().unwrap()];
         f.grep = Some(Regex::new("^hel").unwrap());
         f.since = parse_rfc3339("2024-01-18T13:15:36Z");
         f.until = parse_rfc3339("2024-01-18T13:15:36Z");
@@ -492,11 +428,11 @@ mod tests {
                 ..f.clone()
             },
             Filter {
-                direction: Some("server_to_client".into()),
+                direction: Some("server_to_client".parse().unwrap()),
                 ..f.clone()
             },
             Filter {
-                opcodes: vec!["ping".into()],
+                opcodes: vec!["ping".parse().unwrap()],
                 ..f.clone()
             },
             Filter {
@@ -534,7 +470,7 @@ mod tests {
             "2024-01-18T13:15:36Z",
         );
         assert!(Filter {
-            opcodes: vec!["reserved".into()],
+            opcodes: vec!["reserved".parse().unwrap()],
             ..Default::default()
         }
         .message(&res));
@@ -556,9 +492,9 @@ mod tests {
             flow: 0,
             client: "10.0.0.1:5000".into(),
             server: "10.0.0.2:80".into(),
-            direction: "client_to_server".into(),
-            opcode: op.into(),
-            timestamp: "2024-01-18T13:15:36Z".into(),
+            direction: "client_to_server".parse().unwrap(),
+            opcode: op.parse().unwrap(),
+            timestamp: "2024-01-18T13:15:36Z".parse().unwrap(),
             ..Default::default()
         })
     }
@@ -592,7 +528,7 @@ mod tests {
         for filter in [
             Filter::default(),
             Filter {
-                opcodes: vec!["text".into(), "ping".into()],
+                opcodes: vec!["text".parse().unwrap(), "ping".parse().unwrap()],
                 ..Default::default()
             },
         ] {
@@ -642,9 +578,9 @@ mod tests {
                 flow: 0,
                 client: "10.0.0.1:5000".into(),
                 server: "10.0.0.2:80".into(),
-                direction: "client_to_server".into(),
-                opcode: op.into(),
-                timestamp: "2024-01-18T13:15:36Z".into(),
+                direction: "client_to_server".parse().unwrap(),
+                opcode: op.parse().unwrap(),
+                timestamp: "2024-01-18T13:15:36Z".parse().unwrap(),
                 ..Default::default()
             })
         };

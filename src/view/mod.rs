@@ -9,9 +9,11 @@ pub mod filter;
 pub mod json;
 pub mod stats;
 
-use crate::record::{FlowRecord, FrameRecord, MessageRecord, Record};
 use crate::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
 use crate::tcp::FlowSummary;
+use crate::util::time::Timestamp;
+use crate::ws::problem::Problem;
+use crate::ws::record::{FlowRecord, FlowState, FrameRecord, MessageRecord, Record};
 use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -294,16 +296,16 @@ impl Row for InMessageTable<'_> {
         let mut detail = format!(
             "frame fin={} rsv={rsv} mask={} offset={}",
             u8::from(f.fin),
-            f.mask_key.as_deref().unwrap_or("-"),
+            f.mask_key.map_or("-".to_string(), hex),
             f.stream_offset
         );
         if !f.errors.is_empty() {
-            detail.push_str(&format!(" ⚠ {}", preview(&f.errors.join("; "), 80)));
+            detail.push_str(&format!(" ⚠ {}", preview(&join(&f.errors, "; "), 80)));
         }
         vec![
             f.flow.to_string(),
-            time_of_day(&f.timestamp).to_string(),
-            arrow(&f.direction).to_string(),
+            time_of_day(&f.timestamp),
+            arrow(f.direction).to_string(),
             format!("[{}]", f.opcode),
             f.payload_length.to_string(),
             if f.rsv[0] { "z" } else { "" }.to_string(),
@@ -332,17 +334,37 @@ pub fn preview(s: &str, max: usize) -> String {
     out
 }
 
-fn arrow(direction: &str) -> &'static str {
-    if direction == "client_to_server" {
-        "→ c2s"
-    } else {
-        "← s2c"
+fn arrow(direction: Direction) -> &'static str {
+    match direction {
+        Direction::ClientToServer => "→ c2s",
+        Direction::ServerToClient => "← s2c",
     }
 }
 
-/// Time of day part of an RFC 3339 timestamp, for narrow tables.
-fn time_of_day(ts: &str) -> &str {
-    ts.split_once('T').map(|(_, t)| t).unwrap_or(ts)
+/// Time of day part of a timestamp in RFC 3339, for narrow tables.
+fn time_of_day(ts: &Timestamp) -> String {
+    let s = ts.to_rfc3339();
+    match s.split_once('T') {
+        Some((_, t)) => t.to_string(),
+        None => s,
+    }
+}
+
+/// A masking key as 8 hex digits.
+fn hex(k: [u8; 4]) -> String {
+    k.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Problems as one cell: their sentences joined by `sep`.
+pub fn join(problems: &[Problem], sep: &str) -> String {
+    let mut s = String::new();
+    for (i, p) in problems.iter().enumerate() {
+        if i > 0 {
+            s.push_str(sep);
+        }
+        s.push_str(&p.to_string());
+    }
+    s
 }
 
 impl Row for MessageRecord {
@@ -361,7 +383,7 @@ impl Row for MessageRecord {
             )
         } else if let Some(b) = &self.data_b64 {
             // Only the start is shown: encode no more than that.
-            let head = crate::record::Base64(b.bytes().get(..48).unwrap_or(b.bytes()).to_vec());
+            let head = crate::ws::record::Base64(b.bytes().get(..48).unwrap_or(b.bytes()).to_vec());
             format!("b64:{}", preview(&head.encode(), 60))
         } else {
             String::new()
@@ -370,13 +392,13 @@ impl Row for MessageRecord {
             if !payload.is_empty() {
                 payload.push(' ');
             }
-            payload.push_str(&format!("⚠ {}", preview(&self.errors.join("; "), 80)));
+            payload.push_str(&format!("⚠ {}", preview(&join(&self.errors, "; "), 80)));
         }
         vec![
             self.flow.to_string(),
-            time_of_day(&self.timestamp).to_string(),
-            arrow(&self.direction).to_string(),
-            self.opcode.clone(),
+            time_of_day(&self.timestamp),
+            arrow(self.direction).to_string(),
+            self.opcode.to_string(),
             self.length.to_string(),
             if self.compressed { "z" } else { "" }.to_string(),
             format!("{}-{}", self.packets[0], self.packets[1]),
@@ -400,16 +422,16 @@ impl Row for FrameRecord {
             .collect();
         vec![
             self.flow.to_string(),
-            time_of_day(&self.timestamp).to_string(),
-            arrow(&self.direction).to_string(),
+            time_of_day(&self.timestamp),
+            arrow(self.direction).to_string(),
             if self.fin { "1" } else { "0" }.to_string(),
             rsv,
-            self.opcode.clone(),
-            self.mask_key.clone().unwrap_or_default(),
+            self.opcode.to_string(),
+            self.mask_key.map(hex).unwrap_or_default(),
             self.payload_length.to_string(),
             self.stream_offset.to_string(),
             format!("{}-{}", self.packets[0], self.packets[1]),
-            preview(&self.errors.join("; "), 80),
+            preview(&join(&self.errors, "; "), 80),
         ]
     }
 }
@@ -432,7 +454,7 @@ impl Row for FlowRecord {
     }
     fn cells(&self) -> Vec<String> {
         let (c, s) = (&self.client_to_server, &self.server_to_client);
-        let mut problems = self.errors.clone();
+        let mut problems: Vec<String> = self.errors.iter().map(|p| p.to_string()).collect();
         let viol = c.violations + s.violations;
         if viol > 0 {
             problems.push(format!("{viol} violations"));
@@ -446,8 +468,8 @@ impl Row for FlowRecord {
             self.client.clone(),
             self.server.clone(),
             match self.status {
-                Some(code) if self.state == "rejected" => format!("rejected {code}"),
-                _ => self.state.clone(),
+                Some(code) if self.state == FlowState::Rejected => format!("rejected {code}"),
+                _ => self.state.to_string(),
             },
             preview(self.path.as_deref().unwrap_or(""), 40),
             self.protocol.clone().unwrap_or_default(),
@@ -590,9 +612,9 @@ mod tests {
     fn msg(text: &str) -> Record {
         Record::Message(MessageRecord {
             flow: 3,
-            direction: "client_to_server".into(),
-            opcode: "text".into(),
-            timestamp: "2026-01-01T00:00:00.000001Z".into(),
+            direction: "client_to_server".parse().unwrap(),
+            opcode: "text".parse().unwrap(),
+            timestamp: "2026-01-01T00:00:00.000001Z".parse().unwrap(),
             text: Some(text.into()),
             length: text.len() as u64,
             packets: [4, 5],
@@ -635,7 +657,7 @@ mod tests {
     fn coloured_tables_colour_arrows_and_warnings_only_when_asked() {
         let mut r = msg("bad");
         if let Record::Message(m) = &mut r {
-            m.errors.push("reserved bit set".into());
+            m.errors.push(Problem::Rsv2);
         }
         let style = TableStyle {
             color: true,
@@ -662,10 +684,10 @@ mod tests {
     fn frames_share_the_message_table() {
         let mut v = View::new(Format::Table, Vec::new(), None);
         v.write_record(&Record::Frame(FrameRecord {
-            opcode: "text".into(),
+            opcode: crate::ws::protocol::Opcode::Text,
             fin: true,
             payload_length: 2,
-            mask_key: Some("0a0b0c0d".into()),
+            mask_key: Some([0x0a, 0x0b, 0x0c, 0x0d]),
             ..Default::default()
         }))
         .unwrap();

@@ -8,9 +8,10 @@
 //! a sparse fixed-bucket size histogram and at most [`MAX_PENDING_PINGS`] pings awaiting
 //! their pong.
 
-use crate::record::{Base64, FlowRecord, MessageRecord};
-use crate::view::filter::parse_rfc3339;
 use crate::view::Row;
+use crate::ws::problem::Problem;
+use crate::ws::protocol::Opcode;
+use crate::ws::record::{Base64, FlowRecord, FlowState, MessageRecord};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -148,7 +149,7 @@ pub struct StatsRecord {
     /// Server `IP:PORT`.
     pub server: String,
     /// The flow record's state (`upgraded`, `midstream`, …).
-    pub state: String,
+    pub state: FlowState,
     /// Seconds between the connection's first and last packet.
     pub duration_s: f64,
     /// Client→server.
@@ -158,7 +159,7 @@ pub struct StatsRecord {
     /// Close handshake.
     pub close: CloseOutcome,
     /// Connection-level problems (from the flow record).
-    pub errors: Vec<String>,
+    pub errors: Vec<Problem>,
 }
 
 #[derive(Debug, Default)]
@@ -217,7 +218,11 @@ impl DirAcc {
         self.rtt_max = self.rtt_max.max(ms);
     }
 
-    fn summary(&self, counters: &crate::record::DirectionStats, duration: f64) -> DirectionSummary {
+    fn summary(
+        &self,
+        counters: &crate::ws::record::DirectionStats,
+        duration: f64,
+    ) -> DirectionSummary {
         DirectionSummary {
             messages: self.messages,
             by_opcode: self.by_opcode.clone(),
@@ -254,15 +259,6 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-fn secs(ts: &str) -> f64 {
-    parse_rfc3339(ts).map(|t| t.as_f64()).unwrap_or(0.0)
-}
-
-/// Index of a direction name: 0 client→server, 1 server→client.
-fn dir_index(direction: &str) -> usize {
-    usize::from(direction != "client_to_server")
-}
-
 /// Builds [`StatsRecord`]s from message and flow records.
 #[derive(Debug, Default)]
 pub struct Aggregator {
@@ -283,18 +279,24 @@ impl Aggregator {
     /// Counts one message.
     pub fn message(&mut self, m: &MessageRecord) {
         let dirs = self.conns.entry((m.file.clone(), m.flow)).or_default();
-        let i = dir_index(&m.direction);
-        let t = secs(&m.timestamp);
+        let i = m.direction.index();
+        let t = m.timestamp.as_f64();
         let d = &mut dirs[i];
         d.size(m.length);
         d.messages += 1;
-        *d.by_opcode.entry(m.opcode.clone()).or_default() += 1;
+        let name = m.opcode.name();
+        match d.by_opcode.get_mut(&*name) {
+            Some(n) => *n += 1,
+            None => {
+                d.by_opcode.insert(name.into_owned(), 1);
+            }
+        }
         d.wire += m.wire_length;
         d.payload += m.length;
         d.undecodable += u64::from(m.undecodable);
         let key = || m.data_b64.clone().unwrap_or_default();
-        match m.opcode.as_str() {
-            "ping" => {
+        match m.opcode {
+            Opcode::Ping => {
                 d.ping_count += 1;
                 if !m.undecodable {
                     if d.pings.len() >= MAX_PENDING_PINGS {
@@ -304,7 +306,7 @@ impl Aggregator {
                     d.pings.push_back((key(), t));
                 }
             }
-            "pong" => {
+            Opcode::Pong => {
                 d.pong_count += 1;
                 let k = key();
                 let other = &mut dirs[1 - i];
@@ -314,7 +316,7 @@ impl Aggregator {
                     }
                 }
             }
-            "close" if d.close.is_none() => {
+            Opcode::Close if d.close.is_none() => {
                 d.close = Some((t, m.packets[1], m.close_code));
             }
             _ => {}
@@ -327,14 +329,14 @@ impl Aggregator {
             .conns
             .remove(&(f.file.clone(), f.flow))
             .unwrap_or_default();
-        let duration = (secs(&f.last_seen) - secs(&f.first_seen)).max(0.0);
+        let duration = (f.last_seen.as_f64() - f.first_seen.as_f64()).max(0.0);
         StatsRecord {
             record: "stats",
             file: f.file.clone(),
             flow: f.flow,
             client: f.client.clone(),
             server: f.server.clone(),
-            state: f.state.clone(),
+            state: f.state,
             duration_s: round3(duration),
             client_to_server: dirs[0].summary(&f.client_to_server, duration),
             server_to_client: dirs[1].summary(&f.server_to_client, duration),
@@ -515,7 +517,10 @@ impl Row for StatsRecord {
         let mut problems = two(&|d| d.problems_cell());
         if !self.errors.is_empty() {
             problems.push('\n');
-            problems.push_str(&crate::view::preview(&self.errors.join("; "), 80));
+            problems.push_str(&crate::view::preview(
+                &crate::view::join(&self.errors, "; "),
+                80,
+            ));
         }
         vec![
             self.flow.to_string(),
@@ -539,9 +544,9 @@ mod tests {
         MessageRecord {
             file: "f".into(),
             flow: 1,
-            direction: dir.into(),
-            opcode: opcode.into(),
-            timestamp: ts.into(),
+            direction: dir.parse().unwrap(),
+            opcode: opcode.parse().unwrap(),
+            timestamp: ts.parse().unwrap(),
             length: len,
             wire_length: len / 2,
             data_b64: b64.and_then(Base64::decode),
@@ -589,8 +594,8 @@ mod tests {
         let r = a.flow(&FlowRecord {
             file: "f".into(),
             flow: 1,
-            first_seen: "2024-01-01T00:00:00Z".into(),
-            last_seen: "2024-01-01T00:00:10Z".into(),
+            first_seen: "2024-01-01T00:00:00Z".parse().unwrap(),
+            last_seen: "2024-01-01T00:00:10Z".parse().unwrap(),
             ..Default::default()
         });
         assert_eq!(a.open_connections(), 0);

@@ -176,12 +176,12 @@ impl Inflater {
     /// [`Inflater::flush`] first), then forgets the
     /// history when `reset_context` (the sender's `no_context_takeover`) or when the
     /// sender ended its DEFLATE stream. Returns a note when something odd but harmless
-    /// happened (data after a final block).
+    /// happened: the number of bytes after a final block, ignored.
     pub fn finish(
         &mut self,
         out: &mut CappedBuf,
         reset_context: bool,
-    ) -> Result<Option<String>, InflateError> {
+    ) -> Result<Option<u64>, InflateError> {
         if self.failed {
             self.reset();
             return Ok(None);
@@ -189,14 +189,7 @@ impl Inflater {
         let r = self
             .flush_pending(out)
             .and_then(|()| self.run(&TAIL, out).map_err(|(e, _)| e));
-        let note = if self.trailing > 4 {
-            Some(format!(
-                "{} bytes after the final DEFLATE block ignored",
-                self.trailing - 4
-            ))
-        } else {
-            None
-        };
+        let note = (self.trailing > 4).then(|| self.trailing - 4);
         if r.is_err() || reset_context || self.ended {
             self.reset();
         }
@@ -488,7 +481,7 @@ pub(crate) mod tests {
         let mut buf = CappedBuf::new(100);
         inf.feed(&out, &mut buf).expect("feed");
         let note = inf.finish(&mut buf, false).expect("finish");
-        assert!(note.is_some_and(|n| n.contains("5 bytes")));
+        assert_eq!(note, Some(5), "5 bytes after the final block");
         assert_eq!(buf.data(), b"hello");
         let c2 = Deflater::new(15, false).message(b"again");
         assert_eq!(inflate_all(&mut inf, &c2, false).expect("ok"), b"again");

@@ -13,14 +13,14 @@
 
 use std::collections::VecDeque;
 
-use base64::Engine as _;
-
 use super::buf::CappedBuf;
-use super::deflate::Inflater;
-use super::frame::{parse_header, unmask, FrameHeader, HeaderStatus, Opcode, MAX_HEADER_LEN};
+use super::deflate::{InflateError, Inflater};
+use super::frame::{parse_header, unmask, FrameHeader, HeaderStatus, MAX_HEADER_LEN};
+use super::problem::{Cut, Kind, Problem};
+use super::protocol::{valid_close_code, Opcode};
+use super::record::{Base64, DirectionStats, FrameRecord, MessageRecord, Record};
 use super::sync::{Rules, Scan, Scanner, MAX_PLAUSIBLE_FRAME};
 use super::{Options, Out};
-use crate::record::{Base64, DirectionStats, FrameRecord, MessageRecord, Record};
 use crate::tcp::stream::{Direction, Provenance};
 
 /// Largest resynchronisation buffer; past it a big plausible frame is believed or the
@@ -92,7 +92,7 @@ struct Msg {
     first_packet: u64,
     last: Provenance,
     buf: CappedBuf,
-    errors: Vec<String>,
+    errors: Vec<Problem>,
     undecodable: bool,
 }
 
@@ -104,17 +104,15 @@ impl Msg {
         cx: &Ctx,
         out: &mut Out,
         packet: u64,
-        err: &dyn std::fmt::Display,
+        err: &InflateError,
         ctx_lost: &mut bool,
     ) {
-        let note = if *ctx_lost {
-            " (compression history before this message is missing)"
-        } else {
-            ""
+        let p = Problem::Inflate {
+            error: err.clone(),
+            history_missing: *ctx_lost,
         };
-        let msg = format!("{err}{note}");
-        cx.warn(out, packet, msg.clone());
-        self.errors.push(msg);
+        cx.warn(out, packet, p.to_string());
+        self.errors.push(p);
         self.undecodable = true;
         *ctx_lost = true;
     }
@@ -136,7 +134,7 @@ struct Frame {
     last: Provenance,
     done: u64,
     target: Target,
-    errors: Vec<String>,
+    errors: Vec<Problem>,
     payload: Option<CappedBuf>,
     lost: u64,
 }
@@ -404,8 +402,7 @@ impl DirState {
             packet,
             format!("skipped {n} bytes at stream offset {offset} that are not WebSocket frames"),
         );
-        let reason = format!("{n} bytes skipped while resynchronising on frame headers");
-        self.lose(cx, out, &reason);
+        self.lose(cx, out, Problem::Skipped(n));
     }
 
     fn enter_sync(&mut self, lenient0: bool) {
@@ -505,23 +502,20 @@ impl DirState {
         let mut errors = h.violations();
         if h.masked() != cx.is_client() {
             errors.push(if cx.is_client() {
-                "unmasked client frame".to_string()
+                Problem::UnmaskedClientFrame
             } else {
-                "masked server frame".to_string()
+                Problem::MaskedServerFrame
             });
         }
         if h.rsv[0] {
             if !h.opcode.is_data_start() {
-                errors.push(format!(
-                    "RSV1 set on a {} frame (only the first frame of a data message may carry it)",
-                    h.opcode
-                ));
+                errors.push(Problem::Rsv1NotFirst(h.opcode));
             } else if cx.deflate == Deflate::Off {
-                errors.push("RSV1 set but permessage-deflate was not negotiated".to_string());
+                errors.push(Problem::Rsv1WithoutDeflate);
             }
         }
         if self.close_seen {
-            errors.push("frame after a close frame".to_string());
+            errors.push(Problem::FrameAfterClose);
         }
         if let Some(c) = self.mask_counts.get_mut(usize::from(h.masked())) {
             *c += 1;
@@ -545,9 +539,8 @@ impl DirState {
         let target = match h.opcode {
             Opcode::Text | Opcode::Binary => {
                 if let Some(mut m) = self.msg.take() {
-                    errors.push("new data message inside a fragmented message".to_string());
-                    m.errors
-                        .push("message never finished: a new data message started".to_string());
+                    errors.push(Problem::NewMessageInsideFragmented);
+                    m.errors.push(Problem::MessageUnfinished);
                     m.undecodable = true;
                     self.emit_message(cx, out, m);
                 }
@@ -560,17 +553,13 @@ impl DirState {
                 if self.msg.is_none() {
                     let mut m = new_msg(Opcode::Continuation, false, false);
                     if self.after_gap {
-                        m.errors
-                            .push("continuation frame whose message start was lost".to_string());
+                        m.errors.push(Problem::StartLost);
                     } else {
-                        errors.push("continuation frame without a message start".to_string());
+                        errors.push(Problem::ContinuationWithoutStart);
                     }
                     if cx.deflate != Deflate::Off {
                         m.undecodable = true;
-                        m.errors.push(
-                            "cannot tell whether the message is compressed: its first frame is missing"
-                                .to_string(),
-                        );
+                        m.errors.push(Problem::CompressionUnknown);
                     }
                     self.msg = Some(m);
                 }
@@ -586,6 +575,9 @@ impl DirState {
         }
         self.stats.violations += errors.len() as u64;
         out.problems += errors.len() as u64;
+        for e in &errors {
+            out.kinds.name(Kind::Violation, e.label());
+        }
         let payload = (cx.opts.frames && cx.opts.include_payload_in_frames)
             .then(|| CappedBuf::with_budget(cap, out.budget.clone()));
         if let Some(m) = self.target_msg(target) {
@@ -735,7 +727,7 @@ impl DirState {
                 let reset = matches!(cx.deflate, Deflate::On { reset: true });
                 let inf = self.inflater.get_or_insert_with(Inflater::new);
                 match inf.finish(&mut m.buf, reset) {
-                    Ok(Some(note)) => m.errors.push(note),
+                    Ok(Some(trailing)) => m.errors.push(Problem::DeflateTrailing(trailing)),
                     Ok(None) => {}
                     Err(e) => {
                         let packet = m.last.packet;
@@ -751,35 +743,32 @@ impl DirState {
         }
     }
 
-    fn emit_frame(&mut self, cx: &Ctx, out: &mut Out, f: Frame, extra: Option<String>) {
+    fn emit_frame(&mut self, cx: &Ctx, out: &mut Out, f: Frame, extra: Option<Problem>) {
         if !cx.opts.frames {
             return;
         }
         let mut errors = f.errors;
         if f.lost > 0 {
-            errors.push(format!("{} payload bytes lost in a tcp gap", f.lost));
+            errors.push(Problem::PayloadLost(f.lost));
         }
         errors.extend(extra);
         let whole = f.lost == 0 && f.done == f.h.payload_len;
         let payload_b64 = f
             .payload
             .filter(|p| whole && !p.truncated())
-            .map(|p| base64::engine::general_purpose::STANDARD.encode(p.data()));
+            .map(|mut p| Base64(p.take()));
         out.records.push(Record::Frame(FrameRecord {
             file: cx.file.to_string(),
             flow: cx.flow,
             client: cx.client.to_string(),
             server: cx.server.to_string(),
-            direction: cx.dir.as_str().to_string(),
-            timestamp: f.last.ts.to_rfc3339(),
+            direction: cx.dir,
+            timestamp: f.last.ts,
             fin: f.h.fin,
             rsv: f.h.rsv,
-            opcode: f.h.opcode.name(),
+            opcode: f.h.opcode,
             masked: f.h.masked(),
-            mask_key: f
-                .h
-                .mask
-                .map(|k| k.iter().map(|b| format!("{b:02x}")).collect()),
+            mask_key: f.h.mask,
             payload_length: f.h.payload_len,
             header_length: f.h.header_len as u64,
             stream_offset: f.offset,
@@ -800,22 +789,20 @@ impl DirState {
         if truncated && !m.undecodable {
             self.stats.truncated += 1;
             out.problems += 1;
-            let msg = if m.buf.budget_hit() {
-                format!(
-                    "message of {} bytes truncated to {} bytes: the messages in progress hold the {}-byte memory budget",
-                    m.buf.total(),
-                    m.buf.data().len(),
-                    out.budget.limit()
-                )
+            let p = if m.buf.budget_hit() {
+                Problem::TruncatedAtBudget {
+                    total: m.buf.total(),
+                    kept: m.buf.data().len(),
+                    budget: out.budget.limit(),
+                }
             } else {
-                format!(
-                    "message of {} bytes truncated to the {}-byte maximum message size",
-                    m.buf.total(),
-                    m.buf.cap()
-                )
+                Problem::TruncatedAtMax {
+                    total: m.buf.total(),
+                    cap: m.buf.cap(),
+                }
             };
-            cx.warn(out, m.last.packet, msg.clone());
-            m.errors.push(msg);
+            cx.warn(out, m.last.packet, p.to_string());
+            m.errors.push(p);
         }
         let length = m.buf.total();
         let data = m.buf.take();
@@ -824,9 +811,9 @@ impl DirState {
             flow: cx.flow,
             client: cx.client.to_string(),
             server: cx.server.to_string(),
-            direction: cx.dir.as_str().to_string(),
-            opcode: m.opcode.name(),
-            timestamp: m.last.ts.to_rfc3339(),
+            direction: cx.dir,
+            opcode: m.opcode,
+            timestamp: m.last.ts,
             frames: m.frames,
             compressed: m.compressed,
             length,
@@ -840,6 +827,9 @@ impl DirState {
             let before = m.errors.len();
             fill_payload(&mut rec, &mut m.errors, m.opcode, data, truncated);
             let violations = (m.errors.len() - before) as u64;
+            for e in m.errors.get(before..).unwrap_or(&[]) {
+                out.kinds.name(Kind::Violation, e.label());
+            }
             self.stats.violations += violations;
             out.problems += violations;
         }
@@ -852,14 +842,14 @@ impl DirState {
 
     /// The in-progress frame and messages can no longer be decoded (bytes lost): emit
     /// them as undecodable with `reason`, forget compression history.
-    fn lose(&mut self, cx: &Ctx, out: &mut Out, reason: &str) {
+    fn lose(&mut self, cx: &Ctx, out: &mut Out, reason: Problem) {
         self.flush_inflater(cx, out);
         if let Some(f) = self.frame.take() {
             self.stats.frames += 1;
             self.stats.wire_bytes = self.stats.wire_bytes.saturating_add(f.done);
             let target = f.target;
             let errors = f.errors.clone();
-            self.emit_frame(cx, out, f, Some(reason.to_string()));
+            self.emit_frame(cx, out, f, Some(reason.clone()));
             if let Some(m) = self.target_msg(target) {
                 m.errors.extend(errors);
             }
@@ -868,7 +858,7 @@ impl DirState {
         for m in [self.ctrl.take(), self.msg.take()].into_iter().flatten() {
             let mut m = m;
             if !m.undecodable {
-                m.errors.push(reason.to_string());
+                m.errors.push(reason.clone());
             }
             m.undecodable = true;
             self.emit_message(cx, out, m);
@@ -901,7 +891,7 @@ impl DirState {
         // Bytes held for resynchronisation cannot be checked against what follows the
         // gap: decide on them as if the stream ended here.
         self.resolve_sync_at_end(cx, out);
-        let reason = format!("tcp gap of {len} bytes");
+        let reason = Problem::Gap(len);
         if self.hdr_len == 0 {
             let DirState {
                 frame, msg, ctrl, ..
@@ -941,7 +931,7 @@ impl DirState {
                 }
             }
         }
-        self.lose(cx, out, &reason);
+        self.lose(cx, out, reason);
         self.offset = self.offset.saturating_add(len);
         self.enter_sync(false);
     }
@@ -962,42 +952,40 @@ impl DirState {
     }
 
     /// Emits whatever is still in progress at the end of the stream.
-    fn flush_incomplete(&mut self, cx: &Ctx, out: &mut Out, why: &str) {
+    fn flush_incomplete(&mut self, cx: &Ctx, out: &mut Out) {
         self.flush_inflater(cx, out);
-        let reason = if let Some(f) = self.frame.as_ref() {
-            format!(
-                "{why} inside frame: have {} of {} bytes",
-                f.done, f.h.payload_len
-            )
+        let cut = if let Some(f) = self.frame.as_ref() {
+            Cut::Frame {
+                have: f.done,
+                of: f.h.payload_len,
+            }
         } else if self.hdr_len > 0 {
             let need = match parse_header(self.hdr.get(..self.hdr_len).unwrap_or(&[])) {
                 HeaderStatus::NeedMore(n) => n,
                 HeaderStatus::Header(h) => h.header_len,
             };
-            format!(
-                "{why} inside a frame header: have {} of {need} bytes",
-                self.hdr_len
-            )
+            Cut::Header {
+                have: self.hdr_len,
+                need,
+            }
         } else if let Some(m) = self.msg.as_ref() {
-            format!(
-                "{why} inside a fragmented message ({} frames, no final fragment)",
-                m.frames
-            )
+            Cut::Message { frames: m.frames }
         } else {
             return;
         };
+        let reason = Problem::StreamEnded(cut);
         if self.frame.is_none() && self.msg.is_none() {
             // A cut header alone: no message to attach the problem to.
             out.problems += 1;
         }
-        cx.warn(out, self.last_at.packet, reason.clone());
-        self.lose(cx, out, &reason);
+        cx.warn(out, self.last_at.packet, reason.to_string());
+        self.lose(cx, out, reason);
     }
 
     /// The direction ended: finish resynchronisation and emit what is in progress.
     pub fn close(&mut self, cx: &Ctx, out: &mut Out) {
         self.resolve_sync_at_end(cx, out);
-        self.flush_incomplete(cx, out, "stream ended");
+        self.flush_incomplete(cx, out);
     }
 }
 
@@ -1005,50 +993,44 @@ impl DirState {
 /// copied).
 fn fill_payload(
     rec: &mut MessageRecord,
-    errors: &mut Vec<String>,
+    errors: &mut Vec<Problem>,
     opcode: Opcode,
     data: Vec<u8>,
     truncated: bool,
 ) {
     match opcode {
-        Opcode::Text => match simdutf8::compat::from_utf8(&data) {
-            Ok(_) => {
-                // SAFETY: simdutf8 has just validated `data` as UTF-8.
-                rec.text = Some(unsafe { String::from_utf8_unchecked(data) });
-            }
-            Err(e) if truncated && e.error_len().is_none() => {
-                // The message was cut inside a character: keep the characters before it.
-                let mut data = data;
-                data.truncate(e.valid_up_to());
-                rec.text = Some(
-                    String::from_utf8(data)
-                        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-                );
-            }
+        Opcode::Text => match String::from_utf8(data) {
+            Ok(text) => rec.text = Some(text),
             Err(e) => {
-                errors.push(format!(
-                    "invalid UTF-8 in text message at byte {}",
-                    e.valid_up_to()
-                ));
-                rec.data_b64 = Some(Base64(data));
+                let err = e.utf8_error();
+                let mut data = e.into_bytes();
+                if truncated && err.error_len().is_none() {
+                    // The message was cut inside a character: keep the characters before it.
+                    data.truncate(err.valid_up_to());
+                    rec.text =
+                        Some(String::from_utf8(data).unwrap_or_else(|e| {
+                            String::from_utf8_lossy(e.as_bytes()).into_owned()
+                        }));
+                } else {
+                    errors.push(Problem::InvalidUtf8Text(err.valid_up_to()));
+                    rec.data_b64 = Some(Base64(data));
+                }
             }
         },
         Opcode::Close => {
             match data.as_slice() {
                 [] => {}
-                [_] => {
-                    errors.push("close frame with a 1-byte payload (a code needs 2)".to_string())
-                }
+                [_] => errors.push(Problem::CloseOneByte),
                 [hi, lo, reason @ ..] => {
                     let code = u16::from_be_bytes([*hi, *lo]);
                     rec.close_code = Some(code);
                     if !valid_close_code(code) {
-                        errors.push(format!("invalid close code {code}"));
+                        errors.push(Problem::InvalidCloseCode(code));
                     }
                     match simdutf8::basic::from_utf8(reason) {
                         Ok(s) => rec.close_reason = Some(s.to_string()),
                         Err(_) => {
-                            errors.push("invalid UTF-8 in close reason".to_string());
+                            errors.push(Problem::InvalidUtf8CloseReason);
                             rec.close_reason = Some(String::from_utf8_lossy(reason).into_owned());
                         }
                     }
@@ -1058,9 +1040,4 @@ fn fill_payload(
         }
         _ => rec.data_b64 = Some(Base64(data)),
     }
-}
-
-/// Close codes a peer may send (RFC 6455 §7.4 and the IANA registry).
-pub fn valid_close_code(code: u16) -> bool {
-    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }

@@ -5,84 +5,8 @@
 //! every bit pattern is a header: what is wrong with it is reported by
 //! [`FrameHeader::violations`].
 
-use std::fmt;
-
-/// A frame opcode, including the reserved values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Opcode {
-    /// 0x0: continues a fragmented message.
-    Continuation,
-    /// 0x1: first frame of a text message.
-    Text,
-    /// 0x2: first frame of a binary message.
-    Binary,
-    /// 0x8: connection close.
-    Close,
-    /// 0x9: ping.
-    Ping,
-    /// 0xA: pong.
-    Pong,
-    /// 0x3–0x7 and 0xB–0xF.
-    Reserved(u8),
-}
-
-impl Opcode {
-    /// The opcode for the low four bits of `b`.
-    pub fn from_bits(b: u8) -> Opcode {
-        match b & 0x0f {
-            0x0 => Opcode::Continuation,
-            0x1 => Opcode::Text,
-            0x2 => Opcode::Binary,
-            0x8 => Opcode::Close,
-            0x9 => Opcode::Ping,
-            0xA => Opcode::Pong,
-            n => Opcode::Reserved(n),
-        }
-    }
-
-    /// The four-bit wire value.
-    pub fn bits(self) -> u8 {
-        match self {
-            Opcode::Continuation => 0x0,
-            Opcode::Text => 0x1,
-            Opcode::Binary => 0x2,
-            Opcode::Close => 0x8,
-            Opcode::Ping => 0x9,
-            Opcode::Pong => 0xA,
-            Opcode::Reserved(n) => n & 0x0f,
-        }
-    }
-
-    /// Control opcodes are 0x8–0xF (close, ping, pong and reserved control).
-    pub fn is_control(self) -> bool {
-        self.bits() >= 0x8
-    }
-
-    /// Text or binary: the opcodes that start a data message.
-    pub fn is_data_start(self) -> bool {
-        matches!(self, Opcode::Text | Opcode::Binary)
-    }
-
-    /// The name used in output: `continuation`, `text`, `binary`, `close`, `ping`,
-    /// `pong` or `reserved:N`.
-    pub fn name(self) -> String {
-        match self {
-            Opcode::Continuation => "continuation".into(),
-            Opcode::Text => "text".into(),
-            Opcode::Binary => "binary".into(),
-            Opcode::Close => "close".into(),
-            Opcode::Ping => "ping".into(),
-            Opcode::Pong => "pong".into(),
-            Opcode::Reserved(n) => format!("reserved:{n}"),
-        }
-    }
-}
-
-impl fmt::Display for Opcode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name())
-    }
-}
+use super::problem::Problem;
+use super::protocol::{Opcode, MAX_CONTROL_PAYLOAD};
 
 /// A parsed frame header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,9 +40,6 @@ pub enum HeaderStatus {
 
 /// Largest possible header: 2 + 8 (length) + 4 (mask).
 pub const MAX_HEADER_LEN: usize = 14;
-
-/// Largest payload a control frame may have.
-pub const MAX_CONTROL_PAYLOAD: u64 = 125;
 
 /// Parses the frame header at the start of `buf`.
 pub fn parse_header(buf: &[u8]) -> HeaderStatus {
@@ -185,37 +106,33 @@ impl FrameHeader {
     /// Violations visible in the header alone (independent of direction and
     /// negotiation): reserved opcode, RSV2/RSV3, oversized or fragmented control frame,
     /// non-minimal length, 64-bit length with the top bit set.
-    pub fn violations(&self) -> Vec<String> {
+    pub fn violations(&self) -> Vec<Problem> {
         let mut v = Vec::new();
         if let Opcode::Reserved(n) = self.opcode {
-            v.push(format!("reserved opcode {n:#x}"));
+            v.push(Problem::ReservedOpcode(n));
         }
         if self.rsv[1] {
-            v.push("RSV2 set (no extension defines it)".to_string());
+            v.push(Problem::Rsv2);
         }
         if self.rsv[2] {
-            v.push("RSV3 set (no extension defines it)".to_string());
+            v.push(Problem::Rsv3);
         }
         if self.opcode.is_control() {
             if self.payload_len > MAX_CONTROL_PAYLOAD {
-                v.push(format!(
-                    "control frame payload of {} bytes (max 125)",
-                    self.payload_len
-                ));
+                v.push(Problem::ControlTooLong(self.payload_len));
             }
             if !self.fin {
-                v.push("fragmented control frame (FIN not set)".to_string());
+                v.push(Problem::FragmentedControl);
             }
         }
         if self.non_minimal_length {
-            v.push(format!(
-                "non-minimal length encoding ({} bytes for length {})",
-                self.header_len - if self.masked() { 4 } else { 0 } - 2,
-                self.payload_len
-            ));
+            v.push(Problem::NonMinimalLength {
+                bytes: self.header_len - if self.masked() { 4 } else { 0 } - 2,
+                length: self.payload_len,
+            });
         }
         if self.length_msb_set {
-            v.push("64-bit payload length with the most significant bit set".to_string());
+            v.push(Problem::LengthMsbSet);
         }
         v
     }
@@ -225,7 +142,12 @@ impl FrameHeader {
     /// is more likely garbage than a frame, and is only believed when a plausible frame
     /// follows it.
     pub fn is_suspicious(&self) -> bool {
-        !self.violations().is_empty()
+        matches!(self.opcode, Opcode::Reserved(_))
+            || self.rsv[1]
+            || self.rsv[2]
+            || (self.opcode.is_control() && (self.payload_len > MAX_CONTROL_PAYLOAD || !self.fin))
+            || self.non_minimal_length
+            || self.length_msb_set
     }
 }
 
@@ -318,7 +240,7 @@ mod tests {
         let h = header(&[0x82, 126, 0, 125]);
         assert!(h.non_minimal_length);
         assert!(h.is_suspicious());
-        assert!(h.violations()[0].contains("non-minimal"));
+        assert!(h.violations()[0].to_string().contains("non-minimal"));
         let h = header(&[0x82, 126, 0, 126]);
         assert!(!h.non_minimal_length);
         let h = header(&[0x82, 127, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
@@ -338,7 +260,7 @@ mod tests {
         assert!(h
             .violations()
             .iter()
-            .any(|v| v.contains("most significant")));
+            .any(|v| v.to_string().contains("most significant")));
         let h = header(&[0x82, 127, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
         assert!(!h.length_msb_set);
         assert!(h.violations().is_empty());
@@ -351,9 +273,9 @@ mod tests {
         assert!(h.violations().is_empty());
         let h = header(&[0xA1, 0]);
         assert_eq!(h.rsv, [false, true, false]);
-        assert!(h.violations()[0].contains("RSV2"));
+        assert!(h.violations()[0].to_string().contains("RSV2"));
         let h = header(&[0x91, 0]);
-        assert!(h.violations()[0].contains("RSV3"));
+        assert!(h.violations()[0].to_string().contains("RSV3"));
         for b in 0u8..16 {
             let op = Opcode::from_bits(b);
             assert_eq!(op.bits(), b);
@@ -370,9 +292,11 @@ mod tests {
     #[test]
     fn control_frame_rules() {
         let h = header(&[0x89, 126, 0, 126]);
-        assert!(h.violations()[0].contains("control frame payload of 126"));
+        assert!(h.violations()[0]
+            .to_string()
+            .contains("control frame payload of 126"));
         let h = header(&[0x09, 0]);
-        assert!(h.violations()[0].contains("fragmented control"));
+        assert!(h.violations()[0].to_string().contains("fragmented control"));
         let h = header(&[0x88, 125]);
         assert!(h.violations().is_empty());
     }

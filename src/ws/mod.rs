@@ -14,6 +14,9 @@ pub mod buf;
 pub mod deflate;
 mod direction;
 pub mod frame;
+pub mod problem;
+pub mod protocol;
+pub mod record;
 pub mod sync;
 
 #[cfg(test)]
@@ -22,11 +25,13 @@ mod tests;
 use std::collections::HashMap;
 
 use crate::http::{self, accept_for_key, parse_request, parse_response, Request, Response, Status};
-use crate::record::{DeflateParams, DirectionStats, FlowRecord, Record};
+use crate::http::{DeflateParams, HandshakeProblem};
 use crate::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
 use crate::util::time::Timestamp;
 use direction::{Ctx, Deflate, DirState};
 use frame::{parse_header, HeaderStatus};
+use problem::{Problem, Problems};
+use record::{DirectionStats, FlowRecord, FlowState, Record};
 use sync::{exact_frames, Rules, Scan, Scanner};
 
 /// What the dissector emits and how much it keeps.
@@ -78,7 +83,7 @@ pub(crate) struct Out {
     /// Memory shared by the messages (and frame payloads) in progress.
     pub(crate) budget: buf::Budget,
     /// Problems by kind, added when each connection ends.
-    pub(crate) kinds: crate::record::problems::Problems,
+    pub(crate) kinds: Problems,
 }
 
 impl Out {
@@ -248,7 +253,7 @@ struct Conn {
     info: FlowInfo,
     phase: Phase,
     forced: bool,
-    label: &'static str,
+    state: Option<FlowState>,
     swapped: bool,
     client: String,
     server: String,
@@ -260,7 +265,7 @@ struct Conn {
     deflate: Option<DeflateParams>,
     answer_seen: bool,
     accept_valid: Option<bool>,
-    errors: Vec<String>,
+    errors: Vec<Problem>,
     dirs: Option<Box<[DirState; 2]>>,
     closed: [bool; 2],
 }
@@ -273,7 +278,7 @@ impl Conn {
             info: info.clone(),
             phase: Phase::Detect,
             forced,
-            label: "",
+            state: None,
             swapped: false,
             client: info.client.to_string(),
             server: info.server.to_string(),
@@ -456,13 +461,13 @@ impl Conn {
                     }
                     self.pre(d).consume(n);
                     self.errors
-                        .push("upgrade request not captured; 101 answer seen".to_string());
+                        .push(HandshakeProblem::RequestNotCaptured.into());
                     self.on_accept(*resp);
                     self.start_ws(
                         file,
                         opts,
                         out,
-                        "upgraded",
+                        FlowState::Upgraded,
                         d.reverse(),
                         [None, None],
                         [0, 0],
@@ -506,7 +511,7 @@ impl Conn {
                 file,
                 opts,
                 out,
-                "forced",
+                FlowState::Forced,
                 client,
                 [Some(2), Some(2)],
                 [0, 0],
@@ -559,7 +564,7 @@ impl Conn {
         sync[d.index()] = None;
         let mut skip = [0, 0];
         skip[d.index()] = k;
-        self.start_ws(file, opts, out, "midstream", client, sync, skip);
+        self.start_ws(file, opts, out, FlowState::Midstream, client, sync, skip);
         true
     }
 
@@ -585,11 +590,19 @@ impl Conn {
                 }
                 if head.is_websocket_accept() {
                     self.on_accept(head);
-                    self.start_ws(file, opts, out, "upgraded", req, [None, None], [0, 0]);
+                    self.start_ws(
+                        file,
+                        opts,
+                        out,
+                        FlowState::Upgraded,
+                        req,
+                        [None, None],
+                        [0, 0],
+                    );
                 } else {
                     if head.status == 101 {
                         self.errors
-                            .push("101 answer without Upgrade: websocket".to_string());
+                            .push(HandshakeProblem::NotWebSocketUpgrade.into());
                     }
                     self.answer_seen = true;
                     self.response = Some(head);
@@ -598,8 +611,7 @@ impl Conn {
                 true
             }
             Err(e) => {
-                self.errors
-                    .push(format!("answer to the upgrade request is {e}"));
+                self.errors.push(HandshakeProblem::BadAnswer(e).into());
                 self.reject();
                 true
             }
@@ -607,7 +619,7 @@ impl Conn {
     }
 
     fn reject(&mut self) {
-        self.label = "rejected";
+        self.state = Some(FlowState::Rejected);
         self.phase = Phase::Rejected;
         self.pre = [Pre::new(), Pre::new()];
     }
@@ -617,9 +629,10 @@ impl Conn {
         self.answer_seen = true;
         let (params, errs) = http::permessage_deflate(&resp.extensions);
         self.deflate = params;
-        self.errors.extend(errs);
+        self.errors.extend(errs.into_iter().map(Problem::from));
         if let Some(req) = &self.request {
-            self.errors.extend(req.problems());
+            self.errors
+                .extend(req.problems().into_iter().map(Problem::from));
             if params.is_some()
                 && !req.extensions.iter().any(|e| {
                     http::parse_extension(e)
@@ -627,15 +640,12 @@ impl Conn {
                         .eq_ignore_ascii_case("permessage-deflate")
                 })
             {
-                self.errors.push(
-                    "server accepted permessage-deflate the client did not offer".to_string(),
-                );
+                self.errors.push(HandshakeProblem::DeflateNotOffered.into());
             }
             if let Some(p) = resp.protocols.first() {
                 if !req.protocols.contains(p) {
-                    self.errors.push(format!(
-                        "server chose subprotocol {p:?} the client did not offer"
-                    ));
+                    self.errors
+                        .push(HandshakeProblem::ProtocolNotOffered(p.clone()).into());
                 }
             }
             if let Some(key) = &req.key {
@@ -644,21 +654,23 @@ impl Conn {
                     Some(a) if *a == expected => self.accept_valid = Some(true),
                     Some(a) => {
                         self.accept_valid = Some(false);
-                        self.errors.push(format!(
-                            "Sec-WebSocket-Accept {a:?} does not match the key (expected {expected:?})"
-                        ));
+                        self.errors.push(
+                            HandshakeProblem::AcceptMismatch {
+                                got: a.clone(),
+                                expected,
+                            }
+                            .into(),
+                        );
                     }
                     None => {
                         self.accept_valid = Some(false);
-                        self.errors
-                            .push("101 answer lacks Sec-WebSocket-Accept".to_string());
+                        self.errors.push(HandshakeProblem::NoAccept.into());
                     }
                 }
             }
         }
         if resp.protocols.len() > 1 {
-            self.errors
-                .push("server answered more than one subprotocol".to_string());
+            self.errors.push(HandshakeProblem::SeveralProtocols.into());
         }
         self.response = Some(resp);
     }
@@ -672,12 +684,12 @@ impl Conn {
         file: &str,
         opts: &Options,
         out: &mut Out,
-        label: &'static str,
+        state: FlowState,
         client: Direction,
         sync: [Option<usize>; 2],
         skip: [usize; 2],
     ) {
-        self.label = label;
+        self.state = Some(state);
         self.phase = Phase::Ws;
         self.swapped = client == Direction::ServerToClient;
         if self.swapped {
@@ -746,15 +758,14 @@ impl Conn {
         let [c2s, s2c] = stats;
         let req = self.request.take().unwrap_or_default();
         let resp = self.response.take();
-        let ts = |t: Option<Timestamp>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
         FlowRecord {
             file: file.to_string(),
             flow: self.info.id,
             client: self.client.clone(),
             server: self.server.clone(),
-            state: self.label.to_string(),
-            first_seen: ts(self.first_seen),
-            last_seen: ts(self.last_seen),
+            state: self.state.unwrap_or_default(),
+            first_seen: self.first_seen.unwrap_or_default(),
+            last_seen: self.last_seen.unwrap_or_default(),
             method: (!req.method.is_empty()).then_some(req.method),
             path: (!req.path.is_empty()).then_some(req.path),
             host: req.host,
@@ -849,8 +860,8 @@ impl Dissector {
     /// Problems by kind in the connections that ended so far (all of them once the
     /// reassembler has finished): violations, undecodable and truncated messages, gaps,
     /// resynchronisations, connection errors.
-    pub fn problem_counts(&self) -> crate::record::problems::Problems {
-        self.out.kinds
+    pub fn problem_counts(&self) -> Problems {
+        self.out.kinds.clone()
     }
 
     /// The connection's state, stamped with the event's time (made on first use when
@@ -921,12 +932,19 @@ impl StreamSink for Dissector {
             Phase::Await(req) if req == dir => conn.pre(dir).push(&[], at, len),
             Phase::Await(req) => {
                 // The answer may be in the hole: assume the upgrade went through.
-                conn.errors
-                    .push("answer to the upgrade request lost in a tcp gap".to_string());
+                conn.errors.push(HandshakeProblem::AnswerLost.into());
                 // What came of the answer before the hole is HTTP, not frames.
                 let mut skip = [0, 0];
                 skip[dir.index()] = conn.pre(dir).buf.len();
-                conn.start_ws(file, opts, out, "upgraded", req, [None, None], skip);
+                conn.start_ws(
+                    file,
+                    opts,
+                    out,
+                    FlowState::Upgraded,
+                    req,
+                    [None, None],
+                    skip,
+                );
                 conn.run(file, opts, out, dir, |ds, cx, out| {
                     ds.gap(cx, out, len, at);
                 });
@@ -971,7 +989,7 @@ impl StreamSink for Dissector {
         }
         match conn.phase {
             Phase::Ignored | Phase::Detect => return,
-            Phase::Await(_) => conn.label = "unanswered",
+            Phase::Await(_) => conn.state = Some(FlowState::Unanswered),
             Phase::Rejected => {}
             Phase::Ws => {
                 for d in [Direction::ClientToServer, Direction::ServerToClient] {
@@ -982,12 +1000,13 @@ impl StreamSink for Dissector {
                 }
             }
         }
-        let problems = conn.errors.len() as u64;
-        out.problems += problems;
-        out.kinds.connection_errors += problems;
+        out.problems += conn.errors.len() as u64;
+        for e in &conn.errors {
+            out.kinds.add_problem(e);
+        }
         if let Some(dirs) = &conn.dirs {
             for ds in dirs.iter() {
-                out.kinds.add_direction(&ds.stats);
+                ds.stats.count_problems(&mut out.kinds);
             }
         }
         if opts.flows {

@@ -11,8 +11,9 @@
 //! a valid code) and never believes a frame announcing more than
 //! [`MAX_PLAUSIBLE_FRAME`] bytes: such a header would swallow the rest of the stream.
 
-use super::direction::valid_close_code;
-use super::frame::{parse_header, FrameHeader, HeaderStatus, Opcode};
+use super::frame::{parse_header, FrameHeader, HeaderStatus};
+use super::protocol::valid_close_code;
+use super::protocol::Opcode;
 
 /// Largest payload a frame found by searching may announce (4 GiB). Eight random length
 /// bytes announce less with a probability of 2^-32; real peers never come close.

@@ -6,7 +6,7 @@
 //! the caller's writer: no intermediate `String`. Strings are scanned eight bytes at a
 //! time for the few bytes that need escaping, so long payloads are copied in large runs.
 
-use crate::record::MessageRecord;
+use crate::ws::record::MessageRecord;
 use std::io::{self, Write};
 
 /// What each byte below 0x80 needs: 0 nothing, `u` a `\u00xx` escape, anything else the
@@ -360,12 +360,12 @@ impl JsonBuf {
         self.str(w, &m.client)?;
         self.raw(b",\"server\":");
         self.str(w, &m.server)?;
-        self.raw(b",\"direction\":");
-        self.str(w, &m.direction)?;
-        self.raw(b",\"opcode\":");
-        self.str(w, &m.opcode)?;
+        self.raw(b",\"direction\":\"");
+        self.raw(m.direction.as_str().as_bytes());
+        self.raw(b"\",\"opcode\":");
+        self.str(w, &m.opcode.name())?;
         self.raw(b",\"timestamp\":");
-        self.str(w, &m.timestamp)?;
+        self.str(w, &m.timestamp.to_rfc3339())?;
         self.raw(b",\"frames\":");
         self.u64(m.frames);
         self.raw(if m.compressed {
@@ -409,7 +409,7 @@ impl JsonBuf {
             if i > 0 {
                 self.raw(b",");
             }
-            self.str(w, e)?;
+            self.str(w, &e.to_string())?;
         }
         self.raw(b"]}");
         self.flush(w)
@@ -444,7 +444,9 @@ pub fn write_message<W: Write + ?Sized>(w: &mut W, m: &MessageRecord) -> io::Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Record;
+    use crate::http::HandshakeProblem;
+    use crate::ws::problem::Problem;
+    use crate::ws::record::Record;
     use proptest::prelude::*;
 
     fn ours(m: &MessageRecord) -> String {
@@ -495,21 +497,24 @@ mod tests {
             flow: 3,
             client: "[::1]:5".into(),
             server: "1.2.3.4:80".into(),
-            direction: "client_to_server".into(),
-            opcode: "close".into(),
-            timestamp: "2026-01-01T00:00:00.000001Z".into(),
+            direction: "client_to_server".parse().unwrap(),
+            opcode: "close".parse().unwrap(),
+            timestamp: "2026-01-01T00:00:00.000001Z".parse().unwrap(),
             frames: 2,
             compressed: true,
             length: 7,
             wire_length: 9,
             text: Some("héllo\n\u{1}\u{7f}\"".into()),
-            data_b64: Some(crate::record::Base64(vec![0, 1, 2, 0xff, 0xfe])),
+            data_b64: Some(crate::ws::record::Base64(vec![0, 1, 2, 0xff, 0xfe])),
             close_code: Some(1000),
             close_reason: Some("bye\t".into()),
             packets: [4, 5],
             undecodable: true,
             truncated: true,
-            errors: vec!["x".into(), "y\u{1f}".into()],
+            errors: vec![
+                Problem::Rsv2,
+                Problem::Handshake(HandshakeProblem::MethodNotGet("y\u{1f}".into())),
+            ],
         };
         assert_eq!(ours(&m), serde(&m));
         m = MessageRecord::default();
@@ -541,8 +546,11 @@ mod tests {
                 close_code: flags.1.then_some(n as u16),
                 compressed: flags.2,
                 undecodable: flags.0,
-                errors,
-                data_b64: bin.map(crate::record::Base64),
+                errors: errors
+                    .into_iter()
+                    .map(|e| Problem::Handshake(HandshakeProblem::MethodNotGet(e)))
+                    .collect(),
+                data_b64: bin.map(crate::ws::record::Base64),
                 ..MessageRecord::default()
             };
             prop_assert_eq!(ours(&m), serde(&m));

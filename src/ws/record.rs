@@ -1,10 +1,16 @@
-//! Owned output records: what the views print. The message record's field names are a
-//! stable contract (see README): fields may be added, never renamed.
-
-pub mod problems;
+//! Owned output records: what the WebSocket stage hands to the views. Field names and
+//! their JSON form are a stable contract (see README): fields may be added, never
+//! renamed. Values are typed ([`Direction`], [`Opcode`], [`Timestamp`], [`Problem`]);
+//! only the serializers turn them into the documented strings.
 
 use base64::Engine as _;
-use serde::Serialize;
+use serde::{Serialize, Serializer};
+
+use super::problem::{Kind, Problem, Problems};
+use super::protocol::Opcode;
+pub use crate::http::DeflateParams;
+use crate::tcp::stream::Direction;
+use crate::util::time::Timestamp;
 
 /// One output record, tagged by `"record"` in JSON.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -31,12 +37,12 @@ pub struct MessageRecord {
     pub client: String,
     /// Server `IP:PORT`.
     pub server: String,
-    /// `client_to_server` or `server_to_client`.
-    pub direction: String,
+    /// `client_to_server` or `server_to_client` (as the WebSocket roles see it).
+    pub direction: Direction,
     /// `text`, `binary`, `close`, `ping`, `pong` or `reserved:N`.
-    pub opcode: String,
-    /// RFC 3339 UTC time of the packet that completed the message, at capture precision.
-    pub timestamp: String,
+    pub opcode: Opcode,
+    /// Time of the packet that completed the message (RFC 3339 UTC, capture precision).
+    pub timestamp: Timestamp,
     /// Number of frames the message was made of.
     pub frames: u64,
     /// RSV1 set on the first frame (permessage-deflate).
@@ -69,7 +75,7 @@ pub struct MessageRecord {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
     /// Protocol violations and decoding problems concerning this message.
-    pub errors: Vec<String>,
+    pub errors: Vec<Problem>,
 }
 
 /// Bytes that JSON shows as a standard base64 string. They are kept raw so that they are
@@ -129,20 +135,20 @@ pub struct FrameRecord {
     /// Server `IP:PORT`.
     pub server: String,
     /// `client_to_server` or `server_to_client`.
-    pub direction: String,
-    /// RFC 3339 time of the packet holding the frame's last byte.
-    pub timestamp: String,
+    pub direction: Direction,
+    /// Time of the packet holding the frame's last byte.
+    pub timestamp: Timestamp,
     /// FIN bit.
     pub fin: bool,
     /// RSV1, RSV2, RSV3 bits.
     pub rsv: [bool; 3],
-    /// Opcode name (`continuation`, `text`, … `reserved:N`).
-    pub opcode: String,
+    /// Opcode (`continuation`, `text`, … `reserved:N`).
+    pub opcode: Opcode,
     /// MASK bit.
     pub masked: bool,
-    /// Masking key as 8 hex digits, when masked.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mask_key: Option<String>,
+    /// Masking key, shown as 8 hex digits, when masked.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "hex_key")]
+    pub mask_key: Option<[u8; 4]>,
     /// Declared payload length.
     pub payload_length: u64,
     /// Header length in bytes (2..14).
@@ -151,11 +157,12 @@ pub struct FrameRecord {
     pub stream_offset: u64,
     /// First and last packet numbers of the frame.
     pub packets: [u64; 2],
-    /// Base64 of the unmasked (still compressed) payload; absent if not captured whole.
+    /// The unmasked (still compressed) payload, shown as base64; absent if not captured
+    /// whole.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub payload_b64: Option<String>,
+    pub payload_b64: Option<Base64>,
     /// Violations concerning this frame.
-    pub errors: Vec<String>,
+    pub errors: Vec<Problem>,
 }
 
 /// Per-direction counters of a WebSocket connection.
@@ -194,14 +201,12 @@ pub struct FlowRecord {
     pub client: String,
     /// Server `IP:PORT`.
     pub server: String,
-    /// `upgraded`, `rejected` (non-101 answer), `unanswered` (upgrade request without a
-    /// captured answer), `midstream` (no handshake seen, detected from frames) or
-    /// `forced` (`--decode-as`).
-    pub state: String,
+    /// How the connection became (or did not become) WebSocket.
+    pub state: FlowState,
     /// Time of the first packet of the connection.
-    pub first_seen: String,
+    pub first_seen: Timestamp,
     /// Time of the last packet of the connection.
-    pub last_seen: String,
+    pub last_seen: Timestamp,
     /// Request method, when a handshake was seen.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
@@ -256,20 +261,64 @@ pub struct FlowRecord {
     /// Server→client counters.
     pub server_to_client: DirectionStats,
     /// Handshake and connection-level problems.
-    pub errors: Vec<String>,
+    pub errors: Vec<Problem>,
 }
 
-/// permessage-deflate parameters as accepted by the server (RFC 7692 §7.1).
-#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, Default)]
-pub struct DeflateParams {
-    /// The server resets its compression context after each message.
-    pub server_no_context_takeover: bool,
-    /// The client resets its compression context after each message.
-    pub client_no_context_takeover: bool,
-    /// LZ77 window bits of the server's compressor (8..=15), if limited.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub server_max_window_bits: Option<u8>,
-    /// LZ77 window bits of the client's compressor (8..=15), if limited.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_max_window_bits: Option<u8>,
+/// How a connection became (or did not become) WebSocket.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, Hash, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowState {
+    /// A 101 answer upgraded it.
+    #[default]
+    Upgraded,
+    /// The answer was not 101.
+    Rejected,
+    /// An upgrade request without a captured answer.
+    Unanswered,
+    /// No handshake seen: detected from frames.
+    Midstream,
+    /// `--decode-as`.
+    Forced,
+}
+
+impl FlowState {
+    /// The name in output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowState::Upgraded => "upgraded",
+            FlowState::Rejected => "rejected",
+            FlowState::Unanswered => "unanswered",
+            FlowState::Midstream => "midstream",
+            FlowState::Forced => "forced",
+        }
+    }
+}
+
+impl std::fmt::Display for FlowState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Serialises a masking key as 8 hex digits.
+fn hex_key<S: Serializer>(k: &Option<[u8; 4]>, s: S) -> Result<S::Ok, S::Error> {
+    match k {
+        Some(k) => s.collect_str(&format_args!(
+            "{:02x}{:02x}{:02x}{:02x}",
+            k[0], k[1], k[2], k[3]
+        )),
+        None => s.serialize_none(),
+    }
+}
+
+impl DirectionStats {
+    /// Adds this direction's problems to a tally by kind (its violations were named
+    /// where they were found).
+    pub fn count_problems(&self, p: &mut Problems) {
+        p.add(Kind::Violation, self.violations);
+        p.add(Kind::Undecodable, self.undecodable);
+        p.add(Kind::Truncated, self.truncated);
+        p.add(Kind::Gap, self.gaps);
+        p.add(Kind::Resync, u64::from(self.skipped_bytes > 0));
+    }
 }
