@@ -568,3 +568,29 @@ fn limit_counts_printed_messages_only() {
         assert_eq!(out.len(), n, "--limit {n}");
     }
 }
+
+/// Zeek's capture of a server answering with a wrong `Sec-WebSocket-Accept`: one warning
+/// naming the packet without `--strict`, and with it a closing line that names the
+/// problem's kind and what it was.
+#[test]
+fn wrong_accept_is_warned_and_strict_names_it() {
+    let cap = testdata()
+        .join("public/zeek/testing/btest/Traces/websocket/wrong-accept-header.pcap")
+        .display()
+        .to_string();
+    let o = wsdissect(&[&cap]);
+    assert_eq!(o.status.code(), Some(0));
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("packet 6: flow 0: Sec-WebSocket-Accept")
+            && err.contains("does not match the key"),
+        "{err}"
+    );
+    let o = wsdissect(&["--strict", "--quiet", &cap]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(o.stderr).unwrap(),
+        "wsdissect: --strict: 1 handshake problem (Sec-WebSocket-Accept does not match the key)\n"
+    );
+}

@@ -583,6 +583,7 @@ impl Conn {
         match parse_response(&p.buf) {
             Ok(Status::Partial) => false,
             Ok(Status::Complete { head, consumed }) => {
+                let packet = p.first_packet();
                 p.consume(consumed);
                 if (100..200).contains(&head.status) && head.status != 101 {
                     // Informational answer (100 Continue): the real one follows.
@@ -590,6 +591,7 @@ impl Conn {
                 }
                 if head.is_websocket_accept() {
                     self.on_accept(head);
+                    self.warn_accept(out, packet);
                     self.start_ws(
                         file,
                         opts,
@@ -622,6 +624,23 @@ impl Conn {
         self.state = Some(FlowState::Rejected);
         self.phase = Phase::Rejected;
         self.pre = [Pre::new(), Pre::new()];
+    }
+
+    /// Warns about a `Sec-WebSocket-Accept` that does not prove the server read the key
+    /// (worth saying even without `--strict`: the peer is not a conforming server, or the
+    /// capture mixes two connections).
+    fn warn_accept(&self, out: &mut Out, packet: u64) {
+        let accept = self.errors.iter().find(|e| {
+            matches!(
+                e,
+                Problem::Handshake(
+                    HandshakeProblem::AcceptMismatch { .. } | HandshakeProblem::NoAccept
+                )
+            )
+        });
+        if let Some(e) = accept {
+            out.warn(packet, format!("flow {}: {e}", self.info.id));
+        }
     }
 
     /// Records a 101 answer: extensions, subprotocol, accept key.
