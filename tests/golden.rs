@@ -1,5 +1,6 @@
-//! Golden JSON Lines: the full output (frames, messages, flows) on the public and synthetic
-//! captures and two small corpus captures, compared byte for byte with testdata/golden/.
+//! Golden outputs: every record type as JSON Lines (frames, messages, flows, stats, tcp) on
+//! the public and synthetic captures and two small corpus captures, and every table on the
+//! corpus captures, compared byte for byte with testdata/golden/.
 //! A regression guard, not proof of correctness (tests/corpus.rs and tests/public.rs
 //! check against what the peers sent). After an intended change, regenerate with
 //! `UPDATE_GOLDEN=1 cargo test --test golden` and review the diff.
@@ -11,10 +12,14 @@ use std::path::Path;
 use std::process::Command;
 
 fn output(rel: &str, args: &[&str]) -> String {
+    run(rel, args, "jsonl")
+}
+
+fn run(rel: &str, args: &[&str], format: &str) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_wsdissect"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(args)
-        .args(["--quiet", "--format", "jsonl", rel])
+        .args(["--quiet", "--color", "never", "--format", format, rel])
         .output()
         .unwrap();
     assert!(out.status.code() != Some(2), "{rel}");
@@ -37,6 +42,13 @@ fn output_matches_golden_files() {
     for rel in &files {
         let mut out = output(rel, &["--frames"]);
         out.push_str(&output(rel, &["flows"]));
+        out.push_str(&output(rel, &["stats"]));
+        out.push_str(&output(rel, &["tcp"]));
+        if rel.starts_with("testdata/corpus/") {
+            for view in [&["--frames"][..], &["flows"], &["stats"], &["tcp"]] {
+                out.push_str(&run(rel, view, "table"));
+            }
+        }
         let name = rel.trim_start_matches("testdata/").replace('/', "__") + ".jsonl";
         let path = golden_dir.join(&name);
         if update {
