@@ -2,9 +2,10 @@
 
 use super::deflate::tests::Deflater;
 use super::*;
+use crate::util::time::Timestamp;
 use crate::ws::problem::Problem;
 use crate::ws::protocol::Opcode;
-use crate::ws::record::MessageRecord;
+use crate::ws::record::{FlowRecord, FrameRecord, MessageRecord};
 use base64::Engine as _;
 
 const C2S: Direction = Direction::ClientToServer;
@@ -84,7 +85,7 @@ enum Ev {
 
 struct Run {
     messages: Vec<MessageRecord>,
-    frames: Vec<crate::ws::record::FrameRecord>,
+    frames: Vec<FrameRecord>,
     flows: Vec<FlowRecord>,
     warnings: Vec<Warning>,
     problems: u64,

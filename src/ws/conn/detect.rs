@@ -1,0 +1,147 @@
+//! Deciding what a connection is from its first bytes: an HTTP head (see [`super::upgrade`]),
+//! WebSocket frames without a handshake (a capture that starts mid-connection, found by a
+//! chain of plausible frame headers), `--decode-as`, or neither.
+
+use super::upgrade::Http;
+use super::{Conn, Phase, Pre};
+use crate::http::HandshakeProblem;
+use crate::tcp::stream::Direction;
+use crate::ws::frame::{parse_header, HeaderStatus};
+use crate::ws::record::FlowState;
+use crate::ws::sync::{exact_frames, Rules, Scan};
+use crate::ws::{Options, Out};
+
+impl Conn {
+    /// One detection step; true when the phase changed.
+    pub(super) fn detect(&mut self, file: &str, opts: &Options, out: &mut Out) -> bool {
+        for d in [Direction::ClientToServer, Direction::ServerToClient] {
+            match self.http(d) {
+                Http::Wait => {}
+                Http::Request(req, n) => {
+                    self.pre(d).consume(n);
+                    self.request = Some(*req);
+                    self.phase = Phase::Await(d);
+                    return true;
+                }
+                Http::Response(resp, n) => {
+                    let other = &self.pre[d.reverse().index()];
+                    if !other.buf.is_empty() && !other.not_request && !other.closed {
+                        // The request may still be arriving on the other side.
+                        self.pre(d).parsed = 0;
+                        continue;
+                    }
+                    self.pre(d).consume(n);
+                    self.errors
+                        .push(HandshakeProblem::RequestNotCaptured.into());
+                    self.on_accept(*resp);
+                    self.start_ws(
+                        file,
+                        opts,
+                        out,
+                        FlowState::Upgraded,
+                        d.reverse(),
+                        [None, None],
+                        [0, 0],
+                    );
+                    return true;
+                }
+                Http::NotWebSocket => {
+                    if self.forced {
+                        self.pre(d).not_request = true;
+                        self.pre(d).not_response = true;
+                        continue;
+                    }
+                    self.phase = Phase::Ignored;
+                    self.pre = [Pre::new(), Pre::new()];
+                    return true;
+                }
+                Http::Unrecognised => {
+                    if self.detect_frames(file, opts, out, d) {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+
+    /// Looks for WebSocket frames in direction `d`'s held bytes; true when decided.
+    pub(super) fn detect_frames(
+        &mut self,
+        file: &str,
+        opts: &Options,
+        out: &mut Out,
+        d: Direction,
+    ) -> bool {
+        if self.forced {
+            let client = if self.info.roles_known {
+                Direction::ClientToServer
+            } else {
+                match parse_header(&self.pre(d).buf) {
+                    HeaderStatus::Header(h) if h.masked() == (d == Direction::ServerToClient) => {
+                        Direction::ServerToClient
+                    }
+                    _ => Direction::ClientToServer,
+                }
+            };
+            self.start_ws(
+                file,
+                opts,
+                out,
+                FlowState::Forced,
+                client,
+                [Some(2), Some(2)],
+                [0, 0],
+            );
+            return true;
+        }
+        let rules = Rules {
+            mask: None,
+            rsv1_ok: true,
+            min_chain: 6,
+            min_chain_at_start: 3,
+        };
+        let p = &mut self.pre[d.index()];
+        let found = match p.scanner.scan(&p.buf, &rules, false) {
+            Scan::Found(k) => Some(k),
+            Scan::Wait {
+                earliest_real,
+                dead,
+            } => {
+                if p.closed && p.dropped == 0 && exact_frames(&p.buf, &rules) {
+                    Some(0)
+                } else if p.overflow > 0 {
+                    earliest_real
+                } else {
+                    if p.not_request && p.not_response && !p.closed {
+                        p.drop_dead(dead);
+                    }
+                    None
+                }
+            }
+        };
+        let Some(k) = found else {
+            if p.overflow > 0 {
+                self.phase = Phase::Ignored;
+                self.pre = [Pre::new(), Pre::new()];
+                return true;
+            }
+            return false;
+        };
+        let masked = match parse_header(p.buf.get(k..).unwrap_or(&[])) {
+            HeaderStatus::Header(h) => h.masked(),
+            HeaderStatus::NeedMore(_) => false,
+        };
+        let client = if self.info.roles_known || masked == (d == Direction::ClientToServer) {
+            Direction::ClientToServer
+        } else {
+            Direction::ServerToClient
+        };
+        let mut sync = [Some(3), Some(3)];
+        sync[d.index()] = None;
+        let mut skip = [0, 0];
+        skip[d.index()] = k;
+        self.start_ws(file, opts, out, FlowState::Midstream, client, sync, skip);
+        true
+    }
+}

@@ -1,0 +1,210 @@
+//! The HTTP/1.1 upgrade as a connection meets it: reading the request and the answer
+//! from the held bytes (with [`crate::http`]'s sans-I/O parsers), checking the answer
+//! against the request (RFC 6455 §4.2.2, RFC 7692 §7), and switching to WebSocket or
+//! rejecting.
+
+use super::{Conn, Phase, Pre};
+use crate::http::{
+    self, accept_for_key, parse_request, parse_response, HandshakeProblem, Request, Response,
+    Status,
+};
+use crate::tcp::stream::Direction;
+use crate::ws::problem::Problem;
+use crate::ws::record::FlowState;
+use crate::ws::{Options, Out};
+
+/// Verdict on a direction's first bytes as HTTP.
+pub(super) enum Http {
+    Wait,
+    Request(Box<Request>, usize),
+    Response(Box<Response>, usize),
+    NotWebSocket,
+    Unrecognised,
+}
+
+impl Conn {
+    /// Tries to read an HTTP head at the start of direction `d`.
+    pub(super) fn http(&mut self, d: Direction) -> Http {
+        let p = self.pre(d);
+        if p.not_request && p.not_response {
+            return Http::Unrecognised;
+        }
+        if p.buf.is_empty() {
+            return Http::Wait;
+        }
+        if p.parsed > 2048 && !http::may_be_complete(&p.buf, p.parsed) && !p.closed {
+            p.parsed = p.buf.len();
+            return Http::Wait;
+        }
+        p.parsed = p.buf.len();
+        let mut waiting = false;
+        if !p.not_request {
+            match parse_request(&p.buf) {
+                Ok(Status::Partial) => waiting = true,
+                Ok(Status::Complete { head, consumed }) => {
+                    return if head.is_websocket_upgrade() {
+                        Http::Request(Box::new(head), consumed)
+                    } else {
+                        Http::NotWebSocket
+                    };
+                }
+                Err(_) => p.not_request = true,
+            }
+        }
+        if !p.not_response {
+            match parse_response(&p.buf) {
+                Ok(Status::Partial) => waiting = true,
+                Ok(Status::Complete { head, consumed }) => {
+                    return if head.is_websocket_accept() {
+                        Http::Response(Box::new(head), consumed)
+                    } else {
+                        Http::NotWebSocket
+                    };
+                }
+                Err(_) => p.not_response = true,
+            }
+        }
+        if waiting && p.closed {
+            p.not_request = true;
+            p.not_response = true;
+            return Http::Unrecognised;
+        }
+        if waiting {
+            Http::Wait
+        } else {
+            Http::Unrecognised
+        }
+    }
+
+    /// Waits for the answer to the upgrade request sent in TCP direction `req`.
+    pub(super) fn await_answer(
+        &mut self,
+        file: &str,
+        opts: &Options,
+        out: &mut Out,
+        req: Direction,
+    ) -> bool {
+        let d = req.reverse();
+        let p = self.pre(d);
+        if p.buf.is_empty() {
+            return false;
+        }
+        if p.parsed > 2048 && !http::may_be_complete(&p.buf, p.parsed) {
+            p.parsed = p.buf.len();
+            return false;
+        }
+        p.parsed = p.buf.len();
+        match parse_response(&p.buf) {
+            Ok(Status::Partial) => false,
+            Ok(Status::Complete { head, consumed }) => {
+                let packet = p.first_packet();
+                p.consume(consumed);
+                if (100..200).contains(&head.status) && head.status != 101 {
+                    // Informational answer (100 Continue): the real one follows.
+                    return true;
+                }
+                if head.is_websocket_accept() {
+                    self.on_accept(head);
+                    self.warn_accept(out, packet);
+                    self.start_ws(
+                        file,
+                        opts,
+                        out,
+                        FlowState::Upgraded,
+                        req,
+                        [None, None],
+                        [0, 0],
+                    );
+                } else {
+                    if head.status == 101 {
+                        self.errors
+                            .push(HandshakeProblem::NotWebSocketUpgrade.into());
+                    }
+                    self.answer_seen = true;
+                    self.response = Some(head);
+                    self.reject();
+                }
+                true
+            }
+            Err(e) => {
+                self.errors.push(HandshakeProblem::BadAnswer(e).into());
+                self.reject();
+                true
+            }
+        }
+    }
+
+    pub(super) fn reject(&mut self) {
+        self.state = Some(FlowState::Rejected);
+        self.phase = Phase::Rejected;
+        self.pre = [Pre::new(), Pre::new()];
+    }
+
+    /// Warns about a `Sec-WebSocket-Accept` that does not prove the server read the key
+    /// (worth saying even without `--strict`: the peer is not a conforming server, or the
+    /// capture mixes two connections).
+    pub(super) fn warn_accept(&self, out: &mut Out, packet: u64) {
+        let accept = self.errors.iter().find(|e| {
+            matches!(
+                e,
+                Problem::Handshake(
+                    HandshakeProblem::AcceptMismatch { .. } | HandshakeProblem::NoAccept
+                )
+            )
+        });
+        if let Some(e) = accept {
+            out.warn(packet, format!("flow {}: {e}", self.info.id));
+        }
+    }
+
+    /// Records a 101 answer: extensions, subprotocol, accept key.
+    pub(super) fn on_accept(&mut self, resp: Response) {
+        self.answer_seen = true;
+        let (params, errs) = http::permessage_deflate(&resp.extensions);
+        self.deflate = params;
+        self.errors.extend(errs.into_iter().map(Problem::from));
+        if let Some(req) = &self.request {
+            self.errors
+                .extend(req.problems().into_iter().map(Problem::from));
+            if params.is_some()
+                && !req.extensions.iter().any(|e| {
+                    http::parse_extension(e)
+                        .name
+                        .eq_ignore_ascii_case("permessage-deflate")
+                })
+            {
+                self.errors.push(HandshakeProblem::DeflateNotOffered.into());
+            }
+            if let Some(p) = resp.protocols.first() {
+                if !req.protocols.contains(p) {
+                    self.errors
+                        .push(HandshakeProblem::ProtocolNotOffered(p.clone()).into());
+                }
+            }
+            if let Some(key) = &req.key {
+                let expected = accept_for_key(key);
+                match &resp.accept {
+                    Some(a) if *a == expected => self.accept_valid = Some(true),
+                    Some(a) => {
+                        self.accept_valid = Some(false);
+                        self.errors.push(
+                            HandshakeProblem::AcceptMismatch {
+                                got: a.clone(),
+                                expected,
+                            }
+                            .into(),
+                        );
+                    }
+                    None => {
+                        self.accept_valid = Some(false);
+                        self.errors.push(HandshakeProblem::NoAccept.into());
+                    }
+                }
+            }
+        }
+        if resp.protocols.len() > 1 {
+            self.errors.push(HandshakeProblem::SeveralProtocols.into());
+        }
+        self.response = Some(resp);
+    }
+}
