@@ -4,28 +4,30 @@
 //! Memory per direction is bounded by the current frame header, the current message
 //! (capped at the maximum message size, and by the memory budget all connections
 //! share), a control frame in progress, the inflater's window and, while
-//! resynchronising, a search buffer of at most [`SYNC_CAP`] bytes.
+//! resynchronising, a search buffer of at most [`resync::SYNC_CAP`] bytes.
 //!
 //! After a search locks onto frames, the next [`PROBATION_FRAMES`] frames are on
 //! probation: a garbage header among them followed by bytes that must be skipped means
 //! the lock was on garbage, and the next search needs a longer chain (garbage mode,
 //! forgotten once a lock survives its probation).
 
+mod loss;
+mod message;
+mod resync;
+
 use std::collections::VecDeque;
 
 use super::buf::CappedBuf;
-use super::deflate::{InflateError, Inflater};
+use super::deflate::Inflater;
 use super::frame::{parse_header, unmask, FrameHeader, HeaderStatus, MAX_HEADER_LEN};
-use super::problem::{Cut, Kind, Problem};
-use super::protocol::{valid_close_code, Opcode};
-use super::record::{Base64, DirectionStats, FrameRecord, MessageRecord, Record};
-use super::sync::{Rules, Scan, Scanner, MAX_PLAUSIBLE_FRAME};
+use super::problem::{Kind, Problem};
+use super::protocol::Opcode;
+use super::record::DirectionStats;
+use super::sync::{Scanner, MAX_PLAUSIBLE_FRAME};
 use super::{Options, Out};
 use crate::tcp::stream::{Direction, Provenance};
-
-/// Largest resynchronisation buffer; past it a big plausible frame is believed or the
-/// bytes already proven garbage are dropped.
-pub const SYNC_CAP: usize = 256 * 1024;
+use message::Msg;
+use resync::SyncState;
 
 /// Frames after a resynchronisation during which a garbage header proves the lock was
 /// wrong (the stream is garbage, not frames).
@@ -67,11 +69,11 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn is_client(&self) -> bool {
+    pub(super) fn is_client(&self) -> bool {
         self.dir == Direction::ClientToServer
     }
 
-    fn warn(&self, out: &mut Out, packet: u64, msg: String) {
+    pub(super) fn warn(&self, out: &mut Out, packet: u64, msg: String) {
         out.warn(packet, format!("flow {} {}: {msg}", self.flow, self.dir));
     }
 }
@@ -79,44 +81,6 @@ impl Ctx<'_> {
 /// Most bytes a message buffer reserves ahead on the word of a frame header (which may
 /// lie); beyond it the buffer grows as bytes really arrive.
 const RESERVE_AHEAD: u64 = 1 << 20;
-
-/// A message being assembled.
-#[derive(Debug)]
-struct Msg {
-    opcode: Opcode,
-    compressed: bool,
-    /// Payload goes through the inflater.
-    inflate: bool,
-    frames: u64,
-    wire: u64,
-    first_packet: u64,
-    last: Provenance,
-    buf: CappedBuf,
-    errors: Vec<Problem>,
-    undecodable: bool,
-}
-
-impl Msg {
-    /// Marks the message undecodable after an inflate error (saying so when compression
-    /// history was already missing); the direction's history is lost from here on.
-    fn inflate_failed(
-        &mut self,
-        cx: &Ctx,
-        out: &mut Out,
-        packet: u64,
-        err: &InflateError,
-        ctx_lost: &mut bool,
-    ) {
-        let p = Problem::Inflate {
-            error: err.clone(),
-            history_missing: *ctx_lost,
-        };
-        cx.warn(out, packet, p.to_string());
-        self.errors.push(p);
-        self.undecodable = true;
-        *ctx_lost = true;
-    }
-}
 
 /// Where the current frame's payload goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,56 +101,6 @@ struct Frame {
     errors: Vec<Problem>,
     payload: Option<CappedBuf>,
     lost: u64,
-}
-
-/// Bytes held while looking for frame boundaries.
-#[derive(Debug)]
-struct SyncState {
-    buf: Vec<u8>,
-    /// `(end offset in buf, packet)` for each piece appended.
-    spans: Vec<(usize, Provenance)>,
-    scanner: Scanner,
-    /// Stream offset of `buf[0]`.
-    start: u64,
-    min_chain: usize,
-}
-
-impl SyncState {
-    fn push(&mut self, bytes: &[u8], at: Provenance) {
-        self.buf.extend_from_slice(bytes);
-        self.spans.push((self.buf.len(), at));
-    }
-
-    fn drain(&mut self, n: usize) {
-        let n = n.min(self.buf.len());
-        self.buf.drain(..n);
-        self.spans.retain(|&(end, _)| end > n);
-        for s in &mut self.spans {
-            s.0 -= n;
-        }
-        self.scanner.drain(n);
-        self.start += n as u64;
-    }
-
-    /// The bytes from `from` on, cut at the pieces they arrived in.
-    fn chunks_from(&self, from: usize) -> Vec<(Vec<u8>, Provenance)> {
-        let mut out = Vec::new();
-        let mut start = 0;
-        for &(end, at) in &self.spans {
-            let s = start.max(from);
-            if s < end {
-                if let Some(b) = self.buf.get(s..end) {
-                    out.push((b.to_vec(), at));
-                }
-            }
-            start = end;
-        }
-        out
-    }
-
-    fn first_packet(&self) -> Option<Provenance> {
-        self.spans.first().map(|s| s.1)
-    }
 }
 
 #[derive(Debug)]
@@ -311,120 +225,6 @@ impl DirState {
                 }
             }
         }
-    }
-
-    fn sync_rules(&self, cx: &Ctx, min_chain: usize) -> Rules {
-        Rules {
-            // The role decides, unless this peer mostly breaks the masking rule.
-            mask: Some(match self.mask_counts {
-                [unmasked, masked] if masked > unmasked.saturating_add(1) => true,
-                [unmasked, masked] if unmasked > masked.saturating_add(1) => false,
-                _ => cx.is_client(),
-            }),
-            rsv1_ok: cx.deflate != Deflate::Off || self.rsv1_seen,
-            min_chain: min_chain.max(3),
-            min_chain_at_start: min_chain,
-        }
-    }
-
-    /// Runs the boundary search; returns the bytes to decode as frames when found.
-    fn try_sync(
-        &mut self,
-        cx: &Ctx,
-        out: &mut Out,
-        at_end: bool,
-    ) -> Option<Vec<(Vec<u8>, Provenance)>> {
-        let Mode::Sync(s) = &self.mode else {
-            return None;
-        };
-        let rules = self.sync_rules(cx, s.min_chain);
-        let Mode::Sync(s) = &mut self.mode else {
-            return None;
-        };
-        let found = match s.scanner.scan(&s.buf, &rules, at_end) {
-            Scan::Found(k) => Some(k),
-            Scan::Wait {
-                dead,
-                earliest_real,
-            } => {
-                if at_end {
-                    None
-                } else if s.buf.len() > SYNC_CAP {
-                    match earliest_real {
-                        Some(p) => Some(p),
-                        None => {
-                            let pkt = s.first_packet().unwrap_or_default().packet;
-                            let off = s.start;
-                            s.drain(dead);
-                            self.skipped(cx, out, dead as u64, off, pkt);
-                            return None;
-                        }
-                    }
-                } else {
-                    return None;
-                }
-            }
-        };
-        let Mode::Sync(s) = std::mem::replace(&mut self.mode, Mode::Frames) else {
-            return None;
-        };
-        let pkt = s.first_packet().unwrap_or(self.last_at).packet;
-        match found {
-            Some(k) => {
-                let replay = s.chunks_from(k);
-                self.offset = s.start + k as u64;
-                self.accept_next = k == 0;
-                self.skipped(cx, out, k as u64, s.start, pkt);
-                self.lock_doubt = false;
-                self.since_lock = Some(0);
-                Some(replay)
-            }
-            None => {
-                self.offset = s.start + s.buf.len() as u64;
-                self.skipped(cx, out, s.buf.len() as u64, s.start, pkt);
-                self.lock_doubt = false;
-                None
-            }
-        }
-    }
-
-    fn skipped(&mut self, cx: &Ctx, out: &mut Out, n: u64, offset: u64, packet: u64) {
-        if n == 0 {
-            return;
-        }
-        self.stats.skipped_bytes += n;
-        if std::mem::take(&mut self.lock_doubt) {
-            self.sync_failures = (self.sync_failures + 1).min(MAX_SYNC_FAILURES);
-        }
-        out.problems += 1;
-        cx.warn(
-            out,
-            packet,
-            format!("skipped {n} bytes at stream offset {offset} that are not WebSocket frames"),
-        );
-        self.lose(cx, out, Problem::Skipped(n));
-    }
-
-    fn enter_sync(&mut self, lenient0: bool) {
-        if matches!(self.mode, Mode::Sync(_)) {
-            return;
-        }
-        let mut s = SyncState {
-            buf: Vec::new(),
-            spans: Vec::new(),
-            scanner: Scanner::new(lenient0),
-            start: self.hdr_offset,
-            // In garbage mode, longer chains: each failed lock adds two headers.
-            min_chain: 2 + 2 * self.sync_failures as usize,
-        };
-        if self.hdr_len > 0 {
-            let partial = self.hdr.get(..self.hdr_len).unwrap_or(&[]).to_vec();
-            s.push(&partial, self.hdr_start);
-            self.hdr_len = 0;
-        } else {
-            s.start = self.offset;
-        }
-        self.mode = Mode::Sync(Box::new(s));
     }
 
     /// Frame-mode parsing; returns how many bytes were used (fewer than given only when
@@ -743,301 +543,9 @@ impl DirState {
         }
     }
 
-    fn emit_frame(&mut self, cx: &Ctx, out: &mut Out, f: Frame, extra: Option<Problem>) {
-        if !cx.opts.frames {
-            return;
-        }
-        let mut errors = f.errors;
-        if f.lost > 0 {
-            errors.push(Problem::PayloadLost(f.lost));
-        }
-        errors.extend(extra);
-        let whole = f.lost == 0 && f.done == f.h.payload_len;
-        let payload_b64 = f
-            .payload
-            .filter(|p| whole && !p.truncated())
-            .map(|mut p| Base64(p.take()));
-        out.records.push(Record::Frame(FrameRecord {
-            file: cx.file.to_string(),
-            flow: cx.flow,
-            client: cx.client.to_string(),
-            server: cx.server.to_string(),
-            direction: cx.dir,
-            timestamp: f.last.ts,
-            fin: f.h.fin,
-            rsv: f.h.rsv,
-            opcode: f.h.opcode,
-            masked: f.h.masked(),
-            mask_key: f.h.mask,
-            payload_length: f.h.payload_len,
-            header_length: f.h.header_len as u64,
-            stream_offset: f.offset,
-            packets: [f.first.packet, f.last.packet],
-            payload_b64,
-            errors,
-        }));
-    }
-
-    fn emit_message(&mut self, cx: &Ctx, out: &mut Out, mut m: Msg) {
-        self.stats.messages += 1;
-        self.stats.payload_bytes = self.stats.payload_bytes.saturating_add(m.buf.total());
-        if m.undecodable {
-            self.stats.undecodable += 1;
-            out.problems += 1;
-        }
-        let truncated = m.buf.truncated();
-        if truncated && !m.undecodable {
-            self.stats.truncated += 1;
-            out.problems += 1;
-            let p = if m.buf.budget_hit() {
-                Problem::TruncatedAtBudget {
-                    total: m.buf.total(),
-                    kept: m.buf.data().len(),
-                    budget: out.budget.limit(),
-                }
-            } else {
-                Problem::TruncatedAtMax {
-                    total: m.buf.total(),
-                    cap: m.buf.cap(),
-                }
-            };
-            cx.warn(out, m.last.packet, p.to_string());
-            m.errors.push(p);
-        }
-        let length = m.buf.total();
-        let data = m.buf.take();
-        let mut rec = MessageRecord {
-            file: cx.file.to_string(),
-            flow: cx.flow,
-            client: cx.client.to_string(),
-            server: cx.server.to_string(),
-            direction: cx.dir,
-            opcode: m.opcode,
-            timestamp: m.last.ts,
-            frames: m.frames,
-            compressed: m.compressed,
-            length,
-            wire_length: m.wire,
-            packets: [m.first_packet, m.last.packet],
-            undecodable: m.undecodable,
-            truncated: truncated && !m.undecodable,
-            ..MessageRecord::default()
-        };
-        if !m.undecodable {
-            let before = m.errors.len();
-            fill_payload(&mut rec, &mut m.errors, m.opcode, data, truncated);
-            let violations = (m.errors.len() - before) as u64;
-            for e in m.errors.get(before..).unwrap_or(&[]) {
-                out.kinds.name(Kind::Violation, e.label());
-            }
-            self.stats.violations += violations;
-            out.problems += violations;
-        }
-        if !cx.opts.messages {
-            return;
-        }
-        rec.errors = m.errors;
-        out.records.push(Record::Message(rec));
-    }
-
-    /// The in-progress frame and messages can no longer be decoded (bytes lost): emit
-    /// them as undecodable with `reason`, forget compression history.
-    fn lose(&mut self, cx: &Ctx, out: &mut Out, reason: Problem) {
-        self.flush_inflater(cx, out);
-        if let Some(f) = self.frame.take() {
-            self.stats.frames += 1;
-            self.stats.wire_bytes = self.stats.wire_bytes.saturating_add(f.done);
-            let target = f.target;
-            let errors = f.errors.clone();
-            self.emit_frame(cx, out, f, Some(reason.clone()));
-            if let Some(m) = self.target_msg(target) {
-                m.errors.extend(errors);
-            }
-        }
-        self.hdr_len = 0;
-        for m in [self.ctrl.take(), self.msg.take()].into_iter().flatten() {
-            let mut m = m;
-            if !m.undecodable {
-                m.errors.push(reason.clone());
-            }
-            m.undecodable = true;
-            self.emit_message(cx, out, m);
-        }
-        self.lose_context(cx);
-        self.after_gap = true;
-    }
-
-    fn lose_context(&mut self, cx: &Ctx) {
-        if cx.deflate != Deflate::Off {
-            if let Some(inf) = self.inflater.as_mut() {
-                inf.reset();
-            }
-            self.ctx_lost = true;
-        }
-    }
-
-    /// `len` bytes of this direction were never captured.
-    pub fn gap(&mut self, cx: &Ctx, out: &mut Out, len: u64, at: Provenance) {
-        self.flush_inflater(cx, out);
-        self.stats.gaps += 1;
-        self.stats.gap_bytes = self.stats.gap_bytes.saturating_add(len);
-        out.problems += 1;
-        cx.warn(
-            out,
-            at.packet,
-            format!("tcp gap of {len} bytes at stream offset {}", self.offset),
-        );
-        self.last_at = at;
-        // Bytes held for resynchronisation cannot be checked against what follows the
-        // gap: decide on them as if the stream ended here.
-        self.resolve_sync_at_end(cx, out);
-        let reason = Problem::Gap(len);
-        if self.hdr_len == 0 {
-            let DirState {
-                frame, msg, ctrl, ..
-            } = self;
-            if let Some(f) = frame.as_mut() {
-                let remaining = f.h.payload_len.saturating_sub(f.done);
-                if len <= remaining {
-                    // The gap ends inside this frame: the next frame boundary is still known.
-                    f.done += len;
-                    f.lost += len;
-                    f.last = at;
-                    let m = match f.target {
-                        Target::Data => msg.as_mut(),
-                        Target::Ctrl => ctrl.as_mut(),
-                    };
-                    let mut compressed = false;
-                    if let Some(m) = m {
-                        compressed = m.inflate;
-                        m.last = at;
-                        if !m.undecodable {
-                            m.errors.push(reason);
-                            m.undecodable = true;
-                        }
-                    }
-                    if compressed {
-                        self.lose_context(cx);
-                    }
-                    self.offset = self.offset.saturating_add(len);
-                    if self
-                        .frame
-                        .as_ref()
-                        .is_some_and(|f| f.done == f.h.payload_len)
-                    {
-                        self.end_frame(cx, out);
-                    }
-                    return;
-                }
-            }
-        }
-        self.lose(cx, out, reason);
-        self.offset = self.offset.saturating_add(len);
-        self.enter_sync(false);
-    }
-
-    /// Ends resynchronisation as if no more bytes will come, decoding what it finds.
-    fn resolve_sync_at_end(&mut self, cx: &Ctx, out: &mut Out) {
-        // Each round either leaves sync mode or decodes at least one frame of a buffer
-        // that only shrinks, so this terminates.
-        while matches!(self.mode, Mode::Sync(_)) {
-            let mut queue = VecDeque::new();
-            if let Some(replay) = self.try_sync(cx, out, true) {
-                queue.extend(replay);
-            }
-            while let Some((b, p)) = queue.pop_front() {
-                self.chunk(cx, out, &b, p, &mut queue);
-            }
-        }
-    }
-
-    /// Emits whatever is still in progress at the end of the stream.
-    fn flush_incomplete(&mut self, cx: &Ctx, out: &mut Out) {
-        self.flush_inflater(cx, out);
-        let cut = if let Some(f) = self.frame.as_ref() {
-            Cut::Frame {
-                have: f.done,
-                of: f.h.payload_len,
-            }
-        } else if self.hdr_len > 0 {
-            let need = match parse_header(self.hdr.get(..self.hdr_len).unwrap_or(&[])) {
-                HeaderStatus::NeedMore(n) => n,
-                HeaderStatus::Header(h) => h.header_len,
-            };
-            Cut::Header {
-                have: self.hdr_len,
-                need,
-            }
-        } else if let Some(m) = self.msg.as_ref() {
-            Cut::Message { frames: m.frames }
-        } else {
-            return;
-        };
-        let reason = Problem::StreamEnded(cut);
-        if self.frame.is_none() && self.msg.is_none() {
-            // A cut header alone: no message to attach the problem to.
-            out.problems += 1;
-        }
-        cx.warn(out, self.last_at.packet, reason.to_string());
-        self.lose(cx, out, reason);
-    }
-
     /// The direction ended: finish resynchronisation and emit what is in progress.
     pub fn close(&mut self, cx: &Ctx, out: &mut Out) {
         self.resolve_sync_at_end(cx, out);
         self.flush_incomplete(cx, out);
-    }
-}
-
-/// Sets `text`/`data_b64`/`close_*` from a decoded payload (moved into the record, not
-/// copied).
-fn fill_payload(
-    rec: &mut MessageRecord,
-    errors: &mut Vec<Problem>,
-    opcode: Opcode,
-    data: Vec<u8>,
-    truncated: bool,
-) {
-    match opcode {
-        Opcode::Text => match String::from_utf8(data) {
-            Ok(text) => rec.text = Some(text),
-            Err(e) => {
-                let err = e.utf8_error();
-                let mut data = e.into_bytes();
-                if truncated && err.error_len().is_none() {
-                    // The message was cut inside a character: keep the characters before it.
-                    data.truncate(err.valid_up_to());
-                    rec.text =
-                        Some(String::from_utf8(data).unwrap_or_else(|e| {
-                            String::from_utf8_lossy(e.as_bytes()).into_owned()
-                        }));
-                } else {
-                    errors.push(Problem::InvalidUtf8Text(err.valid_up_to()));
-                    rec.data_b64 = Some(Base64(data));
-                }
-            }
-        },
-        Opcode::Close => {
-            match data.as_slice() {
-                [] => {}
-                [_] => errors.push(Problem::CloseOneByte),
-                [hi, lo, reason @ ..] => {
-                    let code = u16::from_be_bytes([*hi, *lo]);
-                    rec.close_code = Some(code);
-                    if !valid_close_code(code) {
-                        errors.push(Problem::InvalidCloseCode(code));
-                    }
-                    match simdutf8::basic::from_utf8(reason) {
-                        Ok(s) => rec.close_reason = Some(s.to_string()),
-                        Err(_) => {
-                            errors.push(Problem::InvalidUtf8CloseReason);
-                            rec.close_reason = Some(String::from_utf8_lossy(reason).into_owned());
-                        }
-                    }
-                }
-            }
-            rec.data_b64 = Some(Base64(data));
-        }
-        _ => rec.data_b64 = Some(Base64(data)),
     }
 }
