@@ -9,6 +9,7 @@
 
 pub mod capture;
 pub mod http;
+pub mod layers;
 pub mod run;
 pub mod synth;
 pub mod tcp;

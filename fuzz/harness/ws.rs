@@ -57,6 +57,8 @@ pub fn run(input: &Input) {
         client: "10.0.0.1:40000".parse().unwrap(),
         server: "10.0.0.2:8080".parse().unwrap(),
         roles_known: true,
+        sub: None,
+        carries: Default::default(),
     };
     let mut d = Dissector::new("fuzz.pcap".into(), opts);
     let mut packet = 0u64;

@@ -14,7 +14,7 @@
 pub mod stream;
 
 use crate::capture::packet::TcpSegment;
-use crate::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
+use crate::tcp::stream::{Carries, CloseKind, Direction, FlowInfo, Provenance, StreamSink};
 use crate::util::hash::FoldBuild;
 use crate::util::time::Timestamp;
 use serde::Serialize;
@@ -250,6 +250,8 @@ impl Reassembler {
                 client,
                 server,
                 roles_known,
+                sub: None,
+                carries: Carries::Unknown,
             };
             self.next_id += 1;
             sink.open(&info);

@@ -1,10 +1,15 @@
-//! The interface between TCP reassembly and the protocol layers above it.
+//! The byte-stream interface every stage above TCP speaks.
 //!
 //! The reassembler (`crate::tcp`) turns packets into two ordered byte streams per
 //! connection and reports them to a [`StreamSink`] as events: in-order data chunks
 //! (each tagged with the packet it came from), gaps that never filled, and closes.
 //! Chunks borrow from the packet or from the reassembler's buffer, so a sink copies
 //! only what it must keep.
+//!
+//! The layers of [`crate::layers`] are sinks that pass streams on to another sink: a
+//! transformer (TLS) hands up the same stream with other bytes, a demultiplexer (HTTP/2)
+//! several streams told apart by [`FlowInfo::sub`]. The WebSocket stage is the last
+//! sink and does not know how many layers were below it.
 
 use crate::util::time::Timestamp;
 use serde::Serialize;
@@ -99,6 +104,22 @@ pub struct FlowInfo {
     pub server: SocketAddr,
     /// True when roles come from a SYN; false when guessed (capture started mid-connection).
     pub roles_known: bool,
+    /// The stream inside the connection that a demultiplexing layer (HTTP/2) gave these
+    /// bytes; `None` for the connection's own byte stream.
+    pub sub: Option<u32>,
+    /// What the layers below know the bytes to be.
+    pub carries: Carries,
+}
+
+/// What the layers below a sink know a byte stream to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Carries {
+    /// Nothing yet: the WebSocket stage looks for an HTTP upgrade or for frames.
+    #[default]
+    Unknown,
+    /// WebSocket frames from the first byte, without a handshake in the stream
+    /// (`--decode-as`).
+    WebSocket,
 }
 
 /// Why a direction of a stream ended.

@@ -93,6 +93,14 @@ impl Out {
 /// the maximum message size when that is larger).
 pub const MESSAGE_BUDGET: usize = 256 << 20;
 
+/// A byte stream's identity: its TCP connection and, inside it, the stream a
+/// demultiplexing layer gave it.
+type StreamKey = (u64, Option<u32>);
+
+fn key(flow: &FlowInfo) -> StreamKey {
+    (flow.id, flow.sub)
+}
+
 /// Decodes WebSocket on every connection it is given, through [`StreamSink`].
 ///
 /// Records come out in the order they complete; drain them with
@@ -104,7 +112,7 @@ pub struct Dissector {
     opts: Options,
     /// Connections that carried bytes, boxed so that the table stays small when it
     /// grows (a flood of connections).
-    conns: HashMap<u64, Box<Conn>, crate::util::hash::FoldBuild>,
+    conns: HashMap<StreamKey, Box<Conn>, crate::util::hash::FoldBuild>,
     out: Out,
 }
 
@@ -183,10 +191,10 @@ impl Dissector {
         } = self;
         let conn = if create {
             conns
-                .entry(flow.id)
+                .entry(key(flow))
                 .or_insert_with(|| Box::new(Conn::new(flow, opts)))
         } else {
-            conns.get_mut(&flow.id)?
+            conns.get_mut(&key(flow))?
         };
         conn.touch(at.ts);
         Some((file, opts, out, conn))
@@ -197,7 +205,7 @@ impl StreamSink for Dissector {
     fn open(&mut self, flow: &FlowInfo) {
         // State is made on the first bytes, gap or close: a connection that carries
         // nothing (a SYN flood) costs nothing here and yields no record.
-        self.conns.remove(&flow.id);
+        self.conns.remove(&key(flow));
     }
 
     fn data(&mut self, flow: &FlowInfo, dir: Direction, bytes: &[u8], at: Provenance) {
@@ -282,7 +290,7 @@ impl StreamSink for Dissector {
             conns,
             out,
         } = self;
-        let Some(mut conn) = conns.remove(&flow.id) else {
+        let Some(mut conn) = conns.remove(&key(flow)) else {
             return;
         };
         if conn.phase == Phase::Detect {

@@ -18,6 +18,8 @@ fn flow_info(roles_known: bool) -> FlowInfo {
         client: "10.0.0.1:50000".parse().expect("addr"),
         server: "10.0.0.2:8080".parse().expect("addr"),
         roles_known,
+        sub: None,
+        carries: Default::default(),
     }
 }
 

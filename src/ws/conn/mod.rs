@@ -12,7 +12,7 @@ use super::problem::Problem;
 use super::record::{DirectionStats, FlowRecord, FlowState};
 use super::{Options, Out};
 use crate::http::{DeflateParams, Request, Response};
-use crate::tcp::stream::{Direction, FlowInfo};
+use crate::tcp::stream::{Carries, Direction, FlowInfo};
 use crate::util::time::Timestamp;
 use pre::Pre;
 
@@ -56,7 +56,8 @@ pub(super) struct Conn {
 
 impl Conn {
     pub(super) fn new(info: &FlowInfo, opts: &Options) -> Conn {
-        let forced = opts.decode_as.contains(&info.client.port())
+        let forced = info.carries == Carries::WebSocket
+            || opts.decode_as.contains(&info.client.port())
             || opts.decode_as.contains(&info.server.port());
         Conn {
             info: info.clone(),

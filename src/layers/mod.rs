@@ -1,0 +1,49 @@
+//! The stream stack: layers between TCP reassembly and the WebSocket stage.
+//!
+//! Every stage above TCP speaks one interface, [`StreamSink`]: open, in-order data with
+//! the packet it came from, gaps, closes, end. A layer is a sink that owns the next one
+//! ([`Layer::inner`]) and passes byte streams up to it:
+//!
+//! ```text
+//! tcp::Reassembler ──▶ layer ──▶ layer ──▶ ws::Dissector
+//!      (packets)     transformer   demultiplexer   (frames, messages)
+//! ```
+//!
+//! - A **transformer** hands up the same stream with other bytes: TLS will take
+//!   ciphertext and pass plaintext, each chunk still tagged with the capture packet that
+//!   carried it ([`Provenance`]), so that message records keep naming their packets.
+//! - A **demultiplexer** hands up several streams of one connection, told apart by
+//!   [`FlowInfo::sub`] (HTTP/2 will give each extended-CONNECT stream its id), each with
+//!   its own open/data/close/end.
+//! - A layer that learns what a stream is says so in [`FlowInfo::carries`]; the
+//!   WebSocket stage then starts decoding frames at once instead of looking for an
+//!   upgrade. [`DecodeAs`] (`--decode-as PORT`) is the simplest layer: it changes no byte
+//!   and only says "these are WebSocket frames".
+//!
+//! Layers detect on their own whether a stream is theirs (a ClientHello, an HTTP/2
+//! preface) and pass other streams through unchanged, so they stack in any order
+//! without knowing each other, and the WebSocket decoder never knows how many there
+//! were.
+
+mod decode_as;
+
+pub use decode_as::DecodeAs;
+
+use crate::tcp::stream::StreamSink;
+#[cfg(doc)]
+use crate::tcp::stream::{FlowInfo, Provenance};
+
+/// A sink that passes byte streams on to another sink.
+pub trait Layer: StreamSink {
+    /// The sink above this layer.
+    type Inner: StreamSink;
+
+    /// The sink above this layer.
+    fn inner(&self) -> &Self::Inner;
+
+    /// The sink above this layer, to drain what it produced.
+    fn inner_mut(&mut self) -> &mut Self::Inner;
+}
+
+#[cfg(test)]
+mod tests;
