@@ -2,7 +2,7 @@
 //! TCP reassembly and JSON output. Inputs come from the deterministic generator
 //! (`wsdissect_testkit`), so runs are comparable.
 //!
-//!     cargo bench --bench hot_paths [-- FILTER]
+//!     cargo bench -p wsdissect-benches [-- FILTER]
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use std::io::{self, Cursor};
