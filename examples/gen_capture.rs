@@ -1,11 +1,11 @@
-//! Writes a large, deterministic, realistic WebSocket capture (see `wsdissect::synth`).
+//! Writes a large, deterministic, realistic WebSocket capture (see `wsdissect_testkit`).
 //!
 //!     cargo run --release --example gen_capture -- --size 256MiB [--deflate] [--seed N] --out FILE
 
 use std::fs::File;
 use std::io::BufWriter;
 use std::process::ExitCode;
-use wsdissect::synth::{self, Options};
+use wsdissect_testkit::{self as synth, Options};
 
 fn main() -> ExitCode {
     let mut opts = Options::default();

@@ -11,7 +11,6 @@ pub mod capture;
 pub mod http;
 pub mod layers;
 pub mod run;
-pub mod synth;
 pub mod tcp;
 pub mod util;
 pub mod view;

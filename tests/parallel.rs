@@ -27,9 +27,9 @@ fn many_files_equal_concatenated_single_runs() {
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("big.pcap");
     let f = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
-    wsdissect::synth::generate(
+    wsdissect_testkit::generate(
         f,
-        wsdissect::synth::Options {
+        wsdissect_testkit::Options {
             size: 12 << 20,
             deflate: true,
             seed: 9,
@@ -78,12 +78,12 @@ fn sharded_file_equals_sequential() {
         .collect();
     for deflate in [false, true] {
         let mut v = Vec::new();
-        let o = wsdissect::synth::Options {
+        let o = wsdissect_testkit::Options {
             size: 1 << 20,
             deflate,
             seed: 5,
         };
-        wsdissect::synth::generate(&mut v, o).unwrap();
+        wsdissect_testkit::generate(&mut v, o).unwrap();
         inputs.push((format!("synth-{deflate}"), v));
     }
     for opts in [

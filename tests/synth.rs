@@ -1,13 +1,13 @@
-//! The synthetic capture generator (`wsdissect::synth`, behind `examples/gen_capture`):
+//! The synthetic capture generator (`wsdissect_testkit`, behind `examples/gen_capture`):
 //! a small generated capture must decode with no problem at all, every message the
 //! generator sent found once, with its exact length.
 
 use std::io::Cursor;
 use wsdissect::run;
-use wsdissect::synth::{generate, Options, Summary};
 use wsdissect::tcp::Config;
 use wsdissect::ws::record::Record;
 use wsdissect::ws::{self, Dissector};
+use wsdissect_testkit::{generate, Options, Summary};
 
 fn decode(bytes: &[u8]) -> (Vec<Record>, u64, Vec<String>) {
     let mut d = Dissector::new("synth.pcap".into(), ws::Options::default());
@@ -50,7 +50,7 @@ fn check(opts: Options) {
     let count = |op: &str| msgs.iter().filter(|m| m.opcode.name() == op).count() as u64;
     assert_eq!(count("text"), sum.text_messages);
     assert_eq!(count("binary"), sum.binary_messages);
-    assert_eq!(count("close"), 2 * wsdissect::synth::CONNECTIONS as u64);
+    assert_eq!(count("close"), 2 * wsdissect_testkit::CONNECTIONS as u64);
     assert_eq!(
         msgs.iter().filter(|m| m.compressed).count() as u64,
         sum.compressed_messages

@@ -72,7 +72,7 @@ fn same_addr(ours: &str, theirs: &str) -> bool {
 
 #[test]
 fn reassembled_streams_equal_tshark_follow() {
-    if !have_tshark() {
+    if !have_tshark("reassembled_streams_equal_tshark_follow") {
         return;
     }
     let mut checked = 0;

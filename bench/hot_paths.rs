@@ -1,13 +1,12 @@
 //! Criterion benchmarks of the hot paths: frame header parsing, unmasking, inflating,
 //! TCP reassembly and JSON output. Inputs come from the deterministic generator
-//! (`wsdissect::synth`), so runs are comparable.
+//! (`wsdissect_testkit`), so runs are comparable.
 //!
-//!     cargo bench --bench hot_paths [-- FILTER]
+//!     cargo bench -p wsdissect-benches [-- FILTER]
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use std::io::{self, Cursor};
 use wsdissect::run;
-use wsdissect::synth::{self, Options};
 use wsdissect::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
 use wsdissect::tcp::Config;
 use wsdissect::view::{Format, View};
@@ -16,6 +15,7 @@ use wsdissect::ws::deflate::Inflater;
 use wsdissect::ws::frame::{parse_header, unmask, HeaderStatus};
 use wsdissect::ws::record::Record;
 use wsdissect::ws::{self, Dissector};
+use wsdissect_testkit::{self as synth, Options};
 
 fn capture(size: u64, deflate: bool) -> Vec<u8> {
     let mut v = Vec::new();

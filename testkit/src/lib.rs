@@ -1,4 +1,5 @@
-//! A deterministic generator of realistic WebSocket captures, for benchmarks and tests.
+//! `wsdissect-testkit`: a deterministic generator of realistic WebSocket captures, for
+//! wsdissect's tests, benchmarks and examples.
 //!
 //! [`generate`] writes a legacy pcap (Ethernet, IPv4, microsecond timestamps) straight to
 //! any writer, packet by packet, so captures of gigabytes take no memory. The traffic looks
