@@ -1,7 +1,7 @@
 //! Problems counted by kind, for `--strict` and its summary on standard error.
 
 use crate::record::DirectionStats;
-use crate::tcp::FlowSummary;
+use crate::tcp::{FlowSummary, TcpState};
 use std::fmt;
 
 /// How many problems of each kind a run met. Any non-zero count fails `--strict`.
@@ -49,7 +49,7 @@ impl Problems {
                 self.gaps += d.gaps;
             }
         }
-        self.evicted += u64::from(s.state == "evicted");
+        self.evicted += u64::from(s.state == TcpState::Evicted);
     }
 
     /// Adds every count of `other`.

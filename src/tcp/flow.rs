@@ -9,7 +9,7 @@
 use crate::capture::packet::TcpSegment;
 use crate::tcp::half::Half;
 use crate::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
-use crate::tcp::summary::FlowSummary;
+use crate::tcp::summary::{FlowSummary, TcpState};
 use crate::tcp::Config;
 use crate::util::time::Timestamp;
 
@@ -140,24 +140,13 @@ impl Flow {
         self.ended = true;
         sink.end(&self.info);
         let [c, s] = &self.halves;
-        let state = if self.evicted {
-            "evicted"
-        } else if c.stats.rst || s.stats.rst {
-            "reset"
-        } else if c.stats.fin && s.stats.fin {
-            "closed"
-        } else if c.stats.fin || s.stats.fin {
-            "half_closed"
-        } else {
-            "open"
-        };
         summaries.push(FlowSummary {
             record: "tcp",
             flow: self.info.id,
             client: self.info.client.to_string(),
             server: self.info.server.to_string(),
             roles_known: self.info.roles_known,
-            state: state.into(),
+            state: TcpState::at_end(self.evicted, &c.stats, &s.stats),
             first_seen: self.first.to_rfc3339(),
             last_seen: self.last.to_rfc3339(),
             client_to_server: c.stats.clone(),

@@ -25,7 +25,7 @@ mod limits;
 pub mod stream;
 mod summary;
 
-pub use summary::{DirStats, FlowSummary};
+pub use summary::{DirStats, FlowSummary, TcpState};
 
 use crate::capture::packet::TcpSegment;
 use crate::tcp::flow::Flow;

@@ -109,7 +109,7 @@ fn handshake_data_reorder_and_fin() {
     assert!(s.opened[0].roles_known);
     assert_eq!(s.ended, vec![0]);
     let sum: Vec<_> = r.drain_summaries().collect();
-    assert_eq!(sum[0].state, "closed");
+    assert_eq!(sum[0].state, TcpState::Closed);
     assert_eq!(sum[0].client_to_server.retransmissions, 1);
     assert_eq!(sum[0].client_to_server.out_of_order, 1);
 }
@@ -142,7 +142,7 @@ fn midstream_start_guesses_roles_and_conflicts_are_counted() {
     assert_eq!(s.gaps[1], vec![(3, 2)]);
     let sum: Vec<_> = r.drain_summaries().collect();
     assert_eq!(sum[0].server_to_client.conflicting_bytes, 1);
-    assert_eq!(sum[0].state, "open");
+    assert_eq!(sum[0].state, TcpState::Open);
 }
 
 #[test]
@@ -160,7 +160,7 @@ fn new_syn_after_fin_starts_new_connection_and_rst_closes() {
         .closes
         .contains(&(Direction::ClientToServer, CloseKind::Rst)));
     let sum: Vec<_> = r.drain_summaries().collect();
-    assert_eq!(sum[1].state, "reset");
+    assert_eq!(sum[1].state, TcpState::Reset);
 }
 
 #[test]
@@ -192,7 +192,7 @@ fn rst_after_fin_closes_the_other_direction() {
         .contains(&(Direction::ServerToClient, CloseKind::Rst)));
     assert_eq!(s.ended, vec![0]);
     let sum: Vec<_> = r.drain_summaries().collect();
-    assert_eq!(sum[0].state, "reset");
+    assert_eq!(sum[0].state, TcpState::Reset);
 }
 
 #[test]
