@@ -505,7 +505,7 @@ impl Row for FlowSummary {
             self.client.clone(),
             self.server.clone(),
             if self.roles_known {
-                self.state.clone()
+                self.state.to_string()
             } else {
                 format!("{} (no SYN)", self.state)
             },

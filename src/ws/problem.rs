@@ -13,7 +13,7 @@ use thiserror::Error;
 use super::deflate::InflateError;
 use super::protocol::Opcode;
 use crate::http::HandshakeProblem;
-use crate::tcp::FlowSummary;
+use crate::tcp::{FlowSummary, TcpState};
 
 /// What `--strict` counts a problem as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -360,7 +360,7 @@ impl Problems {
                 self.add(Kind::Gap, d.gaps);
             }
         }
-        self.add(Kind::Evicted, u64::from(s.state == "evicted"));
+        self.add(Kind::Evicted, u64::from(s.state == TcpState::Evicted));
     }
 
     /// The count of `kind`.

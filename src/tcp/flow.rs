@@ -1,0 +1,157 @@
+//! One connection: its two directions, and what a segment does to them.
+//!
+//! A segment concerns both directions at once: its ACK tells how far its sender received
+//! the peer's bytes (which turns acknowledged holes of the peer into gaps), its RST ends
+//! both, and its payload and FIN go to its sender's direction. [`Flow::segment`] applies
+//! those in that order; [`Flow::end`] closes what is left and records the connection's
+//! [`FlowSummary`].
+
+use crate::capture::packet::TcpSegment;
+use crate::tcp::half::Half;
+use crate::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
+use crate::tcp::summary::{FlowSummary, TcpState};
+use crate::tcp::Config;
+use crate::util::time::Timestamp;
+
+/// A tracked connection. Once ended it stays in the table as a small tombstone.
+pub(super) struct Flow {
+    pub(super) info: FlowInfo,
+    /// Indexed by [`Direction::index`].
+    pub(super) halves: [Half; 2],
+    /// Time of the first packet.
+    pub(super) first: Timestamp,
+    /// Time of the last packet.
+    pub(super) last: Timestamp,
+    /// Number of the last packet (its age, for eviction).
+    pub(super) last_packet: u64,
+    /// Both directions are closed and the summary is recorded.
+    pub(super) ended: bool,
+    /// Ended to make room in the table rather than by the connection itself.
+    pub(super) evicted: bool,
+}
+
+impl Flow {
+    /// Handles one segment sent in direction `dir`. Returns (bytes released from, bytes
+    /// added to) the out-of-order buffers.
+    pub(super) fn segment(
+        &mut self,
+        dir: Direction,
+        seg: &TcpSegment<'_>,
+        at: Provenance,
+        config: &Config,
+        sink: &mut dyn StreamSink,
+    ) -> (usize, usize) {
+        let mut released = 0;
+        let mut added = 0;
+        let info = &self.info;
+        let (mine, peer) = {
+            let [a, b] = &mut self.halves;
+            match dir {
+                Direction::ClientToServer => (a, b),
+                Direction::ServerToClient => (b, a),
+            }
+        };
+        mine.stats.packets += 1;
+        mine.stats.payload_bytes += seg.payload.len() as u64;
+        mine.stats.snaplen_cut_bytes += seg.missing as u64;
+        // This segment's ACK tells how far this side received the peer's bytes (the
+        // FIN's sequence number is not a byte: an ACK of it stops at the FIN).
+        if seg.flags.ack {
+            if let Some(pbase) = peer.base {
+                let mut off = peer.offset(pbase, seg.ack);
+                if let Some(fin) = peer.fin_at {
+                    off = off.min(fin as i128);
+                }
+                if off > peer.acked as i128 && off <= peer.next as i128 + (1i128 << 31) {
+                    peer.acked = off as u64;
+                }
+            }
+        }
+        if mine.closed {
+            // A RST after this side's FIN still ends the other direction.
+            if seg.flags.rst {
+                mine.stats.rst = true;
+                released += peer.close(info, dir.reverse(), CloseKind::Rst, at, sink);
+            }
+            return (released, 0);
+        }
+        let mut seq = seg.seq;
+        if seg.flags.syn {
+            if mine.base.is_none() || (mine.next == 0 && mine.pending.is_empty()) {
+                mine.base = Some(seq.wrapping_add(1));
+            }
+            seq = seq.wrapping_add(1);
+        }
+        let base = *mine.base.get_or_insert(seq);
+        let off = mine.offset(base, seq);
+        let len = seg.payload.len() as i128;
+        let end_with_missing = off + len + seg.missing as i128;
+        if seg.flags.fin && mine.fin_at.is_none() && end_with_missing >= mine.next as i128 {
+            mine.fin_at = Some(end_with_missing as u64);
+            mine.stats.fin = true;
+        }
+        if len > 0 {
+            let (rel, add) = mine.insert(info, dir, off, seg.payload, at, config, sink);
+            released += rel;
+            added += add;
+        }
+        // Declare holes the peer already acknowledged: those bytes will not come again.
+        let acked = mine.fin_at.map_or(mine.acked, |fin| mine.acked.min(fin));
+        if acked > mine.next {
+            released += mine.skip_to(info, dir, acked, at, sink);
+        }
+        if seg.flags.rst {
+            mine.stats.rst = true;
+            released += mine.close(info, dir, CloseKind::Rst, at, sink);
+            released += peer.close(info, dir.reverse(), CloseKind::Rst, at, sink);
+            return (released, added);
+        }
+        if let Some(fin) = mine.fin_at {
+            if mine.next >= fin {
+                mine.closed = true;
+                // Bytes held beyond the FIN are not part of the stream: drop them, or
+                // they would stay counted (and be flushed onto an ended flow later).
+                released += std::mem::take(&mut mine.pending_bytes);
+                mine.pending.clear();
+                sink.close(info, dir, CloseKind::Fin, at);
+            }
+        }
+        (released, added)
+    }
+
+    /// Flushes and ends the flow (once), recording its summary. Returns bytes released.
+    pub(super) fn end(
+        &mut self,
+        kind: CloseKind,
+        summaries: &mut Vec<FlowSummary>,
+        sink: &mut dyn StreamSink,
+    ) -> usize {
+        if self.ended {
+            return 0;
+        }
+        let at = Provenance {
+            packet: self.last_packet,
+            ts: self.last,
+        };
+        let mut released = 0;
+        for dir in [Direction::ClientToServer, Direction::ServerToClient] {
+            released += self.halves[dir.index()].close(&self.info, dir, kind, at, sink);
+        }
+        self.ended = true;
+        sink.end(&self.info);
+        let [c, s] = &self.halves;
+        summaries.push(FlowSummary {
+            record: "tcp",
+            flow: self.info.id,
+            client: self.info.client.to_string(),
+            server: self.info.server.to_string(),
+            roles_known: self.info.roles_known,
+            state: TcpState::at_end(self.evicted, &c.stats, &s.stats),
+            first_seen: self.first.to_rfc3339(),
+            last_seen: self.last.to_rfc3339(),
+            client_to_server: c.stats.clone(),
+            server_to_client: s.stats.clone(),
+        });
+        released
+    }
+}

@@ -1,0 +1,343 @@
+//! One direction of a connection: where its stream stands, the segments held ahead of a
+//! hole, and how a hole becomes a gap.
+//!
+//! A [`Half`] turns sequence numbers into 64-bit stream offsets around the next expected
+//! byte, delivers in-order bytes straight from the packet, and keeps only what arrived
+//! ahead of a hole, keyed by offset, with the first copy of every byte winning. Held
+//! pieces never overlap, so a new segment is cut against at most its neighbours. Each
+//! held piece counts [`SEGMENT_OVERHEAD`] bytes more than its data, and every method
+//! returns the held bytes it released (and added), so that the reassembler can keep the
+//! total across flows without scanning them.
+
+use crate::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
+use crate::tcp::summary::DirStats;
+use crate::tcp::{Config, SEGMENT_OVERHEAD};
+use std::collections::BTreeMap;
+
+/// Bytes held ahead of a hole, with the packet that carried them.
+#[derive(Debug)]
+pub(super) struct Pending {
+    pub(super) data: Vec<u8>,
+    pub(super) at: Provenance,
+}
+
+/// One direction of a connection.
+#[derive(Debug, Default)]
+pub(super) struct Half {
+    /// Sequence number of stream offset 0 (set by SYN or the first segment seen).
+    pub(super) base: Option<u32>,
+    /// Next stream offset expected.
+    pub(super) next: u64,
+    /// Highest offset the peer acknowledged.
+    pub(super) acked: u64,
+    /// Segments held ahead of a hole, keyed by stream offset.
+    pub(super) pending: BTreeMap<u64, Pending>,
+    /// Bytes held in `pending`, each segment counting [`SEGMENT_OVERHEAD`] more.
+    pub(super) pending_bytes: usize,
+    /// Stream offset of the FIN, once seen.
+    pub(super) fin_at: Option<u64>,
+    /// The direction ended (FIN delivered, RST, end of capture, eviction).
+    pub(super) closed: bool,
+    pub(super) stats: DirStats,
+}
+
+impl Half {
+    /// Stream offset of `seq`, unwrapped around the next expected offset.
+    pub(super) fn offset(&self, base: u32, seq: u32) -> i128 {
+        let next_seq = base.wrapping_add(self.next as u32);
+        self.next as i128 + seq.wrapping_sub(next_seq) as i32 as i128
+    }
+
+    /// Adds captured bytes at stream offset `off`; delivers what became contiguous.
+    /// Returns (bytes released from, bytes added to) the out-of-order buffer.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn insert(
+        &mut self,
+        info: &FlowInfo,
+        dir: Direction,
+        off: i128,
+        data: &[u8],
+        at: Provenance,
+        config: &Config,
+        sink: &mut dyn StreamSink,
+    ) -> (usize, usize) {
+        let mut released = 0;
+        let mut added = 0;
+        let next = self.next as i128;
+        let end = off + data.len() as i128;
+        if end <= next {
+            self.stats.retransmissions += 1;
+            return (0, 0);
+        }
+        let (off, data) = if off < next {
+            self.stats.retransmissions += 1;
+            (next, &data[(next - off) as usize..])
+        } else {
+            (off, data)
+        };
+        let off = off as u64;
+        if off == self.next && self.pending.is_empty() {
+            // The common case: in order, nothing held. Deliver straight from the packet.
+            self.next += data.len() as u64;
+            self.stats.delivered_bytes += data.len() as u64;
+            sink.data(info, dir, data, at);
+            return (0, 0);
+        }
+        // Cut the segment into the pieces not already held (first copy wins).
+        let mut pieces: Vec<(u64, &[u8])> = Vec::new();
+        let mut cur = off;
+        let seg_end = off + data.len() as u64;
+        let mut overlap = false;
+        // Held pieces never overlap: only the last one starting before `off` can reach
+        // into the segment, then those starting inside it. (Scanning every piece before
+        // the segment made a flood of small out-of-order segments quadratic.)
+        let mut starts: Vec<u64> = self
+            .pending
+            .range(..off)
+            .next_back()
+            .filter(|(s, p)| **s + p.data.len() as u64 > off)
+            .map(|(s, _)| *s)
+            .into_iter()
+            .collect();
+        starts.extend(self.pending.range(off..seg_end).map(|(s, _)| *s));
+        for s in starts {
+            let p = &self.pending[&s];
+            let p_end = s + p.data.len() as u64;
+            if s > cur {
+                pieces.push((cur, &data[(cur - off) as usize..(s - off) as usize]));
+            }
+            let ov_start = s.max(off);
+            let ov_end = p_end.min(seg_end);
+            if ov_start < ov_end {
+                overlap = true;
+                let mine = &data[(ov_start - off) as usize..(ov_end - off) as usize];
+                let theirs = &p.data[(ov_start - s) as usize..(ov_end - s) as usize];
+                self.stats.conflicting_bytes +=
+                    mine.iter().zip(theirs).filter(|(a, b)| a != b).count() as u64;
+            }
+            cur = cur.max(p_end);
+        }
+        if cur < seg_end {
+            pieces.push((cur, &data[(cur - off) as usize..]));
+        }
+        if overlap {
+            self.stats.retransmissions += 1;
+        }
+        if off > self.next {
+            self.stats.out_of_order += 1;
+        }
+        for (o, d) in pieces {
+            if d.is_empty() {
+                continue;
+            }
+            self.pending_bytes += d.len() + SEGMENT_OVERHEAD;
+            added += d.len() + SEGMENT_OVERHEAD;
+            self.pending.insert(
+                o,
+                Pending {
+                    data: d.to_vec(),
+                    at,
+                },
+            );
+        }
+        released += self.deliver(info, dir, sink);
+        if self.pending_bytes > config.max_ooo_bytes {
+            self.stats.ooo_limit_hits += 1;
+            if let Some((&first, _)) = self.pending.iter().next() {
+                released += self.skip_to(info, dir, first, at, sink);
+            }
+        }
+        (released, added)
+    }
+
+    /// Delivers held segments that are now contiguous. Returns bytes released.
+    pub(super) fn deliver(
+        &mut self,
+        info: &FlowInfo,
+        dir: Direction,
+        sink: &mut dyn StreamSink,
+    ) -> usize {
+        let mut released = 0;
+        while let Some(entry) = self.pending.first_entry() {
+            let s = *entry.key();
+            if s > self.next {
+                break;
+            }
+            let p = entry.remove();
+            self.pending_bytes -= p.data.len() + SEGMENT_OVERHEAD;
+            released += p.data.len() + SEGMENT_OVERHEAD;
+            let end = s + p.data.len() as u64;
+            if end > self.next {
+                let part = &p.data[(self.next - s) as usize..];
+                self.next = end;
+                self.stats.delivered_bytes += part.len() as u64;
+                sink.data(info, dir, part, p.at);
+            }
+        }
+        released
+    }
+
+    /// Declares everything before `to` that was not captured a gap and delivers on.
+    /// Returns bytes released.
+    pub(super) fn skip_to(
+        &mut self,
+        info: &FlowInfo,
+        dir: Direction,
+        to: u64,
+        at: Provenance,
+        sink: &mut dyn StreamSink,
+    ) -> usize {
+        let mut released = 0;
+        while self.next < to {
+            let hole_end = match self.pending.first_key_value() {
+                Some((&s, _)) if s <= self.next => {
+                    released += self.deliver(info, dir, sink);
+                    continue;
+                }
+                Some((&s, _)) => s.min(to),
+                None => to,
+            };
+            let len = hole_end - self.next;
+            let gap_at = self.pending.get(&hole_end).map(|p| p.at).unwrap_or(at);
+            self.stats.gaps += 1;
+            self.stats.gap_bytes += len;
+            sink.gap(info, dir, len, gap_at);
+            self.next = hole_end;
+            released += self.deliver(info, dir, sink);
+        }
+        released
+    }
+
+    /// Ends this direction: every hole left becomes a gap, everything held is delivered.
+    /// Returns bytes released.
+    pub(super) fn close(
+        &mut self,
+        info: &FlowInfo,
+        dir: Direction,
+        kind: CloseKind,
+        at: Provenance,
+        sink: &mut dyn StreamSink,
+    ) -> usize {
+        if self.closed {
+            return 0;
+        }
+        let mut target = self.acked.max(self.next);
+        if let Some((&s, p)) = self.pending.last_key_value() {
+            target = target.max(s + p.data.len() as u64);
+        }
+        if let Some(fin) = self.fin_at {
+            // The stream ends at its FIN, whatever was acknowledged or held beyond it.
+            target = fin.max(self.next);
+        }
+        let mut released = self.skip_to(info, dir, target, at, sink);
+        // Anything still held lies beyond the FIN: not part of the stream.
+        released += std::mem::take(&mut self.pending_bytes);
+        self.pending.clear();
+        self.closed = true;
+        let kind = match (kind, self.fin_at) {
+            (CloseKind::EndOfCapture, Some(_)) => CloseKind::Fin,
+            (k, _) => k,
+        };
+        if self.base.is_some() || kind != CloseKind::EndOfCapture {
+            sink.close(info, dir, kind, at);
+        }
+        released
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records the bytes delivered and the gap lengths.
+    #[derive(Default)]
+    struct Sink {
+        bytes: Vec<u8>,
+        gaps: Vec<u64>,
+    }
+
+    impl StreamSink for Sink {
+        fn open(&mut self, _: &FlowInfo) {}
+        fn data(&mut self, _: &FlowInfo, _: Direction, bytes: &[u8], _: Provenance) {
+            self.bytes.extend_from_slice(bytes);
+        }
+        fn gap(&mut self, _: &FlowInfo, _: Direction, len: u64, _: Provenance) {
+            self.gaps.push(len);
+        }
+        fn close(&mut self, _: &FlowInfo, _: Direction, _: CloseKind, _: Provenance) {}
+        fn end(&mut self, _: &FlowInfo) {}
+    }
+
+    fn info() -> FlowInfo {
+        FlowInfo {
+            id: 0,
+            client: "10.0.0.1:40000".parse().unwrap(),
+            server: "10.0.0.2:80".parse().unwrap(),
+            roles_known: true,
+            sub: None,
+            carries: Default::default(),
+        }
+    }
+
+    #[test]
+    fn offset_unwraps_across_the_sequence_wrap() {
+        let h = Half {
+            next: 10,
+            ..Half::default()
+        };
+        let base = u32::MAX - 3; // offset 10 is sequence number 6
+        assert_eq!(h.offset(base, 6), 10);
+        assert_eq!(h.offset(base, 16), 20);
+        assert_eq!(h.offset(base, u32::MAX), 3);
+        assert_eq!(h.offset(base, base), 0);
+    }
+
+    #[test]
+    fn held_bytes_keep_the_first_copy_and_count_what_they_hold() {
+        let (info, dir, at, cfg) = (
+            info(),
+            Direction::ClientToServer,
+            Provenance::default(),
+            Config::default(),
+        );
+        let mut h = Half::default();
+        let mut s = Sink::default();
+        // 4..8 arrives first and is held.
+        let held = 4 + SEGMENT_OVERHEAD;
+        assert_eq!(
+            h.insert(&info, dir, 4, b"efgh", at, &cfg, &mut s),
+            (0, held)
+        );
+        // 2..6 differs from the held copy in 4..6: only 2..4 is new.
+        let new = 2 + SEGMENT_OVERHEAD;
+        assert_eq!(h.insert(&info, dir, 2, b"cdXY", at, &cfg, &mut s), (0, new));
+        assert!(s.bytes.is_empty());
+        // 0..2 fills the hole: everything held goes out, the first copy of 4..6 with it.
+        let all = held + 2 * new;
+        assert_eq!(h.insert(&info, dir, 0, b"ab", at, &cfg, &mut s), (all, new));
+        assert_eq!(s.bytes, b"abcdefgh");
+        assert_eq!(h.pending_bytes, 0);
+        assert_eq!(h.stats.conflicting_bytes, 2);
+        assert_eq!(h.stats.retransmissions, 1);
+        assert_eq!(h.stats.out_of_order, 2);
+        assert_eq!(h.stats.delivered_bytes, 8);
+    }
+
+    #[test]
+    fn skip_to_declares_the_hole_and_delivers_what_follows() {
+        let (info, dir, at, cfg) = (
+            info(),
+            Direction::ClientToServer,
+            Provenance::default(),
+            Config::default(),
+        );
+        let mut h = Half::default();
+        let mut s = Sink::default();
+        h.insert(&info, dir, 0, b"ab", at, &cfg, &mut s);
+        h.insert(&info, dir, 6, b"gh", at, &cfg, &mut s);
+        assert_eq!(h.skip_to(&info, dir, 8, at, &mut s), 2 + SEGMENT_OVERHEAD);
+        assert_eq!(s.bytes, b"abgh");
+        assert_eq!(s.gaps, vec![4]);
+        assert_eq!((h.next, h.stats.gaps, h.stats.gap_bytes), (8, 1, 4));
+    }
+}
