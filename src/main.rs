@@ -1,12 +1,17 @@
 //! The `wsdissect` command line: parses arguments, opens files, picks a view.
 //! All decoding, filtering, statistics and extraction live in the library.
 
+mod cli;
+
 use anyhow::Context;
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
-use regex::Regex;
+use clap::{CommandFactory, Parser};
+use cli::args::{
+    Cli, Command, Common, DirectionArg, ExtractArgs, FlowsArgs, MessageArgs, MessageFilter,
+    StatsArgs, TcpArgs, WsArgs,
+};
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use wsdissect::record::problems::Problems;
 use wsdissect::record::Record;
@@ -15,220 +20,11 @@ use wsdissect::run::shard;
 use wsdissect::run::{self, Diagnostic, RunError};
 use wsdissect::tcp::stream::StreamSink;
 use wsdissect::tcp::{Config, Reassembler};
-use wsdissect::util::time::Timestamp;
 use wsdissect::view::extract::Extractor;
-use wsdissect::view::filter::{parse_rfc3339, AddrMatch, Filter, Selector, OPCODES};
+use wsdissect::view::filter::{Filter, Selector};
 use wsdissect::view::stats::Aggregator;
-use wsdissect::view::{ColorChoice, DumpSink, Format, TableStyle, View};
+use wsdissect::view::{DumpSink, Format, TableStyle, View};
 use wsdissect::ws;
-
-const EXAMPLES: &str = "\
-Examples:
-  wsdissect capture.pcapng                    messages as a table
-  wsdissect --format jsonl capture.pcap       one JSON object per message
-  wsdissect --frames capture.pcap             frames as well as messages
-  wsdissect --flow 3 --opcode text --grep 'error|fail' capture.pcap
-  wsdissect --server '[::1]:8080' --direction server_to_client capture.pcap
-  wsdissect --since 2024-01-18T13:15:36Z --limit 10 capture.pcap
-  wsdissect flows capture.pcap                one row per WebSocket connection
-  wsdissect stats capture.pcap                counts, sizes, ratios, ping RTT, close
-  wsdissect extract capture.pcap --out dir    payload files + dir/manifest.jsonl
-  wsdissect tcp --dump-dir out capture.pcap   TCP connections, streams dumped to out/
-  wsdissect --strict --quiet capture.pcap     CI: exit 1 on any problem
-  tcpdump -i lo -w - | wsdissect -            read standard input
-  wsdissect completions bash > wsdissect.bash
-  wsdissect man > wsdissect.1
-
-Exit status: 0 ok; 1 problems found (with --strict); 2 unusable input.";
-
-/// Decode WebSocket traffic in packet captures (.pcap, .pcapng).
-#[derive(Parser, Debug)]
-#[command(version, about, after_help = EXAMPLES, args_conflicts_with_subcommands = true)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-    #[command(flatten)]
-    messages: MessageArgs,
-}
-
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// One record per WebSocket connection: handshake, extensions, counters.
-    #[command(after_help = EXAMPLES)]
-    Flows(FlowsArgs),
-    /// Per connection and direction: messages by opcode, bytes, sizes, rate, ping
-    /// round trips, close handshake, gaps and violations.
-    #[command(after_help = EXAMPLES)]
-    Stats(StatsArgs),
-    /// Every message payload as a file (decoded), with a manifest.jsonl of records and
-    /// SHA-256 digests.
-    #[command(after_help = EXAMPLES)]
-    Extract(ExtractArgs),
-    /// One record per TCP connection: packets, bytes, gaps, retransmissions.
-    #[command(after_help = EXAMPLES)]
-    Tcp(TcpArgs),
-    /// Print a shell completion script.
-    Completions {
-        /// The shell.
-        #[arg(value_enum)]
-        shell: clap_complete::Shell,
-    },
-    /// Print the manual page (roff).
-    #[command(hide = true)]
-    Man,
-}
-
-#[derive(Args, Debug, Clone)]
-struct Common {
-    /// Capture files (pcap or pcapng, detected by content); `-` reads standard input.
-    #[arg(required = true)]
-    files: Vec<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
-    /// Exit with status 1 when anything was undecodable, a violation or gap was seen, or a
-    /// limit was hit (counts by kind on standard error).
-    #[arg(long)]
-    strict: bool,
-    /// Out-of-order bytes held per TCP direction before a hole is declared a gap.
-    #[arg(long, default_value_t = Config::default().max_ooo_bytes, value_name = "BYTES")]
-    max_ooo_bytes: usize,
-    /// Out-of-order bytes held across all TCP connections; beyond it the holes of the
-    /// connection holding most are declared gaps.
-    #[arg(long, default_value_t = Config::default().max_ooo_total, value_name = "BYTES")]
-    max_ooo_total: usize,
-    /// TCP connections tracked at once; the least recently active are evicted beyond it.
-    #[arg(long, default_value_t = Config::default().max_flows, value_name = "N")]
-    max_flows: usize,
-    /// Print no warnings and no progress bar on standard error.
-    #[arg(long, short)]
-    quiet: bool,
-    /// Colour tables (never JSON); `auto` colours on a terminal unless NO_COLOR is set.
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
-    color: ColorChoice,
-    #[command(flatten)]
-    select: ConnectionFilter,
-}
-
-/// Filters every view honours.
-#[derive(Args, Debug, Clone)]
-struct ConnectionFilter {
-    /// Only connection N (0-based, as Wireshark's tcp.stream).
-    #[arg(long, value_name = "N", help_heading = "Filters")]
-    flow: Option<u64>,
-    /// Only connections from this client: ADDR, ADDR:PORT, [V6ADDR]:PORT.
-    #[arg(long, value_name = "ADDR[:PORT]", help_heading = "Filters")]
-    client: Option<AddrMatch>,
-    /// Only connections to this server: ADDR, ADDR:PORT, [V6ADDR]:PORT.
-    #[arg(long, value_name = "ADDR[:PORT]", help_heading = "Filters")]
-    server: Option<AddrMatch>,
-    /// Only records at or after this RFC 3339 time (connections: active then).
-    #[arg(long, value_name = "TIME", value_parser = parse_time, help_heading = "Filters")]
-    since: Option<Timestamp>,
-    /// Only records at or before this RFC 3339 time (connections: active then).
-    #[arg(long, value_name = "TIME", value_parser = parse_time, help_heading = "Filters")]
-    until: Option<Timestamp>,
-    /// At most N records (messages, connections; frames go with their message).
-    #[arg(long, value_name = "N", help_heading = "Filters")]
-    limit: Option<u64>,
-}
-
-/// Filters on message contents.
-#[derive(Args, Debug, Clone)]
-struct MessageFilter {
-    /// Only messages (and frames) going this way.
-    #[arg(long, value_enum, help_heading = "Filters")]
-    direction: Option<DirectionArg>,
-    /// Only these opcodes, comma-separated.
-    #[arg(long, value_delimiter = ',', value_name = "OPCODES",
-          value_parser = clap::builder::PossibleValuesParser::new(OPCODES),
-          help_heading = "Filters")]
-    opcode: Vec<String>,
-    /// Only text messages matching this regular expression.
-    #[arg(long, value_name = "REGEX", value_parser = parse_regex, help_heading = "Filters")]
-    grep: Option<Regex>,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum DirectionArg {
-    #[value(name = "client_to_server", alias = "c2s")]
-    ClientToServer,
-    #[value(name = "server_to_client", alias = "s2c")]
-    ServerToClient,
-}
-
-#[derive(Args, Debug, Clone)]
-struct WsArgs {
-    /// Decode connections on this port as WebSocket even without a handshake (repeatable).
-    #[arg(long, value_name = "PORT")]
-    decode_as: Vec<u16>,
-    /// Largest message kept after decompression; bigger ones are truncated and flagged.
-    #[arg(long, default_value_t = 64 << 20, value_name = "BYTES")]
-    max_message_size: usize,
-}
-
-#[derive(Args, Debug, Clone)]
-struct MessageArgs {
-    #[command(flatten)]
-    common: Common,
-    #[command(flatten)]
-    ws: WsArgs,
-    #[command(flatten)]
-    contents: MessageFilter,
-    /// Also print every frame (frame records before the message they belong to).
-    #[arg(long)]
-    frames: bool,
-}
-
-#[derive(Args, Debug, Clone)]
-struct FlowsArgs {
-    #[command(flatten)]
-    common: Common,
-    #[command(flatten)]
-    ws: WsArgs,
-}
-
-#[derive(Args, Debug, Clone)]
-struct StatsArgs {
-    #[command(flatten)]
-    common: Common,
-    #[command(flatten)]
-    ws: WsArgs,
-    #[command(flatten)]
-    contents: MessageFilter,
-}
-
-#[derive(Args, Debug, Clone)]
-struct ExtractArgs {
-    #[command(flatten)]
-    common: Common,
-    #[command(flatten)]
-    ws: WsArgs,
-    #[command(flatten)]
-    contents: MessageFilter,
-    /// Directory to write payload files and manifest.jsonl into (created if needed).
-    #[arg(long, short, value_name = "DIR")]
-    out: PathBuf,
-}
-
-#[derive(Args, Debug, Clone)]
-struct TcpArgs {
-    #[command(flatten)]
-    common: Common,
-    /// Write each direction's reassembled bytes to DIR/flow<N>.<direction>.bin.
-    #[arg(long, value_name = "DIR")]
-    dump_dir: Option<PathBuf>,
-}
-
-fn parse_time(s: &str) -> Result<Timestamp, String> {
-    parse_rfc3339(s).ok_or_else(|| {
-        format!("{s:?} is not an RFC 3339 time (e.g. 2024-01-18T13:15:36.5Z, 2024-01-18)")
-    })
-}
-
-fn parse_regex(s: &str) -> Result<Regex, String> {
-    Regex::new(s).map_err(|e| e.to_string())
-}
 
 /// Outcome of a whole run, mapped to the exit status.
 #[derive(Default)]
