@@ -218,3 +218,17 @@ fn parse_time(s: &str) -> Result<Timestamp, String> {
 fn parse_regex(s: &str) -> Result<Regex, String> {
     Regex::new(s).map_err(|e| e.to_string())
 }
+
+impl Cli {
+    /// The options of the view asked for (none for `completions` and `man`).
+    pub fn common(&self) -> Option<&Common> {
+        match &self.command {
+            None => Some(&self.messages.common),
+            Some(Command::Flows(a)) => Some(&a.common),
+            Some(Command::Stats(a)) => Some(&a.common),
+            Some(Command::Extract(a)) => Some(&a.common),
+            Some(Command::Tcp(a)) => Some(&a.common),
+            Some(Command::Completions { .. } | Command::Man) => None,
+        }
+    }
+}

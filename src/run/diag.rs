@@ -1,9 +1,12 @@
 //! What a run tells the user besides its output: [`Diagnostic`]s tied to a file and a
-//! packet, and a [`WarnLimiter`] so that hostile input cannot flood standard error.
+//! packet, a [`WarnLimiter`] so that hostile input cannot flood standard error, and the
+//! [`Console`] that prints both (and errors) on standard error around the progress bar.
 //!
 //! The stages report through `&mut dyn FnMut(Diagnostic)` so that a library caller can
-//! collect them.
+//! collect them; only the views' runs print, through one [`Console`], so every line has
+//! the same shape (`wsdissect: FILE: packet N: what`) whichever path produced it.
 
+use crate::run::progress::Progress;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -85,6 +88,49 @@ impl fmt::Display for Diagnostic {
             Some(p) => write!(f, "{}: packet {p}: {}", self.file, self.message),
             None => write!(f, "{}: {}", self.file, self.message),
         }
+    }
+}
+
+/// Standard error as a run uses it: every line starts with `wsdissect: ` and is
+/// printed without tearing the progress bar; diagnostics and notes are left out when
+/// quiet, errors never are.
+pub(crate) struct Console {
+    quiet: bool,
+    progress: Progress,
+}
+
+impl Console {
+    /// A console drawing `progress` (a hidden bar draws nothing).
+    pub(crate) fn new(quiet: bool, progress: Progress) -> Self {
+        Console { quiet, progress }
+    }
+
+    /// The run's progress bar.
+    pub(crate) fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    /// Prints a diagnostic, unless quiet.
+    pub(crate) fn diagnostic(&self, d: &Diagnostic) {
+        if !self.quiet {
+            self.line(d);
+        }
+    }
+
+    /// Prints what a finished run did, unless quiet.
+    pub(crate) fn note(&self, text: &dyn fmt::Display) {
+        if !self.quiet {
+            self.line(text);
+        }
+    }
+
+    /// Prints why an input could not be used, quiet or not.
+    pub(crate) fn error(&self, e: &dyn fmt::Display) {
+        self.line(e);
+    }
+
+    fn line(&self, text: &dyn fmt::Display) {
+        self.progress.eprintln(&format!("wsdissect: {text}"));
     }
 }
 

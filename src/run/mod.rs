@@ -1,19 +1,30 @@
-//! Drives captures through the stages.
+//! Drives captures through the stages and into a view: one entry point per view
+//! ([`messages`], [`flows`], [`stats`], [`extract`], [`tcp`]), each taking the run's
+//! [`Settings`], its [`Input`]s and where to write, and returning the [`Outcome`] the
+//! exit status is made of.
 //!
 //! The work is split by concern, one file each:
 //! - `stages.rs`: one capture through capture reader, packet decoder and TCP
 //!   reassembler into a stream sink ([`run`], [`run_until`]);
 //! - `dissect.rs`: one capture's WebSocket records, warnings and problems
 //!   ([`dissect_jsonl`]);
+//! - `files.rs`: the loop over the inputs (opening, naming, progress, unusable inputs,
+//!   stopping early), once for every view, one after the other or in parallel;
 //! - `ordered.rs`: several jobs on several threads, output in input order
 //!   ([`run_ordered`]);
 //! - [`shard`]: one capture's WebSocket decoding spread over several threads;
 //! - `diag.rs`: diagnostics, warning limits and standard error ([`Diagnostic`],
 //!   [`WarnLimiter`]);
 //! - [`progress`]: the progress bar.
+//!
+//! A view's entry point holds only what is its own (which records it reads, how it
+//! selects and writes them, when it has enough); a view that writes JSON Lines of
+//! everything takes the parallel path, whose output is byte for byte the sequential
+//! one's.
 
 mod diag;
 mod dissect;
+mod files;
 mod ordered;
 pub mod progress;
 pub mod shard;
@@ -21,13 +32,26 @@ mod stages;
 
 pub use diag::{Diagnostic, WarnLimiter, WARNINGS_PER_KIND};
 pub use dissect::{dissect_jsonl, ws_problems, JsonlSettings};
+pub use files::Input;
 pub use ordered::run_ordered;
 pub use stages::{run, run_until, FileStats};
 
 use crate::capture::CaptureError;
-use std::io;
+use crate::record::problems::Problems;
+use crate::record::Record;
+use crate::tcp::Config;
+use crate::view::extract::{Extractor, MANIFEST};
+use crate::view::filter::{Filter, Selector};
+use crate::view::stats::Aggregator;
+use crate::view::{DumpSink, Format, TableStyle, View};
+use crate::ws;
+use diag::Console;
+use progress::Progress;
+use std::io::{self, BufWriter, Write};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
 
-/// Why a file could not be used at all.
+/// Why a file could not be used at all, or a run could not go on.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// Not a capture, or unreadable from the start.
@@ -41,4 +65,330 @@ pub enum RunError {
     /// Writing output failed (e.g. a closed pipe).
     #[error("output: {0}")]
     Output(#[from] io::Error),
+    /// An output directory, or the first file in it, could not be created.
+    #[error("creating {}", path.display())]
+    Create {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+/// How a run reads its inputs and what it shows: what every view shares.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Reassembly limits.
+    pub tcp: Config,
+    /// Which records to show; the flows and tcp views judge connections only.
+    pub filter: Filter,
+    /// Output format.
+    pub format: Format,
+    /// Table layout and colours.
+    pub style: TableStyle,
+    /// Read every input to its end even once `filter.limit` records are out, so that
+    /// the problems counted are those of the whole input (`--strict`).
+    pub strict: bool,
+    /// No diagnostics and no progress bar on standard error (errors are still printed).
+    pub quiet: bool,
+    /// Standard error is a terminal: a progress bar is drawn there for large inputs.
+    pub stderr_is_terminal: bool,
+}
+
+impl Settings {
+    /// Stop reading when the view has all it may show, unless the whole input is to be
+    /// judged.
+    fn stop_if(&self, enough: bool) -> ControlFlow<()> {
+        if enough && !self.strict {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+
+    /// A view writing to `out` (buffered) in the chosen format and layout.
+    fn view<W: Write>(&self, out: W) -> View<BufWriter<W>> {
+        View::new(self.format, BufWriter::new(out), None).with_style(self.style)
+    }
+
+    /// Standard error for a run over `inputs`, with a progress bar when wanted.
+    fn console(&self, inputs: &[Input]) -> Console {
+        let total = inputs.iter().map(Input::size).sum();
+        let bar = progress::wanted(total, self.stderr_is_terminal, self.quiet);
+        Console::new(self.quiet, Progress::new(total, bar))
+    }
+}
+
+/// What a run found: what the exit status is made of.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Problems by kind, over every input read to its end.
+    pub problems: Problems,
+    /// Some input could not be opened or was not a capture.
+    pub unusable: bool,
+}
+
+/// Messages (and, with `ws.frames`, their frames) as `settings.format`, written to
+/// `out`: `wsdissect FILE…`. Of `ws` only how to decode counts (ports, sizes, frames);
+/// which records the dissector emits is the view's business.
+pub fn messages(
+    settings: &Settings,
+    ws: &ws::Options,
+    inputs: &[Input],
+    mut out: impl Write,
+) -> Result<Outcome, RunError> {
+    // Flow records end the wait of frames whose message never came; they are not printed.
+    let opts = emitting(ws, true, ws.frames);
+    let console = settings.console(inputs);
+    if parallel(settings, &opts, &console) {
+        return parallel_jsonl(settings, &opts, false, inputs, &console, &mut out);
+    }
+    let mut view = settings.view(out);
+    let mut sel = Selector::new(settings.filter.clone()).hide_flows();
+    let mut print = |r: Record| match r {
+        Record::Flow(_) => Ok(()),
+        r => view.write_record(&r),
+    };
+    let outcome = each_record(settings, &opts, inputs, &console, |r| {
+        sel.push(r, &mut print)?;
+        Ok(settings.stop_if(sel.full()))
+    })?;
+    sel.finish(&mut print)?;
+    view.finish()?;
+    Ok(outcome)
+}
+
+/// One record per WebSocket connection, written to `out`: `wsdissect flows FILE…`.
+pub fn flows(
+    settings: &Settings,
+    ws: &ws::Options,
+    inputs: &[Input],
+    mut out: impl Write,
+) -> Result<Outcome, RunError> {
+    let opts = emitting(ws, false, false);
+    let console = settings.console(inputs);
+    if parallel(settings, &opts, &console) {
+        return parallel_jsonl(settings, &opts, true, inputs, &console, &mut out);
+    }
+    let mut view = settings.view(out);
+    let mut sel = Selector::new(settings.filter.clone());
+    let outcome = each_record(settings, &opts, inputs, &console, |r| {
+        sel.push(r, |r| view.write_record(&r))?;
+        Ok(settings.stop_if(sel.full()))
+    })?;
+    view.finish()?;
+    Ok(outcome)
+}
+
+/// Statistics per WebSocket connection, written to `out` as each connection ends:
+/// `wsdissect stats FILE…`. The message criteria of the filter choose the messages
+/// counted; the connection criteria and the limit, the connections shown.
+pub fn stats(
+    settings: &Settings,
+    ws: &ws::Options,
+    inputs: &[Input],
+    out: impl Write,
+) -> Result<Outcome, RunError> {
+    let opts = emitting(ws, true, false);
+    let console = settings.console(inputs);
+    let f = &settings.filter;
+    let mut view = settings.view(out);
+    let mut agg = Aggregator::new();
+    let mut rows = 0u64;
+    let outcome = each_record(settings, &opts, inputs, &console, |r| match r {
+        Record::Message(m) => {
+            if f.message(&m) {
+                agg.message(&m);
+            }
+            Ok(ControlFlow::Continue(()))
+        }
+        Record::Flow(fr) => {
+            let s = agg.flow(&fr);
+            if f.flow(&fr) && f.limit.map_or(true, |l| rows < l) {
+                rows += 1;
+                view.write(&s)?;
+            }
+            Ok(settings.stop_if(f.limit.is_some_and(|l| rows >= l)))
+        }
+        Record::Frame(_) => Ok(ControlFlow::Continue(())),
+    })?;
+    view.finish()?;
+    Ok(outcome)
+}
+
+/// Every selected message's payload as a file in `dir` (created if needed), with a
+/// manifest of the records: `wsdissect extract --out DIR FILE…`. Says on standard
+/// error what it wrote, unless quiet.
+pub fn extract(
+    settings: &Settings,
+    ws: &ws::Options,
+    inputs: &[Input],
+    dir: &Path,
+) -> Result<Outcome, RunError> {
+    let f = &settings.filter;
+    let mut ex = Extractor::new(dir, inputs.len() > 1).map_err(|source| RunError::Create {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let opts = emitting(ws, true, false);
+    let console = settings.console(inputs);
+    let mut taken = 0u64;
+    let outcome = each_record(settings, &opts, inputs, &console, |r| match r {
+        Record::Message(m) => {
+            let take = f.message(&m) && f.limit.map_or(true, |l| taken < l);
+            taken += u64::from(take);
+            ex.message(m, take)?;
+            Ok(settings.stop_if(f.limit.is_some_and(|l| taken >= l)))
+        }
+        Record::Flow(fr) => {
+            ex.end_flow(&fr.file, fr.flow);
+            Ok(ControlFlow::Continue(()))
+        }
+        Record::Frame(_) => Ok(ControlFlow::Continue(())),
+    })?;
+    let s = ex.finish()?;
+    console.note(&format_args!(
+        "wrote {} payload files ({} bytes) to {}; {} messages without payload; manifest {}",
+        s.files,
+        s.bytes,
+        dir.display(),
+        s.without_payload,
+        dir.join(MANIFEST).display()
+    ));
+    Ok(outcome)
+}
+
+/// One record per TCP connection, written to `out`: `wsdissect tcp FILE…`; with
+/// `dump_dir` (created if needed), each direction's reassembled bytes as a file there
+/// (in a directory per input when there are several).
+pub fn tcp(
+    settings: &Settings,
+    inputs: &[Input],
+    dump_dir: Option<&Path>,
+    out: impl Write,
+) -> Result<Outcome, RunError> {
+    if let Some(d) = dump_dir {
+        std::fs::create_dir_all(d).map_err(|source| RunError::Create {
+            path: d.to_path_buf(),
+            source,
+        })?;
+    }
+    let mut view = settings.view(out);
+    let console = settings.console(inputs);
+    let mut sel = Selector::new(settings.filter.clone());
+    let outcome = files::sequential(inputs, &console, |file, src| {
+        let mut dump = match dump_dir {
+            Some(d) if inputs.len() > 1 => {
+                let sub = d.join(file.replace(['/', '\\'], "_"));
+                std::fs::create_dir_all(&sub)?;
+                Some(DumpSink::new(sub))
+            }
+            Some(d) => Some(DumpSink::new(d.to_path_buf())),
+            None => None,
+        };
+        let mut problems = Problems::default();
+        let read = run_until(
+            file,
+            src,
+            settings.tcp,
+            &mut dump,
+            &mut |d: Diagnostic| console.diagnostic(&d),
+            |_, tcp| {
+                console.progress().packet(tcp.flows_seen());
+                for s in tcp.drain_summaries() {
+                    problems.add_tcp(&s, true);
+                    if sel.tcp(&s) {
+                        view.write(&s)?;
+                    }
+                }
+                Ok(settings.stop_if(sel.full()))
+            },
+        )?;
+        let ControlFlow::Continue(stats) = read else {
+            return Ok(ControlFlow::Break(()));
+        };
+        if let Some(d) = &mut dump {
+            d.finish()?;
+        }
+        stats.count_into(&mut problems);
+        Ok(ControlFlow::Continue(problems))
+    })?;
+    view.finish()?;
+    Ok(outcome)
+}
+
+/// `ws` with the records a view reads switched on: flow records always (they end a
+/// connection's wait), messages and frames as asked.
+fn emitting(ws: &ws::Options, messages: bool, frames: bool) -> ws::Options {
+    ws::Options {
+        messages,
+        frames,
+        flows: true,
+        include_payload_in_frames: frames && ws.include_payload_in_frames,
+        ..ws.clone()
+    }
+}
+
+/// Every record of every input, in order, handed to `each` until it stops: the
+/// sequential path of the WebSocket views.
+fn each_record(
+    settings: &Settings,
+    opts: &ws::Options,
+    inputs: &[Input],
+    console: &Console,
+    mut each: impl FnMut(Record) -> io::Result<ControlFlow<()>>,
+) -> Result<Outcome, RunError> {
+    files::sequential(inputs, console, |file, src| {
+        dissect::dissect(
+            file,
+            src,
+            settings.tcp,
+            opts.clone(),
+            &mut |d: Diagnostic| console.diagnostic(&d),
+            Some(console.progress()),
+            &mut each,
+        )
+    })
+}
+
+/// Whether a WebSocket view takes the parallel path: JSON Lines with no filter, no
+/// frames and no progress bar.
+fn parallel(settings: &Settings, opts: &ws::Options, console: &Console) -> bool {
+    let f = &settings.filter;
+    let unfiltered = f.flow.is_none()
+        && f.client.is_none()
+        && f.server.is_none()
+        && f.direction.is_none()
+        && f.opcodes.is_empty()
+        && f.grep.is_none()
+        && f.since.is_none()
+        && f.until.is_none()
+        && f.limit.is_none();
+    settings.format == Format::Jsonl && !opts.frames && unfiltered && !console.progress().shown()
+}
+
+/// JSON Lines of every input: several files decoded in parallel, one file's connections
+/// spread over the cores, printed exactly as the sequential path prints them.
+fn parallel_jsonl(
+    settings: &Settings,
+    opts: &ws::Options,
+    flow_records: bool,
+    inputs: &[Input],
+    console: &Console,
+    out: &mut dyn Write,
+) -> Result<Outcome, RunError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    files::ordered(inputs, threads, out, console, |file, src, w| {
+        let mut diag = |d: Diagnostic| console.diagnostic(&d);
+        let jsonl = JsonlSettings {
+            config: settings.tcp,
+            opts: opts.clone(),
+            flow_records,
+        };
+        if inputs.len() == 1 && threads > 1 {
+            shard::dissect_jsonl(file, src, jsonl, threads, w, &mut diag)
+        } else {
+            dissect_jsonl(file, src, jsonl, w, &mut diag)
+        }
+    })
 }
