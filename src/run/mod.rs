@@ -1,98 +1,57 @@
-//! Drives one capture through the stages: capture reader → packet decoder → TCP
-//! reassembler → a [`StreamSink`], reporting problems as [`Diagnostic`]s.
+//! Drives captures through the stages and into a view: one entry point per view
+//! ([`messages`], [`flows`], [`stats`], [`extract`], [`tcp`]), each taking the run's
+//! [`Settings`], its [`Input`]s and where to write, and returning the [`Outcome`] the
+//! exit status is made of.
+//!
+//! The work is split by concern, one file each:
+//! - `stages.rs`: one capture through capture reader, packet decoder and TCP
+//!   reassembler into a stream sink ([`run`], [`run_until`]);
+//! - `dissect.rs`: one capture's WebSocket records, warnings and problems
+//!   ([`dissect_jsonl`]);
+//! - `files.rs`: the loop over the inputs (opening, naming, progress, unusable inputs,
+//!   stopping early), once for every view, one after the other or in parallel;
+//! - `ordered.rs`: several jobs on several threads, output in input order
+//!   ([`run_ordered`]);
+//! - [`shard`]: one capture's WebSocket decoding spread over several threads;
+//! - `diag.rs`: diagnostics, warning limits and standard error ([`Diagnostic`],
+//!   [`WarnLimiter`]);
+//! - [`progress`]: the progress bar.
+//!
+//! A view's entry point holds only what is its own (which records it reads, how it
+//! selects and writes them, when it has enough); a view that writes JSON Lines of
+//! everything takes the parallel path, whose output is byte for byte the sequential
+//! one's.
 
+mod diag;
+mod dissect;
+mod files;
+mod ordered;
 pub mod progress;
 pub mod shard;
+mod stages;
 
-use crate::capture::packet::{self, PacketError};
-use crate::capture::{CaptureError, CaptureReader};
-use crate::tcp::stream::{Provenance, StreamSink};
-use crate::tcp::{Config, Reassembler};
-use crate::ws::problem::{Kind, Problems};
-use std::collections::{HashMap, HashSet};
-use std::fmt;
-use std::io::{self, Read};
+pub use diag::{Diagnostic, WarnLimiter, WARNINGS_PER_KIND};
+pub use dissect::{dissect_jsonl, ws_problems, JsonlSettings};
+pub use files::Input;
+pub use ordered::run_ordered;
+pub use stages::{run, run_until, FileStats};
 
-/// Packet-level diagnostics of one kind printed per file before the rest are only counted.
-const DIAG_PER_KIND: u64 = 20;
+use crate::capture::CaptureError;
+use crate::tcp::Config;
+use crate::view::extract::{Extractor, MANIFEST};
+use crate::view::filter::{Filter, Selector};
+use crate::view::stats::Aggregator;
+use crate::view::{DumpSink, Format, TableStyle, View};
+use crate::ws;
+use crate::ws::problem::Problems;
+use crate::ws::record::Record;
+use diag::Console;
+use progress::Progress;
+use std::io::{self, BufWriter, Write};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
 
-/// Warnings of one kind (the same text but for its numbers) printed per file before
-/// the rest are only counted, so that hostile input cannot flood standard error.
-pub const WARNINGS_PER_KIND: u64 = 50;
-
-/// Decides which warnings of a file to print: the first [`WARNINGS_PER_KIND`] of each
-/// kind, where a kind is the warning's text with its digits removed.
-#[derive(Debug, Default)]
-pub struct WarnLimiter {
-    seen: HashMap<String, (u64, Option<String>)>,
-}
-
-impl WarnLimiter {
-    /// Counts `message`; true when it is to be printed.
-    pub fn admit(&mut self, message: &str) -> bool {
-        let kind: String = message.chars().filter(|c| !c.is_ascii_digit()).collect();
-        let e = self.seen.entry(kind).or_insert((0, None));
-        e.0 += 1;
-        if e.0 > WARNINGS_PER_KIND && e.1.is_none() {
-            e.1 = Some(message.to_string());
-        }
-        e.0 <= WARNINGS_PER_KIND
-    }
-
-    /// One line per kind that had warnings left unprinted: how many, and the first of
-    /// them as an example.
-    pub fn summary(&self) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .seen
-            .values()
-            .filter_map(|(n, first)| {
-                let first = first.as_ref()?;
-                Some(format!(
-                    "{} more warnings like \"{first}\" not listed",
-                    n - WARNINGS_PER_KIND
-                ))
-            })
-            .collect();
-        v.sort();
-        v
-    }
-}
-
-/// A problem worth telling the user, tied to a file and (usually) a packet.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Diagnostic {
-    /// The capture file.
-    pub file: String,
-    /// 1-based packet number, when the problem concerns one.
-    pub packet: Option<u64>,
-    /// What happened.
-    pub message: String,
-}
-
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.packet {
-            Some(p) => write!(f, "{}: packet {p}: {}", self.file, self.message),
-            None => write!(f, "{}: {}", self.file, self.message),
-        }
-    }
-}
-
-/// What one file held.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FileStats {
-    /// Packets read.
-    pub packets: u64,
-    /// TCP segments decoded.
-    pub tcp_segments: u64,
-    /// Problems in the file itself: truncation, corrupt records, malformed packets,
-    /// unsupported link types.
-    pub problems: u64,
-    /// Bytes of the file read.
-    pub bytes: u64,
-}
-
-/// Why a file could not be used at all.
+/// Why a file could not be used at all, or a run could not go on.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// Not a capture, or unreadable from the start.
@@ -106,434 +65,330 @@ pub enum RunError {
     /// Writing output failed (e.g. a closed pipe).
     #[error("output: {0}")]
     Output(#[from] io::Error),
+    /// An output directory, or the first file in it, could not be created.
+    #[error("creating {}", path.display())]
+    Create {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
 }
 
-/// Reads a whole capture from `src`, feeding `sink` through a reassembler built from
-/// `config`. `after_packet` runs after every packet (to drain and print records), and at
-/// the end once more after the reassembler has flushed every flow.
-pub fn run<R: Read, S: StreamSink>(
-    file: &str,
-    src: R,
-    config: Config,
-    sink: &mut S,
-    diag: &mut dyn FnMut(Diagnostic),
-    mut after_packet: impl FnMut(&mut S, &mut Reassembler) -> io::Result<()>,
-) -> Result<FileStats, RunError> {
-    let mut reader = CaptureReader::new(src).map_err(|source| RunError::Unusable {
-        file: file.to_string(),
+/// How a run reads its inputs and what it shows: what every view shares.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Reassembly limits.
+    pub tcp: Config,
+    /// Which records to show; the flows and tcp views judge connections only.
+    pub filter: Filter,
+    /// Output format.
+    pub format: Format,
+    /// Table layout and colours.
+    pub style: TableStyle,
+    /// Read every input to its end even once `filter.limit` records are out, so that
+    /// the problems counted are those of the whole input (`--strict`).
+    pub strict: bool,
+    /// No diagnostics and no progress bar on standard error (errors are still printed).
+    pub quiet: bool,
+    /// Standard error is a terminal: a progress bar is drawn there for large inputs.
+    pub stderr_is_terminal: bool,
+}
+
+impl Settings {
+    /// Stop reading when the view has all it may show, unless the whole input is to be
+    /// judged.
+    fn stop_if(&self, enough: bool) -> ControlFlow<()> {
+        if enough && !self.strict {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+
+    /// A view writing to `out` (buffered) in the chosen format and layout.
+    fn view<W: Write>(&self, out: W) -> View<BufWriter<W>> {
+        View::new(self.format, BufWriter::new(out), None).with_style(self.style)
+    }
+
+    /// Standard error for a run over `inputs`, with a progress bar when wanted.
+    fn console(&self, inputs: &[Input]) -> Console {
+        let total = inputs.iter().map(Input::size).sum();
+        let bar = progress::wanted(total, self.stderr_is_terminal, self.quiet);
+        Console::new(self.quiet, Progress::new(total, bar))
+    }
+}
+
+/// What a run found: what the exit status is made of.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Problems by kind, over every input read to its end.
+    pub problems: Problems,
+    /// Some input could not be opened or was not a capture.
+    pub unusable: bool,
+}
+
+/// Messages (and, with `ws.frames`, their frames) as `settings.format`, written to
+/// `out`: `wsdissect FILE…`. Of `ws` only how to decode counts (ports, sizes, frames);
+/// which records the dissector emits is the view's business.
+pub fn messages(
+    settings: &Settings,
+    ws: &ws::Options,
+    inputs: &[Input],
+    mut out: impl Write,
+) -> Result<Outcome, RunError> {
+    // Flow records end the wait of frames whose message never came; they are not printed.
+    let opts = emitting(ws, true, ws.frames);
+    let console = settings.console(inputs);
+    if parallel(settings, &opts, &console) {
+        return parallel_jsonl(settings, &opts, false, inputs, &console, &mut out);
+    }
+    let mut view = settings.view(out);
+    let mut sel = Selector::new(settings.filter.clone()).hide_flows();
+    let mut print = |r: Record| match r {
+        Record::Flow(_) => Ok(()),
+        r => view.write_record(&r),
+    };
+    let outcome = each_record(settings, &opts, inputs, &console, |r| {
+        sel.push(r, &mut print)?;
+        Ok(settings.stop_if(sel.full()))
+    })?;
+    sel.finish(&mut print)?;
+    view.finish()?;
+    Ok(outcome)
+}
+
+/// One record per WebSocket connection, written to `out`: `wsdissect flows FILE…`.
+pub fn flows(
+    settings: &Settings,
+    ws: &ws::Options,
+    inputs: &[Input],
+    mut out: impl Write,
+) -> Result<Outcome, RunError> {
+    let opts = emitting(ws, false, false);
+    let console = settings.console(inputs);
+    if parallel(settings, &opts, &console) {
+        return parallel_jsonl(settings, &opts, true, inputs, &console, &mut out);
+    }
+    let mut view = settings.view(out);
+    let mut sel = Selector::new(settings.filter.clone());
+    let outcome = each_record(settings, &opts, inputs, &console, |r| {
+        sel.push(r, |r| view.write_record(&r))?;
+        Ok(settings.stop_if(sel.full()))
+    })?;
+    view.finish()?;
+    Ok(outcome)
+}
+
+/// Statistics per WebSocket connection, written to `out` as each connection ends:
+/// `wsdissect stats FILE…`. The message criteria of the filter choose the messages
+/// counted; the connection criteria and the limit, the connections shown.
+pub fn stats(
+    settings: &Settings,
+    ws: &ws::Options,
+    inputs: &[Input],
+    out: impl Write,
+) -> Result<Outcome, RunError> {
+    let opts = emitting(ws, true, false);
+    let console = settings.console(inputs);
+    let f = &settings.filter;
+    let mut view = settings.view(out);
+    let mut agg = Aggregator::new();
+    let mut rows = 0u64;
+    let outcome = each_record(settings, &opts, inputs, &console, |r| match r {
+        Record::Message(m) => {
+            if f.message(&m) {
+                agg.message(&m);
+            }
+            Ok(ControlFlow::Continue(()))
+        }
+        Record::Flow(fr) => {
+            let s = agg.flow(&fr);
+            if f.flow(&fr) && f.limit.map_or(true, |l| rows < l) {
+                rows += 1;
+                view.write(&s)?;
+            }
+            Ok(settings.stop_if(f.limit.is_some_and(|l| rows >= l)))
+        }
+        Record::Frame(_) => Ok(ControlFlow::Continue(())),
+    })?;
+    view.finish()?;
+    Ok(outcome)
+}
+
+/// Every selected message's payload as a file in `dir` (created if needed), with a
+/// manifest of the records: `wsdissect extract --out DIR FILE…`. Says on standard
+/// error what it wrote, unless quiet.
+pub fn extract(
+    settings: &Settings,
+    ws: &ws::Options,
+    inputs: &[Input],
+    dir: &Path,
+) -> Result<Outcome, RunError> {
+    let f = &settings.filter;
+    let mut ex = Extractor::new(dir, inputs.len() > 1).map_err(|source| RunError::Create {
+        path: dir.to_path_buf(),
         source,
     })?;
-    let mut tcp = Reassembler::new(config);
-    let mut stats = FileStats::default();
-    let mut unsupported: HashSet<(u32, u32)> = HashSet::new();
-    let mut malformed = 0u64;
-    let mut snapcut = 0u64;
-    let mut tcp_warnings = WarnLimiter::default();
-    let mut report = |packet: Option<u64>, message: String| {
-        diag(Diagnostic {
-            file: file.to_string(),
-            packet,
-            message,
-        })
-    };
-    loop {
-        let pkt = match reader.next_packet() {
-            Ok(Some(p)) => p,
-            Ok(None) => break,
-            Err(e) => {
-                stats.problems += 1;
-                let packet = match &e {
-                    CaptureError::Truncated { packet, .. }
-                    | CaptureError::Corrupt { packet, .. } => Some(*packet),
-                    _ => None,
-                };
-                report(packet, e.to_string());
-                continue;
-            }
-        };
-        stats.packets += 1;
-        let at = Provenance {
-            packet: pkt.number,
-            ts: pkt.ts,
-        };
-        match packet::decode(pkt.linktype, pkt.data) {
-            Ok(seg) => {
-                stats.tcp_segments += 1;
-                if seg.missing > 0 {
-                    snapcut += 1;
-                    if snapcut <= DIAG_PER_KIND {
-                        report(
-                            Some(pkt.number),
-                            format!(
-                                "{} payload bytes cut by the snap length (captured {} of {})",
-                                seg.missing,
-                                pkt.data.len(),
-                                pkt.orig_len
-                            ),
-                        );
-                    }
-                }
-                tcp.process(&seg, at, sink);
-            }
-            Err(PacketError::NotTcp) => {}
-            Err(PacketError::UnsupportedLinktype(lt)) => {
-                if unsupported.insert((pkt.interface, lt)) {
-                    stats.problems += 1;
-                    report(
-                        Some(pkt.number),
-                        format!(
-                            "interface {}: unsupported link type {lt}; its packets are skipped",
-                            pkt.interface
-                        ),
-                    );
-                }
-            }
-            Err(e @ (PacketError::Malformed(_) | PacketError::IpFragment)) => {
-                stats.problems += 1;
-                malformed += 1;
-                if malformed <= DIAG_PER_KIND {
-                    report(Some(pkt.number), e.to_string());
-                }
-            }
+    let opts = emitting(ws, true, false);
+    let console = settings.console(inputs);
+    let mut taken = 0u64;
+    let outcome = each_record(settings, &opts, inputs, &console, |r| match r {
+        Record::Message(m) => {
+            let take = f.message(&m) && f.limit.map_or(true, |l| taken < l);
+            taken += u64::from(take);
+            ex.message(m, take)?;
+            Ok(settings.stop_if(f.limit.is_some_and(|l| taken >= l)))
         }
-        for w in tcp.drain_warnings() {
-            if tcp_warnings.admit(&w.message) {
-                report(Some(w.packet), w.message);
-            }
+        Record::Flow(fr) => {
+            ex.end_flow(&fr.file, fr.flow);
+            Ok(ControlFlow::Continue(()))
         }
-        after_packet(sink, &mut tcp)?;
-    }
-    // End the flows left a thousand at a time, draining records in between.
-    while tcp.finish_some(sink, 1000) {
-        after_packet(sink, &mut tcp)?;
-    }
-    for w in tcp.drain_warnings() {
-        if tcp_warnings.admit(&w.message) {
-            report(Some(w.packet), w.message);
-        }
-    }
-    for line in tcp_warnings.summary() {
-        report(None, line);
-    }
-    if malformed > DIAG_PER_KIND {
-        report(
-            None,
-            format!(
-                "{} more malformed packets not listed",
-                malformed - DIAG_PER_KIND
-            ),
-        );
-    }
-    if snapcut > DIAG_PER_KIND {
-        report(
-            None,
-            format!(
-                "{} more packets cut by the snap length not listed",
-                snapcut - DIAG_PER_KIND
-            ),
-        );
-    }
-    after_packet(sink, &mut tcp)?;
-    stats.bytes = reader.bytes_read();
-    Ok(stats)
-}
-
-/// Output a job holds in memory before it spills the rest to a temporary file.
-const SPILL_AT: usize = 4 << 20;
-
-/// A job's output while earlier jobs still write theirs: memory first, then a temporary
-/// file (removed when dropped), so memory stays bounded however large the output.
-struct Spill {
-    mem: Vec<u8>,
-    file: Option<(std::path::PathBuf, io::BufWriter<std::fs::File>)>,
-}
-
-impl Spill {
-    fn new() -> Spill {
-        Spill {
-            mem: Vec::new(),
-            file: None,
-        }
-    }
-
-    /// Writes everything held to `out`.
-    fn copy_to(mut self, out: &mut dyn io::Write) -> io::Result<()> {
-        out.write_all(&self.mem)?;
-        if let Some((path, w)) = self.file.take() {
-            let f = w.into_inner().map_err(|e| e.into_error())?;
-            drop(f);
-            let r = std::fs::File::open(&path).and_then(|mut f| io::copy(&mut f, out));
-            let _ = std::fs::remove_file(&path);
-            r?;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Spill {
-    fn drop(&mut self) {
-        if let Some((path, _)) = self.file.take() {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
-impl io::Write for Spill {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.file.is_none() && self.mem.len() + buf.len() <= SPILL_AT {
-            self.mem.extend_from_slice(buf);
-            return Ok(buf.len());
-        }
-        if self.file.is_none() {
-            static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let path =
-                std::env::temp_dir().join(format!("wsdissect-{}-{n}.spill", std::process::id()));
-            let f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)?;
-            self.file = Some((path, io::BufWriter::with_capacity(1 << 20, f)));
-        }
-        match &mut self.file {
-            Some((_, w)) => w.write(buf),
-            None => Ok(0),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match &mut self.file {
-            Some((_, w)) => w.flush(),
-            None => Ok(()),
-        }
-    }
-}
-
-/// Runs `job` on every input, on up to `threads` threads (the calling thread is one of
-/// them), and writes the jobs' outputs to `out` one after the other in input order,
-/// exactly as running them one by one would. The job of the earliest unfinished input
-/// writes straight to `out`; the others write into a buffer held in memory up to 4 MiB
-/// and spilled to a temporary file beyond, and no job starts more than `threads` inputs
-/// ahead of the one being written. Returns the jobs' results in input order, or the
-/// first error writing `out`.
-pub fn run_ordered<T, R>(
-    inputs: &[T],
-    threads: usize,
-    out: &mut dyn io::Write,
-    job: impl Fn(&T, &mut dyn io::Write) -> R + Sync,
-) -> io::Result<Vec<R>>
-where
-    T: Sync,
-    R: Send,
-{
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{mpsc, Condvar, Mutex};
-
-    let n = inputs.len();
-    let threads = threads.clamp(1, n.max(1));
-    let next = AtomicUsize::new(0);
-    // Index of the input being written to `out`, and whether writing failed.
-    let head = Mutex::new((0usize, false));
-    let moved = Condvar::new();
-    let mut results: Vec<Option<R>> = (0..n).map(|_| None).collect();
-    let (tx, rx) = mpsc::channel::<(usize, R, Spill)>();
-
-    std::thread::scope(|s| -> io::Result<()> {
-        for _ in 1..threads {
-            let tx = tx.clone();
-            let (next, head, moved, job) = (&next, &head, &moved, &job);
-            s.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(input) = inputs.get(i) else { return };
-                {
-                    let mut h = head.lock().unwrap_or_else(|e| e.into_inner());
-                    while !h.1 && i >= h.0 + threads {
-                        h = moved.wait(h).unwrap_or_else(|e| e.into_inner());
-                    }
-                    if h.1 {
-                        return;
-                    }
-                }
-                let mut spill = Spill::new();
-                let r = job(input, &mut spill);
-                if tx.send((i, r, spill)).is_err() {
-                    return;
-                }
-            });
-        }
-        drop(tx);
-        let mut done: Vec<Option<Spill>> = (0..n).map(|_| None).collect();
-        let mut outcome = Ok(());
-        for i in 0..n {
-            if next
-                .compare_exchange(i, i + 1, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok()
-            {
-                results[i] = Some(job(&inputs[i], out));
-            } else {
-                while done[i].is_none() {
-                    match rx.recv() {
-                        Ok((j, r, spill)) => {
-                            results[j] = Some(r);
-                            done[j] = Some(spill);
-                        }
-                        Err(_) => break,
-                    }
-                }
-                if let Some(spill) = done[i].take() {
-                    if let Err(e) = spill.copy_to(out) {
-                        outcome = Err(e);
-                    }
-                }
-            }
-            let mut h = head.lock().unwrap_or_else(|e| e.into_inner());
-            h.0 = i + 1;
-            h.1 = outcome.is_err();
-            moved.notify_all();
-            drop(h);
-            if outcome.is_err() {
-                break;
-            }
-        }
-        outcome
+        Record::Frame(_) => Ok(ControlFlow::Continue(())),
     })?;
-    Ok(results.into_iter().flatten().collect())
+    let s = ex.finish()?;
+    console.note(&format_args!(
+        "wrote {} payload files ({} bytes) to {}; {} messages without payload; manifest {}",
+        s.files,
+        s.bytes,
+        dir.display(),
+        s.without_payload,
+        dir.join(MANIFEST).display()
+    ));
+    Ok(outcome)
 }
 
-/// What [`dissect_jsonl`] (and [`crate::run::shard::dissect_jsonl`]) decode and print.
-#[derive(Clone, Debug)]
-pub struct JsonlSettings {
-    /// Reassembly limits.
-    pub config: Config,
-    /// What the dissector emits.
-    pub opts: crate::ws::Options,
-    /// Print flow records too (else only message and frame records).
-    pub flow_records: bool,
-}
-
-/// Decodes the WebSocket traffic of one capture and writes its records to `out` as JSON
-/// Lines: what `wsdissect --format jsonl FILE` prints (message and frame records; flow
-/// records only with `settings.flow_records`). The dissector's warnings go to `diag` with the
-/// file's. Returns the problems found, by kind, as the command line counts them.
-pub fn dissect_jsonl<R: Read>(
-    file: &str,
-    src: R,
-    settings: JsonlSettings,
-    out: &mut dyn io::Write,
-    diag: &mut dyn FnMut(Diagnostic),
-) -> Result<Problems, RunError> {
-    use crate::view::{Format, View};
-    use crate::ws::record::Record;
-    let JsonlSettings {
-        config,
-        opts,
-        flow_records,
-    } = settings;
-    let mut view = View::new(
-        Format::Jsonl,
-        io::BufWriter::with_capacity(1 << 16, out),
-        None,
-    );
-    let mut d = crate::ws::Dissector::new(file.to_string(), opts);
-    let mut problems = Problems::default();
-    let mut limiter = WarnLimiter::default();
-    // `run` and the per-packet drain both report; they never do at the same time.
-    let diag = std::cell::RefCell::new(diag);
-    let stats = run(
-        file,
-        src,
-        config,
-        &mut d,
-        &mut |x| (diag.borrow_mut())(x),
-        |d, tcp| {
-            for s in tcp.drain_summaries() {
-                problems.add_tcp(&s, false);
-            }
-            for w in d.drain_warnings() {
-                if limiter.admit(&w.message) {
-                    (diag.borrow_mut())(Diagnostic {
-                        file: file.to_string(),
-                        packet: Some(w.packet),
-                        message: w.message,
-                    });
-                }
-            }
-            for r in d.drain_records() {
-                if flow_records || !matches!(r, Record::Flow(_)) {
-                    view.write_record(&r)?;
-                }
-            }
-            Ok(())
-        },
-    )?;
-    view.finish()?;
-    for line in limiter.summary() {
-        (diag.borrow_mut())(Diagnostic {
-            file: file.to_string(),
-            packet: None,
-            message: line,
-        });
+/// One record per TCP connection, written to `out`: `wsdissect tcp FILE…`; with
+/// `dump_dir` (created if needed), each direction's reassembled bytes as a file there
+/// (in a directory per input when there are several).
+pub fn tcp(
+    settings: &Settings,
+    inputs: &[Input],
+    dump_dir: Option<&Path>,
+    out: impl Write,
+) -> Result<Outcome, RunError> {
+    if let Some(d) = dump_dir {
+        std::fs::create_dir_all(d).map_err(|source| RunError::Create {
+            path: d.to_path_buf(),
+            source,
+        })?;
     }
-    problems.add(Kind::Capture, stats.problems);
-    problems.merge(&ws_problems(d.problem_counts(), d.problems()));
-    Ok(problems)
-}
-
-/// A dissector's problems by kind; those it counted without a kind as `other`.
-pub fn ws_problems(counts: Problems, total: u64) -> Problems {
-    let mut p = counts;
-    if p.is_empty() {
-        p.add(Kind::Other, total);
-    }
-    p
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ordered_output_with_spills_and_uneven_jobs() {
-        let inputs: Vec<usize> = (0..12).collect();
-        let job = |&i: &usize, w: &mut dyn io::Write| {
-            // Early inputs are slow, so later ones finish first and wait (some spilled).
-            std::thread::sleep(std::time::Duration::from_millis(((12 - i) * 5) as u64));
-            let chunk = vec![i as u8; 1 << 16];
-            for _ in 0..(i * 13) {
-                w.write_all(&chunk).unwrap();
+    let mut view = settings.view(out);
+    let console = settings.console(inputs);
+    let mut sel = Selector::new(settings.filter.clone());
+    let outcome = files::sequential(inputs, &console, |file, src| {
+        let mut dump = match dump_dir {
+            Some(d) if inputs.len() > 1 => {
+                let sub = d.join(file.replace(['/', '\\'], "_"));
+                std::fs::create_dir_all(&sub)?;
+                Some(DumpSink::new(sub))
             }
-            i * 2
+            Some(d) => Some(DumpSink::new(d.to_path_buf())),
+            None => None,
         };
-        let mut expected = Vec::new();
-        for i in &inputs {
-            job(i, &mut expected);
+        let mut problems = Problems::default();
+        let read = run_until(
+            file,
+            src,
+            settings.tcp,
+            &mut dump,
+            &mut |d: Diagnostic| console.diagnostic(&d),
+            |_, tcp| {
+                console.progress().packet(tcp.flows_seen());
+                for s in tcp.drain_summaries() {
+                    problems.add_tcp(&s, true);
+                    if sel.tcp(&s) {
+                        view.write(&s)?;
+                    }
+                }
+                Ok(settings.stop_if(sel.full()))
+            },
+        )?;
+        let ControlFlow::Continue(stats) = read else {
+            return Ok(ControlFlow::Break(()));
+        };
+        if let Some(d) = &mut dump {
+            d.finish()?;
         }
-        for threads in [1, 2, 5] {
-            let mut out = Vec::new();
-            let r = run_ordered(&inputs, threads, &mut out, job).unwrap();
-            assert_eq!(r, inputs.iter().map(|i| i * 2).collect::<Vec<_>>());
-            assert!(out == expected, "threads {threads}");
-        }
-    }
+        stats.count_into(&mut problems);
+        Ok(ControlFlow::Continue(problems))
+    })?;
+    view.finish()?;
+    Ok(outcome)
+}
 
-    #[test]
-    fn output_error_stops_early() {
-        struct Fail;
-        impl io::Write for Fail {
-            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
-                Err(io::ErrorKind::BrokenPipe.into())
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
-        }
-        let inputs: Vec<usize> = (0..50).collect();
-        // Jobs writing straight to the output see the error themselves; copies of
-        // buffered outputs fail the run.
-        let r = run_ordered(&inputs, 3, &mut Fail, |_, w| w.write_all(b"x\n"));
-        match r {
-            Err(e) => assert_eq!(e.kind(), io::ErrorKind::BrokenPipe),
-            Ok(results) => assert!(results.iter().all(|r| r.is_err())),
-        }
+/// `ws` with the records a view reads switched on: flow records always (they end a
+/// connection's wait), messages and frames as asked.
+fn emitting(ws: &ws::Options, messages: bool, frames: bool) -> ws::Options {
+    ws::Options {
+        messages,
+        frames,
+        flows: true,
+        include_payload_in_frames: frames && ws.include_payload_in_frames,
+        ..ws.clone()
     }
+}
+
+/// Every record of every input, in order, handed to `each` until it stops: the
+/// sequential path of the WebSocket views.
+fn each_record(
+    settings: &Settings,
+    opts: &ws::Options,
+    inputs: &[Input],
+    console: &Console,
+    mut each: impl FnMut(Record) -> io::Result<ControlFlow<()>>,
+) -> Result<Outcome, RunError> {
+    files::sequential(inputs, console, |file, src| {
+        dissect::dissect(
+            file,
+            src,
+            settings.tcp,
+            opts.clone(),
+            &mut |d: Diagnostic| console.diagnostic(&d),
+            Some(console.progress()),
+            &mut each,
+        )
+    })
+}
+
+/// Whether a WebSocket view takes the parallel path: JSON Lines with no filter, no
+/// frames and no progress bar.
+fn parallel(settings: &Settings, opts: &ws::Options, console: &Console) -> bool {
+    let f = &settings.filter;
+    let unfiltered = f.flow.is_none()
+        && f.client.is_none()
+        && f.server.is_none()
+        && f.direction.is_none()
+        && f.opcodes.is_empty()
+        && f.grep.is_none()
+        && f.since.is_none()
+        && f.until.is_none()
+        && f.limit.is_none();
+    settings.format == Format::Jsonl && !opts.frames && unfiltered && !console.progress().shown()
+}
+
+/// JSON Lines of every input: several files decoded in parallel, one file's connections
+/// spread over the cores, printed exactly as the sequential path prints them.
+fn parallel_jsonl(
+    settings: &Settings,
+    opts: &ws::Options,
+    flow_records: bool,
+    inputs: &[Input],
+    console: &Console,
+    out: &mut dyn Write,
+) -> Result<Outcome, RunError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    files::ordered(inputs, threads, out, console, |file, src, w| {
+        let mut diag = |d: Diagnostic| console.diagnostic(&d);
+        let jsonl = JsonlSettings {
+            config: settings.tcp,
+            opts: opts.clone(),
+            flow_records,
+        };
+        if inputs.len() == 1 && threads > 1 {
+            shard::dissect_jsonl(file, src, jsonl, threads, w, &mut diag)
+        } else {
+            dissect_jsonl(file, src, jsonl, w, &mut diag)
+        }
+    })
 }

@@ -1,9 +1,11 @@
 //! A progress bar on standard error for long runs: bytes read of the input's size,
 //! packets, connections and rate. Shown only when standard error is a terminal, the
 //! input is large and `--quiet` is off; otherwise every call is a no-op.
+//!
+//! A [`Progress`] is shared (`Sync`) so that a run's console can be handed to the
+//! threads of the parallel path, which has no bar; packets are counted by one thread.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::cell::Cell;
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -37,7 +39,10 @@ impl<R: Read> Read for CountingReader<R> {
 pub struct Progress {
     bar: ProgressBar,
     read: Arc<AtomicU64>,
-    packets: Cell<u64>,
+    /// Drawn at all (else every call is a no-op).
+    shown: bool,
+    /// Packets counted, by the one thread reading (a plain load and store per packet).
+    packets: AtomicU64,
 }
 
 impl Progress {
@@ -59,8 +64,14 @@ impl Progress {
         Progress {
             bar,
             read: Arc::new(AtomicU64::new(0)),
-            packets: Cell::new(0),
+            shown: visible,
+            packets: AtomicU64::new(0),
         }
+    }
+
+    /// Whether the bar is drawn.
+    pub fn shown(&self) -> bool {
+        self.shown
     }
 
     /// Wraps a file's reader so the bytes read through it advance the bar.
@@ -78,13 +89,13 @@ impl Progress {
 
     /// Packets counted so far.
     pub fn packets(&self) -> u64 {
-        self.packets.get()
+        self.packets.load(Ordering::Relaxed)
     }
 
     /// Counts one packet; every few thousand, redraws with `flows` connections seen.
     pub fn packet(&self, flows: u64) {
-        let n = self.packets.get() + 1;
-        self.packets.set(n);
+        let n = self.packets.load(Ordering::Relaxed) + 1;
+        self.packets.store(n, Ordering::Relaxed);
         if n % UPDATE_EVERY == 0 && !self.bar.is_hidden() {
             self.bar.set_position(self.bytes_read());
             self.bar.set_message(format!("{n} packets, {flows} flows"));

@@ -24,7 +24,7 @@
 use crate::run::{self, Diagnostic, JsonlSettings, RunError};
 use crate::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
 use crate::view::json::JsonBuf;
-use crate::ws::problem::{Kind, Problems};
+use crate::ws::problem::Problems;
 use crate::ws::record::Record;
 use crate::ws::{self, Dissector};
 use std::collections::{HashMap, VecDeque};
@@ -413,12 +413,8 @@ pub fn dissect_jsonl<R: Read + Send>(
                                     if let Some(r) = run.take() {
                                         write(&mut out, &mut write_err, &chunk.text, r);
                                     }
-                                    if limiter.admit(&w.message) {
-                                        diag(Diagnostic {
-                                            file: file.to_string(),
-                                            packet: Some(w.packet),
-                                            message: w.message,
-                                        })
+                                    if let Some(d) = limiter.pass(file, w.packet, w.message) {
+                                        diag(d);
                                     }
                                 }
                                 Item::Json(range) => match &mut run {
@@ -468,14 +464,8 @@ pub fn dissect_jsonl<R: Read + Send>(
         }
         let (stats, mut problems) = stats?;
         out.flush()?;
-        for line in limiter.summary() {
-            diag(Diagnostic {
-                file: file.to_string(),
-                packet: None,
-                message: line,
-            });
-        }
-        problems.add(Kind::Capture, stats.problems);
+        limiter.leftovers(file).for_each(&mut *diag);
+        stats.count_into(&mut problems);
         problems.merge(&run::ws_problems(counts, total));
         Ok(problems)
     })

@@ -1,0 +1,234 @@
+//! The command line's arguments, as clap reads them: the messages view's flags at the
+//! top level, one subcommand per other view, and the options every view shares
+//! ([`Common`]). Their meaning for the library is in `cli/settings.rs`; the doc comments
+//! here are the help text.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use regex::Regex;
+use std::path::PathBuf;
+use wsdissect::tcp::Config;
+use wsdissect::util::time::{parse_rfc3339, Timestamp};
+use wsdissect::view::filter::{AddrMatch, OPCODES};
+use wsdissect::view::{ColorChoice, Format};
+
+const EXAMPLES: &str = "\
+Examples:
+  wsdissect capture.pcapng                    messages as a table
+  wsdissect --format jsonl capture.pcap       one JSON object per message
+  wsdissect --frames capture.pcap             frames as well as messages
+  wsdissect --flow 3 --opcode text --grep 'error|fail' capture.pcap
+  wsdissect --server '[::1]:8080' --direction server_to_client capture.pcap
+  wsdissect --since 2024-01-18T13:15:36Z --limit 10 capture.pcap
+  wsdissect flows capture.pcap                one row per WebSocket connection
+  wsdissect stats capture.pcap                counts, sizes, ratios, ping RTT, close
+  wsdissect extract capture.pcap --out dir    payload files + dir/manifest.jsonl
+  wsdissect tcp --dump-dir out capture.pcap   TCP connections, streams dumped to out/
+  wsdissect --strict --quiet capture.pcap     CI: exit 1 on any problem
+  tcpdump -i lo -w - | wsdissect -            read standard input
+  wsdissect completions bash > wsdissect.bash
+  wsdissect man > wsdissect.1
+
+Exit status: 0 ok; 1 problems found (with --strict); 2 unusable input.";
+
+/// Decode WebSocket traffic in packet captures (.pcap, .pcapng).
+#[derive(Parser, Debug)]
+#[command(version, about, after_help = EXAMPLES, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub messages: MessageArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// One record per WebSocket connection: handshake, extensions, counters.
+    #[command(after_help = EXAMPLES)]
+    Flows(FlowsArgs),
+    /// Per connection and direction: messages by opcode, bytes, sizes, rate, ping
+    /// round trips, close handshake, gaps and violations.
+    #[command(after_help = EXAMPLES)]
+    Stats(StatsArgs),
+    /// Every message payload as a file (decoded), with a manifest.jsonl of records and
+    /// SHA-256 digests.
+    #[command(after_help = EXAMPLES)]
+    Extract(ExtractArgs),
+    /// One record per TCP connection: packets, bytes, gaps, retransmissions.
+    #[command(after_help = EXAMPLES)]
+    Tcp(TcpArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff).
+    #[command(hide = true)]
+    Man,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Common {
+    /// Capture files (pcap or pcapng, detected by content); `-` reads standard input.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Exit with status 1 when anything was undecodable, a violation or gap was seen, or a
+    /// limit was hit (counts by kind on standard error).
+    #[arg(long)]
+    pub strict: bool,
+    /// Out-of-order bytes held per TCP direction before a hole is declared a gap.
+    #[arg(long, default_value_t = Config::default().max_ooo_bytes, value_name = "BYTES")]
+    pub max_ooo_bytes: usize,
+    /// Out-of-order bytes held across all TCP connections; beyond it the holes of the
+    /// connection holding most are declared gaps.
+    #[arg(long, default_value_t = Config::default().max_ooo_total, value_name = "BYTES")]
+    pub max_ooo_total: usize,
+    /// TCP connections tracked at once; the least recently active are evicted beyond it.
+    #[arg(long, default_value_t = Config::default().max_flows, value_name = "N")]
+    pub max_flows: usize,
+    /// Print no warnings and no progress bar on standard error.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Colour tables (never JSON); `auto` colours on a terminal unless NO_COLOR is set.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+    #[command(flatten)]
+    pub select: ConnectionFilter,
+}
+
+/// Filters every view honours.
+#[derive(Args, Debug, Clone)]
+pub struct ConnectionFilter {
+    /// Only connection N (0-based, as Wireshark's tcp.stream).
+    #[arg(long, value_name = "N", help_heading = "Filters")]
+    pub flow: Option<u64>,
+    /// Only connections from this client: ADDR, ADDR:PORT, [V6ADDR]:PORT.
+    #[arg(long, value_name = "ADDR[:PORT]", help_heading = "Filters")]
+    pub client: Option<AddrMatch>,
+    /// Only connections to this server: ADDR, ADDR:PORT, [V6ADDR]:PORT.
+    #[arg(long, value_name = "ADDR[:PORT]", help_heading = "Filters")]
+    pub server: Option<AddrMatch>,
+    /// Only records at or after this RFC 3339 time (connections: active then).
+    #[arg(long, value_name = "TIME", value_parser = parse_time, help_heading = "Filters")]
+    pub since: Option<Timestamp>,
+    /// Only records at or before this RFC 3339 time (connections: active then).
+    #[arg(long, value_name = "TIME", value_parser = parse_time, help_heading = "Filters")]
+    pub until: Option<Timestamp>,
+    /// At most N records (messages, connections; frames go with their message).
+    #[arg(long, value_name = "N", help_heading = "Filters")]
+    pub limit: Option<u64>,
+}
+
+/// Filters on message contents.
+#[derive(Args, Debug, Clone)]
+pub struct MessageFilter {
+    /// Only messages (and frames) going this way.
+    #[arg(long, value_enum, help_heading = "Filters")]
+    pub direction: Option<DirectionArg>,
+    /// Only these opcodes, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "OPCODES",
+          value_parser = clap::builder::PossibleValuesParser::new(OPCODES),
+          help_heading = "Filters")]
+    pub opcode: Vec<String>,
+    /// Only text messages matching this regular expression.
+    #[arg(long, value_name = "REGEX", value_parser = parse_regex, help_heading = "Filters")]
+    pub grep: Option<Regex>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum DirectionArg {
+    #[value(name = "client_to_server", alias = "c2s")]
+    ClientToServer,
+    #[value(name = "server_to_client", alias = "s2c")]
+    ServerToClient,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct WsArgs {
+    /// Decode connections on this port as WebSocket even without a handshake (repeatable).
+    #[arg(long, value_name = "PORT")]
+    pub decode_as: Vec<u16>,
+    /// Largest message kept after decompression; bigger ones are truncated and flagged.
+    #[arg(long, default_value_t = 64 << 20, value_name = "BYTES")]
+    pub max_message_size: usize,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MessageArgs {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(flatten)]
+    pub ws: WsArgs,
+    #[command(flatten)]
+    pub contents: MessageFilter,
+    /// Also print every frame (frame records before the message they belong to).
+    #[arg(long)]
+    pub frames: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct FlowsArgs {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(flatten)]
+    pub ws: WsArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(flatten)]
+    pub ws: WsArgs,
+    #[command(flatten)]
+    pub contents: MessageFilter,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExtractArgs {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(flatten)]
+    pub ws: WsArgs,
+    #[command(flatten)]
+    pub contents: MessageFilter,
+    /// Directory to write payload files and manifest.jsonl into (created if needed).
+    #[arg(long, short, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TcpArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Write each direction's reassembled bytes to DIR/flow<N>.<direction>.bin.
+    #[arg(long, value_name = "DIR")]
+    pub dump_dir: Option<PathBuf>,
+}
+
+fn parse_time(s: &str) -> Result<Timestamp, String> {
+    parse_rfc3339(s).ok_or_else(|| {
+        format!("{s:?} is not an RFC 3339 time (e.g. 2024-01-18T13:15:36.5Z, 2024-01-18)")
+    })
+}
+
+fn parse_regex(s: &str) -> Result<Regex, String> {
+    Regex::new(s).map_err(|e| e.to_string())
+}
+
+impl Cli {
+    /// The options of the view asked for (none for `completions` and `man`).
+    pub fn common(&self) -> Option<&Common> {
+        match &self.command {
+            None => Some(&self.messages.common),
+            Some(Command::Flows(a)) => Some(&a.common),
+            Some(Command::Stats(a)) => Some(&a.common),
+            Some(Command::Extract(a)) => Some(&a.common),
+            Some(Command::Tcp(a)) => Some(&a.common),
+            Some(Command::Completions { .. } | Command::Man) => None,
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! What the arguments mean for the library: [`run::Settings`], [`tcp::Config`],
+//! [`ws::Options`], the [`Filter`] and the inputs. The only place that looks at the
+//! environment (terminals, `NO_COLOR`) to decide how output looks.
+
+use crate::cli::args::{Common, DirectionArg, MessageFilter, WsArgs};
+use std::io::{self, IsTerminal};
+use wsdissect::run::{self, Input};
+use wsdissect::tcp;
+use wsdissect::tcp::stream::Direction;
+use wsdissect::view::filter::{Filter, OpcodeMatch};
+use wsdissect::view::TableStyle;
+use wsdissect::ws;
+
+impl Common {
+    /// The run's settings; `contents` adds the message criteria of the views that
+    /// judge messages.
+    pub fn settings(&self, contents: Option<&MessageFilter>) -> run::Settings {
+        run::Settings {
+            tcp: self.tcp_config(),
+            filter: self.filter(contents),
+            format: self.format,
+            style: self.style(),
+            strict: self.strict,
+            quiet: self.quiet,
+            stderr_is_terminal: io::stderr().is_terminal(),
+        }
+    }
+
+    /// The capture files, `-` as standard input.
+    pub fn inputs(&self) -> Vec<Input> {
+        self.files
+            .iter()
+            .map(|p| {
+                if p.as_os_str() == "-" {
+                    Input::Stdin
+                } else {
+                    Input::File(p.clone())
+                }
+            })
+            .collect()
+    }
+
+    /// Reassembly limits (at least one connection tracked).
+    pub fn tcp_config(&self) -> tcp::Config {
+        tcp::Config {
+            max_ooo_bytes: self.max_ooo_bytes,
+            max_ooo_total: self.max_ooo_total,
+            max_flows: self.max_flows.max(1),
+        }
+    }
+
+    /// The connection criteria, and the message criteria of `contents`.
+    pub fn filter(&self, contents: Option<&MessageFilter>) -> Filter {
+        let s = &self.select;
+        Filter {
+            flow: s.flow,
+            client: s.client,
+            server: s.server,
+            since: s.since,
+            until: s.until,
+            limit: s.limit,
+            direction: contents
+                .and_then(|m| m.direction)
+                .map(DirectionArg::direction),
+            opcodes: contents
+                .map(|m| {
+                    m.opcode
+                        .iter()
+                        .filter_map(|o| OpcodeMatch::parse(o))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            grep: contents.and_then(|m| m.grep.clone()),
+        }
+    }
+
+    /// Tables wrapped to the terminal when standard output is one, coloured as
+    /// `--color` and `NO_COLOR` say.
+    pub fn style(&self) -> TableStyle {
+        let terminal = io::stdout().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR");
+        TableStyle {
+            color: self.color.enabled(no_color.as_deref(), terminal),
+            wrap: terminal,
+            width: None,
+        }
+    }
+}
+
+impl DirectionArg {
+    /// The direction it selects.
+    pub fn direction(self) -> Direction {
+        match self {
+            DirectionArg::ClientToServer => Direction::ClientToServer,
+            DirectionArg::ServerToClient => Direction::ServerToClient,
+        }
+    }
+}
+
+impl WsArgs {
+    /// How to decode WebSocket traffic; `frames` for frame records (with payloads).
+    pub fn options(&self, frames: bool) -> ws::Options {
+        ws::Options {
+            decode_as: self.decode_as.clone(),
+            frames,
+            include_payload_in_frames: frames,
+            max_message_size: self.max_message_size,
+            ..ws::Options::default()
+        }
+    }
+}

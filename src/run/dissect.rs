@@ -1,0 +1,130 @@
+//! One capture's WebSocket traffic, decoded: a [`Dissector`] behind the stages, its
+//! warnings limited per kind, and the problems of the file counted by kind as the
+//! command line counts them (capture errors, TCP limits hit, WebSocket problems).
+//!
+//! Every view of WebSocket records (messages, flows, stats, extract) reads a file
+//! through [`dissect`]; [`dissect_jsonl`] is the same with the records written as JSON
+//! Lines, the job each core runs on the parallel path.
+
+use crate::run::diag::{Diagnostic, WarnLimiter};
+use crate::run::progress::Progress;
+use crate::run::stages::run_until;
+use crate::run::RunError;
+use crate::tcp::Config;
+use crate::view::{Format, View};
+use crate::ws::problem::{Kind, Problems};
+use crate::ws::record::Record;
+use crate::ws::{self, Dissector};
+use std::cell::RefCell;
+use std::convert::Infallible;
+use std::io::{self, Read};
+use std::ops::ControlFlow;
+
+/// Decodes the WebSocket traffic of one capture and hands every record to `each`, in
+/// order, until `each` returns `Break`. Diagnostics (the file's and the dissector's
+/// warnings, the first [`WARNINGS_PER_KIND`](crate::run::WARNINGS_PER_KIND) of each
+/// kind) go to `diag`; `progress`, if any, counts the packets. Returns the problems
+/// found, or the `Break` with which `each` stopped the reading (nothing is counted then).
+pub(crate) fn dissect<R: Read, B>(
+    file: &str,
+    src: R,
+    config: Config,
+    opts: ws::Options,
+    diag: &mut dyn FnMut(Diagnostic),
+    progress: Option<&Progress>,
+    mut each: impl FnMut(Record) -> io::Result<ControlFlow<B>>,
+) -> Result<ControlFlow<B, Problems>, RunError> {
+    let mut d = Dissector::new(file.to_string(), opts);
+    let mut problems = Problems::default();
+    let mut limiter = WarnLimiter::default();
+    // The stages and the per-packet drain both report; they never do at the same time.
+    let diag = RefCell::new(diag);
+    let read = run_until(
+        file,
+        src,
+        config,
+        &mut d,
+        &mut |x| (diag.borrow_mut())(x),
+        |d, tcp| {
+            if let Some(p) = progress {
+                p.packet(tcp.flows_seen());
+            }
+            for s in tcp.drain_summaries() {
+                problems.add_tcp(&s, false);
+            }
+            for w in d.drain_warnings() {
+                if let Some(x) = limiter.pass(file, w.packet, w.message) {
+                    (diag.borrow_mut())(x);
+                }
+            }
+            for r in d.drain_records() {
+                if let ControlFlow::Break(b) = each(r)? {
+                    return Ok(ControlFlow::Break(b));
+                }
+            }
+            Ok(ControlFlow::Continue(()))
+        },
+    )?;
+    let stats = match read {
+        ControlFlow::Continue(stats) => stats,
+        ControlFlow::Break(b) => return Ok(ControlFlow::Break(b)),
+    };
+    limiter.leftovers(file).for_each(|x| (diag.borrow_mut())(x));
+    stats.count_into(&mut problems);
+    problems.merge(&ws_problems(d.problem_counts(), d.problems()));
+    Ok(ControlFlow::Continue(problems))
+}
+
+/// What [`dissect_jsonl`] (and [`crate::run::shard::dissect_jsonl`]) decode and print.
+#[derive(Clone, Debug)]
+pub struct JsonlSettings {
+    /// Reassembly limits.
+    pub config: Config,
+    /// What the dissector emits.
+    pub opts: ws::Options,
+    /// Print flow records too (else only message and frame records).
+    pub flow_records: bool,
+}
+
+/// Decodes the WebSocket traffic of one capture and writes its records to `out` as JSON
+/// Lines: what `wsdissect --format jsonl FILE` prints (message and frame records; flow
+/// records only with `settings.flow_records`). The dissector's warnings go to `diag` with the
+/// file's. Returns the problems found, by kind, as the command line counts them.
+pub fn dissect_jsonl<R: Read>(
+    file: &str,
+    src: R,
+    settings: JsonlSettings,
+    out: &mut dyn io::Write,
+    diag: &mut dyn FnMut(Diagnostic),
+) -> Result<Problems, RunError> {
+    let JsonlSettings {
+        config,
+        opts,
+        flow_records,
+    } = settings;
+    let mut view = View::new(
+        Format::Jsonl,
+        io::BufWriter::with_capacity(1 << 16, out),
+        None,
+    );
+    let read = dissect(file, src, config, opts, diag, None, |r| {
+        if flow_records || !matches!(r, Record::Flow(_)) {
+            view.write_record(&r)?;
+        }
+        Ok(ControlFlow::<Infallible>::Continue(()))
+    })?;
+    view.finish()?;
+    match read {
+        ControlFlow::Continue(problems) => Ok(problems),
+        ControlFlow::Break(never) => match never {},
+    }
+}
+
+/// A dissector's problems by kind; those it counted without a kind as `other`.
+pub fn ws_problems(counts: Problems, total: u64) -> Problems {
+    let mut p = counts;
+    if p.is_empty() {
+        p.add(Kind::Other, total);
+    }
+    p
+}

@@ -1,0 +1,201 @@
+//! One capture through the stages: capture reader → packet decoder → TCP reassembler →
+//! a [`StreamSink`], with the problems of the file itself (truncation, corrupt records,
+//! malformed packets, unsupported link types) reported as [`Diagnostic`]s.
+//!
+//! The caller drains what the sink and the reassembler produced after every packet, so
+//! records come out while the capture is read and memory stays flat; the same callback
+//! may stop the reading (`ControlFlow::Break`), which is how `--limit` ends a run early
+//! without the stop looking like an error.
+
+use crate::capture::packet::{self, PacketError};
+use crate::capture::{CaptureError, CaptureReader};
+use crate::run::diag::{Diagnostic, WarnLimiter};
+use crate::run::RunError;
+use crate::tcp::stream::{Provenance, StreamSink};
+use crate::tcp::{Config, Reassembler};
+use crate::ws::problem::{Kind, Problems};
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::io::{self, Read};
+use std::ops::ControlFlow;
+
+/// Packet-level diagnostics of one kind printed per file before the rest are only counted.
+const DIAG_PER_KIND: u64 = 20;
+
+/// What one file held.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileStats {
+    /// Packets read.
+    pub packets: u64,
+    /// TCP segments decoded.
+    pub tcp_segments: u64,
+    /// Problems in the file itself: truncation, corrupt records, malformed packets,
+    /// unsupported link types.
+    pub problems: u64,
+    /// Bytes of the file read.
+    pub bytes: u64,
+}
+
+impl FileStats {
+    /// Counts the file's own problems (see [`FileStats::problems`]) into `p`.
+    pub fn count_into(&self, p: &mut Problems) {
+        p.add(Kind::Capture, self.problems);
+    }
+}
+
+/// Reads a whole capture from `src`, feeding `sink` through a reassembler built from
+/// `config`. `after_packet` runs after every packet (to drain and print records), and at
+/// the end once more after the reassembler has flushed every flow.
+pub fn run<R: Read, S: StreamSink>(
+    file: &str,
+    src: R,
+    config: Config,
+    sink: &mut S,
+    diag: &mut dyn FnMut(Diagnostic),
+    mut after_packet: impl FnMut(&mut S, &mut Reassembler) -> io::Result<()>,
+) -> Result<FileStats, RunError> {
+    let whole = run_until(file, src, config, sink, diag, |s, tcp| {
+        after_packet(s, tcp).map(ControlFlow::<Infallible>::Continue)
+    })?;
+    match whole {
+        ControlFlow::Continue(stats) => Ok(stats),
+        ControlFlow::Break(never) => match never {},
+    }
+}
+
+/// As [`run`], where `after_packet` may stop the reading by returning
+/// [`ControlFlow::Break`] (`--limit` reached): the rest of the capture is left unread,
+/// its flows are not flushed and nothing more is reported; the `Break` is returned.
+/// `Continue` carries the statistics of a capture read to its end.
+pub fn run_until<R: Read, S: StreamSink, B>(
+    file: &str,
+    src: R,
+    config: Config,
+    sink: &mut S,
+    diag: &mut dyn FnMut(Diagnostic),
+    mut after_packet: impl FnMut(&mut S, &mut Reassembler) -> io::Result<ControlFlow<B>>,
+) -> Result<ControlFlow<B, FileStats>, RunError> {
+    let mut reader = CaptureReader::new(src).map_err(|source| RunError::Unusable {
+        file: file.to_string(),
+        source,
+    })?;
+    let mut tcp = Reassembler::new(config);
+    let mut stats = FileStats::default();
+    let mut unsupported: HashSet<(u32, u32)> = HashSet::new();
+    let mut malformed = 0u64;
+    let mut snapcut = 0u64;
+    let mut tcp_warnings = WarnLimiter::default();
+    let mut report = |packet: Option<u64>, message: String| {
+        diag(Diagnostic {
+            file: file.to_string(),
+            packet,
+            message,
+        })
+    };
+    loop {
+        let pkt = match reader.next_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
+            Err(e) => {
+                stats.problems += 1;
+                let packet = match &e {
+                    CaptureError::Truncated { packet, .. }
+                    | CaptureError::Corrupt { packet, .. } => Some(*packet),
+                    _ => None,
+                };
+                report(packet, e.to_string());
+                continue;
+            }
+        };
+        stats.packets += 1;
+        let at = Provenance {
+            packet: pkt.number,
+            ts: pkt.ts,
+        };
+        match packet::decode(pkt.linktype, pkt.data) {
+            Ok(seg) => {
+                stats.tcp_segments += 1;
+                if seg.missing > 0 {
+                    snapcut += 1;
+                    if snapcut <= DIAG_PER_KIND {
+                        report(
+                            Some(pkt.number),
+                            format!(
+                                "{} payload bytes cut by the snap length (captured {} of {})",
+                                seg.missing,
+                                pkt.data.len(),
+                                pkt.orig_len
+                            ),
+                        );
+                    }
+                }
+                tcp.process(&seg, at, sink);
+            }
+            Err(PacketError::NotTcp) => {}
+            Err(PacketError::UnsupportedLinktype(lt)) => {
+                if unsupported.insert((pkt.interface, lt)) {
+                    stats.problems += 1;
+                    report(
+                        Some(pkt.number),
+                        format!(
+                            "interface {}: unsupported link type {lt}; its packets are skipped",
+                            pkt.interface
+                        ),
+                    );
+                }
+            }
+            Err(e @ (PacketError::Malformed(_) | PacketError::IpFragment)) => {
+                stats.problems += 1;
+                malformed += 1;
+                if malformed <= DIAG_PER_KIND {
+                    report(Some(pkt.number), e.to_string());
+                }
+            }
+        }
+        for w in tcp.drain_warnings() {
+            if tcp_warnings.admit(&w.message) {
+                report(Some(w.packet), w.message);
+            }
+        }
+        if let ControlFlow::Break(b) = after_packet(sink, &mut tcp)? {
+            return Ok(ControlFlow::Break(b));
+        }
+    }
+    // End the flows left a thousand at a time, draining records in between.
+    while tcp.finish_some(sink, 1000) {
+        if let ControlFlow::Break(b) = after_packet(sink, &mut tcp)? {
+            return Ok(ControlFlow::Break(b));
+        }
+    }
+    for w in tcp.drain_warnings() {
+        if tcp_warnings.admit(&w.message) {
+            report(Some(w.packet), w.message);
+        }
+    }
+    for line in tcp_warnings.summary() {
+        report(None, line);
+    }
+    if malformed > DIAG_PER_KIND {
+        report(
+            None,
+            format!(
+                "{} more malformed packets not listed",
+                malformed - DIAG_PER_KIND
+            ),
+        );
+    }
+    if snapcut > DIAG_PER_KIND {
+        report(
+            None,
+            format!(
+                "{} more packets cut by the snap length not listed",
+                snapcut - DIAG_PER_KIND
+            ),
+        );
+    }
+    if let ControlFlow::Break(b) = after_packet(sink, &mut tcp)? {
+        return Ok(ControlFlow::Break(b));
+    }
+    stats.bytes = reader.bytes_read();
+    Ok(ControlFlow::Continue(stats))
+}
