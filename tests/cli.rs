@@ -594,3 +594,39 @@ fn wrong_accept_is_warned_and_strict_names_it() {
         "wsdissect: --strict: 1 handshake problem (Sec-WebSocket-Accept does not match the key)\n"
     );
 }
+
+/// `--decode-as` (the stream stack's first layer) decodes a connection that starts
+/// mid-stream from its first byte: the same messages as the frame search finds, the
+/// connection marked `forced`; other ports are left to the search.
+#[test]
+fn decode_as_forces_its_port_only() {
+    let cap = corpus("10-late-start.pcap");
+    let state = |args: &[&str]| -> Vec<String> {
+        let mut a = vec!["flows", "--format", "jsonl"];
+        a.extend_from_slice(args);
+        a.push(&cap);
+        jsonl(&a)
+            .iter()
+            .map(|f| f["state"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Three connections, to ports 8030, 8010 and 8020.
+    assert_eq!(state(&[]), ["midstream"; 3]);
+    assert_eq!(
+        state(&["--decode-as", "8030"]),
+        ["forced", "midstream", "midstream"]
+    );
+    assert_eq!(state(&["--decode-as", "9"]), ["midstream"; 3]);
+    // The same messages (the records may come out in another order).
+    let sorted = |args: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = messages(args).iter().map(|m| m.to_string()).collect();
+        v.sort();
+        v
+    };
+    let forced = sorted(&["--decode-as", "8030", &cap]);
+    assert_eq!(forced.len(), 27);
+    assert!(
+        forced == sorted(&[&cap]),
+        "--decode-as changed the messages"
+    );
+}

@@ -103,6 +103,7 @@ fn sharded_file_equals_sequential() {
             };
             let settings = || run::JsonlSettings {
                 config,
+                layers: Default::default(),
                 opts: opts.clone(),
                 flow_records: true,
             };

@@ -6,7 +6,7 @@
 // Shared by fuzz/fuzz_targets/ws.rs and tests/fuzz_regressions.rs (which replays the
 // inputs in testdata/regressions/ that made it fail).
 use arbitrary::Arbitrary;
-use wsdissect::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
+use wsdissect::tcp::stream::{Carries, CloseKind, Direction, FlowInfo, Provenance, StreamSink};
 use wsdissect::util::time::Timestamp;
 use wsdissect::ws::{Dissector, Options};
 
@@ -45,7 +45,6 @@ fn dir(to_server: bool) -> Direction {
 pub fn run(input: &Input) {
     let setup = input.setup % 5;
     let opts = Options {
-        decode_as: if setup == 4 { vec![8080] } else { Vec::new() },
         messages: true,
         frames: true,
         flows: true,
@@ -58,7 +57,11 @@ pub fn run(input: &Input) {
         server: "10.0.0.2:8080".parse().unwrap(),
         roles_known: true,
         sub: None,
-        carries: Default::default(),
+        carries: if setup == 4 {
+            Carries::WebSocket
+        } else {
+            Carries::Unknown
+        },
     };
     let mut d = Dissector::new("fuzz.pcap".into(), opts);
     let mut packet = 0u64;

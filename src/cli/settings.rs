@@ -4,6 +4,7 @@
 
 use crate::cli::args::{Common, DirectionArg, MessageFilter, WsArgs};
 use std::io::{self, IsTerminal};
+use wsdissect::layers;
 use wsdissect::run::{self, Input};
 use wsdissect::tcp;
 use wsdissect::tcp::stream::Direction;
@@ -99,13 +100,17 @@ impl DirectionArg {
 
 impl WsArgs {
     /// How to decode WebSocket traffic; `frames` for frame records (with payloads).
-    pub fn options(&self, frames: bool) -> ws::Options {
-        ws::Options {
-            decode_as: self.decode_as.clone(),
-            frames,
-            include_payload_in_frames: frames,
-            max_message_size: self.max_message_size,
-            ..ws::Options::default()
+    pub fn options(&self, frames: bool) -> run::Decoding {
+        run::Decoding {
+            layers: layers::Options {
+                decode_as: self.decode_as.clone(),
+            },
+            ws: ws::Options {
+                frames,
+                include_payload_in_frames: frames,
+                max_message_size: self.max_message_size,
+                ..ws::Options::default()
+            },
         }
     }
 }

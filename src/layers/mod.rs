@@ -33,6 +33,24 @@ use crate::tcp::stream::StreamSink;
 #[cfg(doc)]
 use crate::tcp::stream::{FlowInfo, Provenance};
 
+/// Which layers a run stacks, and how they are set.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Ports whose connections are WebSocket frames from the first byte
+    /// (`--decode-as`).
+    pub decode_as: Vec<u16>,
+}
+
+/// The layers of a run, over the WebSocket stage `S`, outermost first.
+pub type Stack<S> = DecodeAs<S>;
+
+impl Options {
+    /// The stack of layers these options ask for, over `top`.
+    pub fn stack<S: StreamSink>(&self, top: S) -> Stack<S> {
+        DecodeAs::new(self.decode_as.clone(), top)
+    }
+}
+
 /// A sink that passes byte streams on to another sink.
 pub trait Layer: StreamSink {
     /// The sink above this layer.

@@ -6,10 +6,11 @@
 //! through [`dissect`]; [`dissect_jsonl`] is the same with the records written as JSON
 //! Lines, the job each core runs on the parallel path.
 
+use crate::layers::{self, Layer};
 use crate::run::diag::{Diagnostic, WarnLimiter};
 use crate::run::progress::Progress;
 use crate::run::stages::run_until;
-use crate::run::RunError;
+use crate::run::{Decoding, RunError};
 use crate::tcp::Config;
 use crate::view::{Format, View};
 use crate::ws::problem::{Kind, Problems};
@@ -29,12 +30,12 @@ pub(crate) fn dissect<R: Read, B>(
     file: &str,
     src: R,
     config: Config,
-    opts: ws::Options,
+    opts: Decoding,
     diag: &mut dyn FnMut(Diagnostic),
     progress: Option<&Progress>,
     mut each: impl FnMut(Record) -> io::Result<ControlFlow<B>>,
 ) -> Result<ControlFlow<B, Problems>, RunError> {
-    let mut d = Dissector::new(file.to_string(), opts);
+    let mut d = opts.layers.stack(Dissector::new(file.to_string(), opts.ws));
     let mut problems = Problems::default();
     let mut limiter = WarnLimiter::default();
     // The stages and the per-packet drain both report; they never do at the same time.
@@ -52,6 +53,7 @@ pub(crate) fn dissect<R: Read, B>(
             for s in tcp.drain_summaries() {
                 problems.add_tcp(&s, false);
             }
+            let d = d.inner_mut();
             for w in d.drain_warnings() {
                 if let Some(x) = limiter.pass(file, w.packet, w.message) {
                     (diag.borrow_mut())(x);
@@ -71,6 +73,7 @@ pub(crate) fn dissect<R: Read, B>(
     };
     limiter.leftovers(file).for_each(|x| (diag.borrow_mut())(x));
     stats.count_into(&mut problems);
+    let d = d.inner();
     problems.merge(&ws_problems(d.problem_counts(), d.problems()));
     Ok(ControlFlow::Continue(problems))
 }
@@ -80,6 +83,8 @@ pub(crate) fn dissect<R: Read, B>(
 pub struct JsonlSettings {
     /// Reassembly limits.
     pub config: Config,
+    /// The stream stack's layers.
+    pub layers: layers::Options,
     /// What the dissector emits.
     pub opts: ws::Options,
     /// Print flow records too (else only message and frame records).
@@ -99,6 +104,7 @@ pub fn dissect_jsonl<R: Read>(
 ) -> Result<Problems, RunError> {
     let JsonlSettings {
         config,
+        layers,
         opts,
         flow_records,
     } = settings;
@@ -107,6 +113,7 @@ pub fn dissect_jsonl<R: Read>(
         io::BufWriter::with_capacity(1 << 16, out),
         None,
     );
+    let opts = Decoding { layers, ws: opts };
     let read = dissect(file, src, config, opts, diag, None, |r| {
         if flow_records || !matches!(r, Record::Flow(_)) {
             view.write_record(&r)?;

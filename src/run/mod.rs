@@ -37,6 +37,7 @@ pub use ordered::run_ordered;
 pub use stages::{run, run_until, FileStats};
 
 use crate::capture::CaptureError;
+use crate::layers;
 use crate::tcp::Config;
 use crate::view::extract::{Extractor, MANIFEST};
 use crate::view::filter::{Filter, Selector};
@@ -73,6 +74,16 @@ pub enum RunError {
         /// Why.
         source: io::Error,
     },
+}
+
+/// How the stages above TCP decode: the layers of the stream stack, then the WebSocket
+/// stage.
+#[derive(Clone, Debug, Default)]
+pub struct Decoding {
+    /// The stream stack's layers.
+    pub layers: layers::Options,
+    /// The WebSocket stage.
+    pub ws: ws::Options,
 }
 
 /// How a run reads its inputs and what it shows: what every view shares.
@@ -133,12 +144,12 @@ pub struct Outcome {
 /// which records the dissector emits is the view's business.
 pub fn messages(
     settings: &Settings,
-    ws: &ws::Options,
+    decoding: &Decoding,
     inputs: &[Input],
     mut out: impl Write,
 ) -> Result<Outcome, RunError> {
     // Flow records end the wait of frames whose message never came; they are not printed.
-    let opts = emitting(ws, true, ws.frames);
+    let opts = emitting(decoding, true, decoding.ws.frames);
     let console = settings.console(inputs);
     if parallel(settings, &opts, &console) {
         return parallel_jsonl(settings, &opts, false, inputs, &console, &mut out);
@@ -161,11 +172,11 @@ pub fn messages(
 /// One record per WebSocket connection, written to `out`: `wsdissect flows FILE…`.
 pub fn flows(
     settings: &Settings,
-    ws: &ws::Options,
+    decoding: &Decoding,
     inputs: &[Input],
     mut out: impl Write,
 ) -> Result<Outcome, RunError> {
-    let opts = emitting(ws, false, false);
+    let opts = emitting(decoding, false, false);
     let console = settings.console(inputs);
     if parallel(settings, &opts, &console) {
         return parallel_jsonl(settings, &opts, true, inputs, &console, &mut out);
@@ -185,11 +196,11 @@ pub fn flows(
 /// counted; the connection criteria and the limit, the connections shown.
 pub fn stats(
     settings: &Settings,
-    ws: &ws::Options,
+    decoding: &Decoding,
     inputs: &[Input],
     out: impl Write,
 ) -> Result<Outcome, RunError> {
-    let opts = emitting(ws, true, false);
+    let opts = emitting(decoding, true, false);
     let console = settings.console(inputs);
     let f = &settings.filter;
     let mut view = settings.view(out);
@@ -221,7 +232,7 @@ pub fn stats(
 /// error what it wrote, unless quiet.
 pub fn extract(
     settings: &Settings,
-    ws: &ws::Options,
+    decoding: &Decoding,
     inputs: &[Input],
     dir: &Path,
 ) -> Result<Outcome, RunError> {
@@ -230,7 +241,7 @@ pub fn extract(
         path: dir.to_path_buf(),
         source,
     })?;
-    let opts = emitting(ws, true, false);
+    let opts = emitting(decoding, true, false);
     let console = settings.console(inputs);
     let mut taken = 0u64;
     let outcome = each_record(settings, &opts, inputs, &console, |r| match r {
@@ -317,15 +328,19 @@ pub fn tcp(
     Ok(outcome)
 }
 
-/// `ws` with the records a view reads switched on: flow records always (they end a
-/// connection's wait), messages and frames as asked.
-fn emitting(ws: &ws::Options, messages: bool, frames: bool) -> ws::Options {
-    ws::Options {
-        messages,
-        frames,
-        flows: true,
-        include_payload_in_frames: frames && ws.include_payload_in_frames,
-        ..ws.clone()
+/// `decoding` with the records a view reads switched on: flow records always (they end
+/// a connection's wait), messages and frames as asked.
+fn emitting(decoding: &Decoding, messages: bool, frames: bool) -> Decoding {
+    let ws = &decoding.ws;
+    Decoding {
+        layers: decoding.layers.clone(),
+        ws: ws::Options {
+            messages,
+            frames,
+            flows: true,
+            include_payload_in_frames: frames && ws.include_payload_in_frames,
+            ..ws.clone()
+        },
     }
 }
 
@@ -333,7 +348,7 @@ fn emitting(ws: &ws::Options, messages: bool, frames: bool) -> ws::Options {
 /// sequential path of the WebSocket views.
 fn each_record(
     settings: &Settings,
-    opts: &ws::Options,
+    opts: &Decoding,
     inputs: &[Input],
     console: &Console,
     mut each: impl FnMut(Record) -> io::Result<ControlFlow<()>>,
@@ -353,7 +368,7 @@ fn each_record(
 
 /// Whether a WebSocket view takes the parallel path: JSON Lines with no filter, no
 /// frames and no progress bar.
-fn parallel(settings: &Settings, opts: &ws::Options, console: &Console) -> bool {
+fn parallel(settings: &Settings, opts: &Decoding, console: &Console) -> bool {
     let f = &settings.filter;
     let unfiltered = f.flow.is_none()
         && f.client.is_none()
@@ -364,14 +379,14 @@ fn parallel(settings: &Settings, opts: &ws::Options, console: &Console) -> bool 
         && f.since.is_none()
         && f.until.is_none()
         && f.limit.is_none();
-    settings.format == Format::Jsonl && !opts.frames && unfiltered && !console.progress().shown()
+    settings.format == Format::Jsonl && !opts.ws.frames && unfiltered && !console.progress().shown()
 }
 
 /// JSON Lines of every input: several files decoded in parallel, one file's connections
 /// spread over the cores, printed exactly as the sequential path prints them.
 fn parallel_jsonl(
     settings: &Settings,
-    opts: &ws::Options,
+    opts: &Decoding,
     flow_records: bool,
     inputs: &[Input],
     console: &Console,
@@ -382,7 +397,8 @@ fn parallel_jsonl(
         let mut diag = |d: Diagnostic| console.diagnostic(&d);
         let jsonl = JsonlSettings {
             config: settings.tcp,
-            opts: opts.clone(),
+            layers: opts.layers.clone(),
+            opts: opts.ws.clone(),
             flow_records,
         };
         if inputs.len() == 1 && threads > 1 {

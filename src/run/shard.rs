@@ -21,6 +21,7 @@
 //! progress runs out (hundreds of MiB of messages in progress at once), which message
 //! is cut depends on how far each worker has got, so it may differ from a sequential run.
 
+use crate::layers::{Layer, Stack};
 use crate::run::{self, Diagnostic, JsonlSettings, RunError};
 use crate::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
 use crate::view::json::JsonBuf;
@@ -210,7 +211,7 @@ fn write(out: &mut impl Write, err: &mut Option<io::Error>, text: &[u8], range: 
 /// Feeds one worker's events to its dissector; returns its problems by kind and in total.
 fn work(
     worker: usize,
-    mut d: Dissector,
+    mut d: Stack<Dissector>,
     flow_records: bool,
     rx: Receiver<Batch>,
     tx: SyncSender<ToMerger>,
@@ -261,8 +262,9 @@ fn work(
                     }
                 }
             }
-            items.extend(d.drain_warnings().map(|w| (seq, Item::Warning(w))));
-            for r in d.drain_records() {
+            let top = d.inner_mut();
+            items.extend(top.drain_warnings().map(|w| (seq, Item::Warning(w))));
+            for r in top.drain_records() {
                 if flow_records || !matches!(r, Record::Flow(_)) {
                     items.push_back((seq, Item::Json(render(&mut json, &r)?)));
                 }
@@ -281,7 +283,8 @@ fn work(
             break;
         }
     }
-    Ok((d.problem_counts(), d.problems()))
+    let top = d.inner();
+    Ok((top.problem_counts(), top.problems()))
 }
 
 /// Like [`run::dissect_jsonl`], with the WebSocket decoding spread over `workers`
@@ -297,6 +300,7 @@ pub fn dissect_jsonl<R: Read + Send>(
 ) -> Result<Problems, RunError> {
     let JsonlSettings {
         config,
+        layers,
         opts,
         flow_records,
     } = settings;
@@ -320,6 +324,7 @@ pub fn dissect_jsonl<R: Read + Send>(
                 d.set_message_budget(budget.clone());
                 d
             });
+            let d = layers.stack(d);
             let mtx = mtx.clone();
             let (rtx, rrx) = mpsc::channel::<Vec<u8>>();
             recyclers.push(rtx);

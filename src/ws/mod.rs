@@ -34,9 +34,6 @@ use record::{FlowState, Record};
 /// What the dissector emits and how much it keeps.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
-    /// Decode connections whose client or server port is listed as WebSocket even
-    /// without a handshake.
-    pub decode_as: Vec<u16>,
     /// Emit message records.
     pub messages: bool,
     /// Emit frame records.
@@ -52,7 +49,6 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            decode_as: Vec::new(),
             messages: true,
             frames: false,
             flows: false,
@@ -192,7 +188,7 @@ impl Dissector {
         let conn = if create {
             conns
                 .entry(key(flow))
-                .or_insert_with(|| Box::new(Conn::new(flow, opts)))
+                .or_insert_with(|| Box::new(Conn::new(flow)))
         } else {
             conns.get_mut(&key(flow))?
         };

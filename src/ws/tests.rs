@@ -2,6 +2,7 @@
 
 use super::deflate::tests::Deflater;
 use super::*;
+use crate::tcp::stream::Carries;
 use crate::util::time::Timestamp;
 use crate::ws::problem::Problem;
 use crate::ws::protocol::Opcode;
@@ -94,8 +95,12 @@ struct Run {
 }
 
 fn run_with(opts: Options, roles_known: bool, events: &[Ev]) -> Run {
+    run_on(flow_info(roles_known), opts, events)
+}
+
+/// Runs `events` on a connection described by `flow`.
+fn run_on(flow: FlowInfo, opts: Options, events: &[Ev]) -> Run {
     let mut d = Dissector::new("test.pcap".into(), opts);
-    let flow = flow_info(roles_known);
     d.open(&flow);
     let mut records = Vec::new();
     for (i, ev) in events.iter().enumerate() {
@@ -856,11 +861,14 @@ fn midstream_deflate_without_history() {
 fn forced_decode_as() {
     let mut s = Vec::new();
     s.extend(sf(true, 1, b"forced"));
-    let opts = Options {
-        decode_as: vec![8080],
-        ..all_opts()
-    };
-    let r = run_with(opts, true, &[Ev::Data(S2C, s)]);
+    let r = run_on(
+        FlowInfo {
+            carries: Carries::WebSocket,
+            ..flow_info(true)
+        },
+        all_opts(),
+        &[Ev::Data(S2C, s)],
+    );
     assert_eq!(summary(&r), vec![s3("server_to_client", "text", "forced")]);
     assert_eq!(r.flows[0].state.as_str(), "forced");
 }

@@ -55,10 +55,8 @@ pub(super) struct Conn {
 }
 
 impl Conn {
-    pub(super) fn new(info: &FlowInfo, opts: &Options) -> Conn {
-        let forced = info.carries == Carries::WebSocket
-            || opts.decode_as.contains(&info.client.port())
-            || opts.decode_as.contains(&info.server.port());
+    pub(super) fn new(info: &FlowInfo) -> Conn {
+        let forced = info.carries == Carries::WebSocket;
         Conn {
             info: info.clone(),
             phase: Phase::Detect,
