@@ -10,21 +10,20 @@ use crate::run::progress::Progress;
 use std::collections::HashMap;
 use std::fmt;
 
-/// Warnings of one kind (the same text but for its numbers) printed per file before
-/// the rest are only counted, so that hostile input cannot flood standard error.
+/// Warnings of one kind printed per file before the rest are only counted, so that
+/// hostile input cannot flood standard error.
 pub const WARNINGS_PER_KIND: u64 = 50;
 
 /// Decides which warnings of a file to print: the first [`WARNINGS_PER_KIND`] of each
-/// kind, where a kind is the warning's text with its digits removed.
+/// kind (the kind the stage that warns gives it).
 #[derive(Debug, Default)]
 pub struct WarnLimiter {
-    seen: HashMap<String, (u64, Option<String>)>,
+    seen: HashMap<&'static str, (u64, Option<String>)>,
 }
 
 impl WarnLimiter {
-    /// Counts `message`; true when it is to be printed.
-    pub fn admit(&mut self, message: &str) -> bool {
-        let kind: String = message.chars().filter(|c| !c.is_ascii_digit()).collect();
+    /// Counts `message` of `kind`; true when it is to be printed.
+    pub fn admit(&mut self, kind: &'static str, message: &str) -> bool {
         let e = self.seen.entry(kind).or_insert((0, None));
         e.0 += 1;
         if e.0 > WARNINGS_PER_KIND && e.1.is_none() {
@@ -53,8 +52,14 @@ impl WarnLimiter {
 
     /// The warning `message` about `packet` of `file` as a diagnostic, when it is to be
     /// printed (see [`WarnLimiter::admit`]).
-    pub fn pass(&mut self, file: &str, packet: u64, message: String) -> Option<Diagnostic> {
-        self.admit(&message).then(|| Diagnostic {
+    pub fn pass(
+        &mut self,
+        file: &str,
+        packet: u64,
+        kind: &'static str,
+        message: String,
+    ) -> Option<Diagnostic> {
+        self.admit(kind, &message).then(|| Diagnostic {
             file: file.to_string(),
             packet: Some(packet),
             message,
@@ -139,13 +144,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn limiter_counts_kinds_by_text_without_digits() {
+    fn limiter_counts_by_kind() {
         let mut l = WarnLimiter::default();
         for i in 0..WARNINGS_PER_KIND + 3 {
-            let d = l.pass("f.pcap", i, format!("flow {i}: bad"));
+            let d = l.pass("f.pcap", i, "bad", format!("flow {i}: bad"));
             assert_eq!(d.is_some(), i < WARNINGS_PER_KIND, "{i}");
         }
-        assert!(l.admit("other"));
+        assert!(l.admit("other", "flow 1: bad"));
         let left: Vec<String> = l.leftovers("f.pcap").map(|d| d.to_string()).collect();
         assert_eq!(
             left,

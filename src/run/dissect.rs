@@ -55,7 +55,7 @@ pub(crate) fn dissect<R: Read, B>(
             }
             let d = d.inner_mut();
             for w in d.drain_warnings() {
-                if let Some(x) = limiter.pass(file, w.packet, w.message) {
+                if let Some(x) = limiter.pass(file, w.packet, w.kind, w.message) {
                     (diag.borrow_mut())(x);
                 }
             }

@@ -418,7 +418,8 @@ pub fn dissect_jsonl<R: Read + Send>(
                                     if let Some(r) = run.take() {
                                         write(&mut out, &mut write_err, &chunk.text, r);
                                     }
-                                    if let Some(d) = limiter.pass(file, w.packet, w.message) {
+                                    if let Some(d) = limiter.pass(file, w.packet, w.kind, w.message)
+                                    {
                                         diag(d);
                                     }
                                 }

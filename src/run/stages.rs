@@ -153,7 +153,7 @@ pub fn run_until<R: Read, S: StreamSink, B>(
             }
         }
         for w in tcp.drain_warnings() {
-            if tcp_warnings.admit(&w.message) {
+            if tcp_warnings.admit(w.kind, &w.message) {
                 report(Some(w.packet), w.message);
             }
         }
@@ -168,7 +168,7 @@ pub fn run_until<R: Read, S: StreamSink, B>(
         }
     }
     for w in tcp.drain_warnings() {
-        if tcp_warnings.admit(&w.message) {
+        if tcp_warnings.admit(w.kind, &w.message) {
             report(Some(w.packet), w.message);
         }
     }

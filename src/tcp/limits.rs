@@ -37,6 +37,7 @@ impl Reassembler {
         }
         self.warnings.push(Warning {
             packet: at.packet,
+            kind: "connection table full",
             message: format!(
                 "connection table full ({} flows): evicted the {n} least recently active",
                 self.config.max_flows
@@ -73,6 +74,7 @@ impl Reassembler {
         self.ooo_total = self.ooo_total.saturating_sub(released);
         self.warnings.push(Warning {
             packet: at.packet,
+            kind: "total out-of-order buffer limit",
             message: format!(
                 "flow {} {dir}: total out-of-order buffer limit ({} bytes) hit, holes declared gaps",
                 flow.info.id, self.config.max_ooo_total

@@ -67,6 +67,9 @@ impl Default for Config {
 pub struct Warning {
     /// 1-based packet number.
     pub packet: u64,
+    /// What kind of warning this is, the same for every warning of the kind: how a
+    /// printer limits them.
+    pub kind: &'static str,
     /// What happened.
     pub message: String,
 }
@@ -200,6 +203,7 @@ impl Reassembler {
         if flow.halves[dir.index()].stats.ooo_limit_hits > hits_before {
             self.warnings.push(Warning {
                 packet: at.packet,
+                kind: "out-of-order buffer limit",
                 message: format!(
                     "flow {} {dir}: out-of-order buffer limit ({} bytes) hit, hole declared a gap",
                     flow.info.id, self.config.max_ooo_bytes

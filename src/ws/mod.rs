@@ -63,6 +63,9 @@ impl Default for Options {
 pub struct Warning {
     /// 1-based packet number the problem was found at.
     pub packet: u64,
+    /// What kind of warning this is, in a few words (the same for every warning of the
+    /// kind, whatever its numbers): how a printer limits them.
+    pub kind: &'static str,
     /// What happened, starting with `flow N direction:` when it concerns a flow.
     pub message: String,
 }
@@ -80,8 +83,12 @@ pub(crate) struct Out {
 }
 
 impl Out {
-    pub(crate) fn warn(&mut self, packet: u64, message: String) {
-        self.warnings.push(Warning { packet, message });
+    pub(crate) fn warn(&mut self, packet: u64, kind: &'static str, message: String) {
+        self.warnings.push(Warning {
+            packet,
+            kind,
+            message,
+        });
     }
 }
 

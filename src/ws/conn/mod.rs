@@ -213,6 +213,7 @@ impl Conn {
                 if skipped > 0 {
                     out.warn(
                         p.first_packet(),
+                        "bytes skipped before the first frame",
                         format!(
                             "flow {flow} {wsd}: skipped {skipped} bytes before the first frame"
                         ),

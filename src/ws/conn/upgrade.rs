@@ -153,7 +153,7 @@ impl Conn {
             )
         });
         if let Some(e) = accept {
-            out.warn(packet, format!("flow {}: {e}", self.info.id));
+            out.warn(packet, e.label(), format!("flow {}: {e}", self.info.id));
         }
     }
 

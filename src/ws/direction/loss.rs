@@ -56,6 +56,7 @@ impl DirState {
         cx.warn(
             out,
             at.packet,
+            "tcp gap",
             format!("tcp gap of {len} bytes at stream offset {}", self.offset),
         );
         self.last_at = at;
@@ -134,7 +135,7 @@ impl DirState {
             // A cut header alone: no message to attach the problem to.
             out.problems += 1;
         }
-        cx.warn(out, self.last_at.packet, reason.to_string());
+        cx.warn(out, self.last_at.packet, reason.label(), reason.to_string());
         self.lose(cx, out, reason);
     }
 }

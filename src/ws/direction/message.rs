@@ -42,7 +42,7 @@ impl Msg {
             error: err.clone(),
             history_missing: *ctx_lost,
         };
-        cx.warn(out, packet, p.to_string());
+        cx.warn(out, packet, p.label(), p.to_string());
         self.errors.push(p);
         self.undecodable = true;
         *ctx_lost = true;
@@ -108,7 +108,7 @@ impl DirState {
                     cap: m.buf.cap(),
                 }
             };
-            cx.warn(out, m.last.packet, p.to_string());
+            cx.warn(out, m.last.packet, p.label(), p.to_string());
             m.errors.push(p);
         }
         let length = m.buf.total();

@@ -73,8 +73,12 @@ impl Ctx<'_> {
         self.dir == Direction::ClientToServer
     }
 
-    pub(super) fn warn(&self, out: &mut Out, packet: u64, msg: String) {
-        out.warn(packet, format!("flow {} {}: {msg}", self.flow, self.dir));
+    pub(super) fn warn(&self, out: &mut Out, packet: u64, kind: &'static str, msg: String) {
+        out.warn(
+            packet,
+            kind,
+            format!("flow {} {}: {msg}", self.flow, self.dir),
+        );
     }
 }
 
@@ -259,6 +263,7 @@ impl DirState {
                                 cx.warn(
                                     out,
                                     at.packet,
+                                    "implausible frame length",
                                     format!(
                                         "frame header at stream offset {} claims {} bytes ({}): treated as garbage",
                                         self.hdr_offset,

@@ -152,6 +152,7 @@ impl DirState {
         cx.warn(
             out,
             packet,
+            "bytes skipped",
             format!("skipped {n} bytes at stream offset {offset} that are not WebSocket frames"),
         );
         self.lose(cx, out, Problem::Skipped(n));
