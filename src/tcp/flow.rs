@@ -147,8 +147,8 @@ impl Flow {
             server: self.info.server.to_string(),
             roles_known: self.info.roles_known,
             state: TcpState::at_end(self.evicted, &c.stats, &s.stats),
-            first_seen: self.first.to_rfc3339(),
-            last_seen: self.last.to_rfc3339(),
+            first_seen: self.first,
+            last_seen: self.last,
             client_to_server: c.stats.clone(),
             server_to_client: s.stats.clone(),
         });

@@ -5,6 +5,7 @@
 //! names and values are the JSON the `tcp` view prints, and other stages (problem
 //! counts, filters, tables) read them.
 
+use crate::util::time::Timestamp;
 use serde::Serialize;
 use std::fmt;
 
@@ -52,10 +53,10 @@ pub struct FlowSummary {
     pub roles_known: bool,
     /// How the connection ended: `closed`, `reset`, `half_closed`, `open`, `evicted`.
     pub state: TcpState,
-    /// First packet time (RFC 3339).
-    pub first_seen: String,
-    /// Last packet time (RFC 3339).
-    pub last_seen: String,
+    /// First packet time (RFC 3339 in output).
+    pub first_seen: Timestamp,
+    /// Last packet time (RFC 3339 in output).
+    pub last_seen: Timestamp,
     /// Client→server counters.
     pub client_to_server: DirStats,
     /// Server→client counters.

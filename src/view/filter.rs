@@ -7,7 +7,7 @@
 
 use crate::tcp::stream::Direction;
 use crate::tcp::FlowSummary;
-use crate::util::time::{parse_rfc3339, Timestamp};
+use crate::util::time::Timestamp;
 use crate::ws::protocol::Opcode;
 use crate::ws::record::{FlowRecord, FrameRecord, MessageRecord, Record};
 use regex::Regex;
@@ -196,9 +196,7 @@ impl Filter {
 
     /// As [`Filter::flow`], for TCP connections.
     pub fn tcp(&self, s: &FlowSummary) -> bool {
-        let t = |s: &str| parse_rfc3339(s).unwrap_or_default();
-        self.endpoints(s.flow, &s.client, &s.server)
-            && self.overlaps(&t(&s.first_seen), &t(&s.last_seen))
+        self.endpoints(s.flow, &s.client, &s.server) && self.overlaps(&s.first_seen, &s.last_seen)
     }
 }
 
@@ -352,6 +350,7 @@ impl Selector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::time::parse_rfc3339;
 
     fn msg(flow: u64, dir: &str, opcode: &str, text: Option<&str>, ts: &str) -> MessageRecord {
         MessageRecord {
