@@ -1,11 +1,45 @@
+#![warn(missing_docs)]
 //! `wsdissect`: an offline WebSocket dissector.
 //!
-//! Data flows one way through the library:
-//! capture files ([`capture`]) → packets ([`capture::packet`]) → TCP reassembly ([`tcp`],
-//! reporting through the [`tcp::stream`] interface) → HTTP upgrade ([`http`]) → WebSocket
-//! frames and messages ([`ws`]) → owned [`record`]s → views ([`view`]).
+//! # The stages
 //!
-//! [`run`] drives files through the stages; [`util`] holds what every stage shares.
+//! Data flows one way, and each folder is one stage; a module imports only from its own
+//! stage or the ones before it (`ws` uses `tcp::stream`, `tcp` never uses `ws`).
+//!
+//! ```text
+//! capture/   files → packets       pcap/pcapng readers, link types, IP/TCP decoding
+//!    │                             (capture/packet.rs: a new link type goes here)
+//! tcp/       packets → streams     reassembly: two ordered byte streams per connection,
+//!    │                             reported through tcp::stream::StreamSink
+//! layers/    streams → streams     the stream stack: transformers (TLS: ciphertext in,
+//!    │                             plaintext out) and demultiplexers (HTTP/2: several
+//!    │                             streams out); today --decode-as
+//! http.rs    the HTTP/1.1 upgrade  sans-I/O request/response parsing, handshake rules
+//!    │
+//! ws/        streams → records     frames, messages, permessage-deflate, resync;
+//!    │                             ws/problem.rs: every problem a record can carry;
+//!    │                             ws/record.rs: the records the views read
+//! view/      records → output      table, JSON Lines, JSON, filter, stats, extract
+//!                                  (a new view is a file here)
+//! run/       drives files through the stages: one entry point per view, one loop over
+//!            the inputs, on one core or many (run/shard.rs)
+//! util/      what every stage shares: capture time (RFC 3339), the table hasher
+//! ```
+//!
+//! Where things are: a WebSocket rule is a [`ws::problem::Problem`] variant plus its check
+//! in `ws/` (frame header rules in `ws/frame.rs`, per-direction rules in
+//! `ws/direction/`, handshake rules in [`http`]); TLS decryption goes in `layers/` as a
+//! transformer, HTTP/2 as a demultiplexer, neither touching `ws/`.
+//!
+//! # Shape
+//!
+//! Parsers are sans-I/O: they take byte slices and return parsed views or "need more";
+//! none reads files or prints. Values are typed inside (directions, opcodes,
+//! timestamps, problems as enum variants); only serializers make strings. A protocol
+//! violation is data on a record, never an error that stops decoding.
+//!
+//! `unsafe` is denied here and allowed in one small module, the SIMD JSON escaping in
+//! `view/json/`, which has a safe fallback and a `SAFETY:` line per block.
 
 pub mod capture;
 pub mod http;
