@@ -5,8 +5,9 @@
 //! printed at the end, in chunks of [`TABLE_CHUNK`] rows so memory stays bounded.
 //!
 //! The files, one concern each:
-//! - `mod.rs`: the [`View`] writer every command prints through, and its settings
-//!   ([`Format`], [`ColorChoice`], [`TableStyle`]).
+//! - `mod.rs`: the [`View`] writer the record views print through, its settings
+//!   ([`Format`], [`ColorChoice`], [`TableStyle`]), and [`record_json`], the one way a
+//!   record becomes JSON (parallel runs render their lines with it too).
 //! - `table.rs`: the table format: the [`Row`] trait, the rows of messages, frames,
 //!   connections and TCP summaries, the cell helpers ([`preview`], [`join`]) and the
 //!   printing of collected rows.
