@@ -156,3 +156,25 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_round_trips() {
+        let t = Timestamp {
+            secs: 1_705_583_736,
+            nanos: 767_261_000,
+            digits: 6,
+        };
+        assert_eq!(parse_rfc3339(&t.to_rfc3339()), Some(t));
+        let z = parse_rfc3339("2024-01-18T14:15:36.767261+01:00").unwrap();
+        assert_eq!((z.secs, z.nanos), (t.secs, t.nanos));
+        assert_eq!(parse_rfc3339("1970-01-01").unwrap().secs, 0);
+        assert_eq!(parse_rfc3339("1969-12-31T23:59:59Z").unwrap().secs, -1);
+        assert!(parse_rfc3339("2024-13-01T00:00:00Z").is_none());
+        assert!(parse_rfc3339("yesterday").is_none());
+        assert!(parse_rfc3339("2024-01-01T00:00:00").is_none());
+    }
+}

@@ -4,7 +4,8 @@
 //! `flow<NNNN>-<c2s|s2c>-<INDEX>-<opcode>.<ext>`: `.json` for text that parses as a JSON
 //! object or array, `.txt` for other text, `.bin` for everything else (binary, control,
 //! text that is not valid UTF-8). `INDEX` is the message's 0-based position in its
-//! connection direction, counting every message (also those a filter left out).
+//! connection direction, counting every message (also those a filter left out), so a
+//! payload keeps its name whatever the filters.
 //! `manifest.jsonl` gets one line per message: the message record without its inline
 //! payload, plus `index`, `payload_file`, `sha256` and `bytes_written`. Undecodable
 //! messages get no payload file but are listed with their errors.

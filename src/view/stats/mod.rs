@@ -7,47 +7,23 @@
 //! so memory is bounded by the connections open at once: per direction a few counters,
 //! a sparse fixed-bucket size histogram and at most [`MAX_PENDING_PINGS`] pings awaiting
 //! their pong.
+//!
+//! Here: the record types (the JSON contract) and the [`Aggregator`]; `sizes.rs` holds
+//! the size histogram, `table.rs` the table row (each direction a line of its own cells).
 
-use crate::view::Row;
+mod sizes;
+mod table;
+
 use crate::ws::problem::Problem;
 use crate::ws::protocol::Opcode;
 use crate::ws::record::{Base64, FlowRecord, FlowState, MessageRecord};
 use serde::Serialize;
+use sizes::Sizes;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// Pings remembered per direction while waiting for their pong; older ones are dropped
 /// (and counted as unanswered).
 pub const MAX_PENDING_PINGS: usize = 64;
-
-/// Sub-buckets per power of two in the size histogram (relative error under 1/8).
-const SUB_BITS: u32 = 3;
-
-/// Histogram bucket of a message size: exact below 16, then 8 buckets per power of two.
-fn bucket(v: u64) -> u16 {
-    let small = 1u64 << (SUB_BITS + 1);
-    if v < small {
-        return v as u16;
-    }
-    let e = 63 - v.leading_zeros();
-    let sub = (v >> (e - SUB_BITS)) & ((1 << SUB_BITS) - 1);
-    (small + u64::from(e - SUB_BITS - 1) * (1 << SUB_BITS) + sub) as u16
-}
-
-/// Largest size falling in bucket `b`.
-fn bucket_max(b: u16) -> u64 {
-    let small = 1u64 << (SUB_BITS + 1);
-    let b = u64::from(b);
-    if b < small {
-        return b;
-    }
-    let k = b - small;
-    let e = k / (1 << SUB_BITS) + u64::from(SUB_BITS) + 1;
-    let sub = k % (1 << SUB_BITS);
-    let step = 1u64 << (e - u64::from(SUB_BITS));
-    (1u64 << e)
-        .checked_add((sub + 1) * step)
-        .map_or(u64::MAX, |x| x - 1)
-}
 
 /// Message sizes (decoded payload lengths) of one direction.
 #[derive(Clone, Debug, Serialize, PartialEq, Default)]
@@ -161,16 +137,13 @@ pub struct StatsRecord {
     /// Connection-level problems (from the flow record).
     pub errors: Vec<Problem>,
 }
-
 #[derive(Debug, Default)]
 struct DirAcc {
     by_opcode: BTreeMap<String, u64>,
     messages: u64,
     wire: u64,
     payload: u64,
-    min: u64,
-    max: u64,
-    hist: BTreeMap<u16, u64>,
+    sizes: Sizes,
     pings: VecDeque<(Base64, f64)>,
     ping_count: u64,
     pong_count: u64,
@@ -185,27 +158,6 @@ struct DirAcc {
 }
 
 impl DirAcc {
-    fn size(&mut self, len: u64) {
-        if self.messages == 0 || len < self.min {
-            self.min = len;
-        }
-        self.max = self.max.max(len);
-        *self.hist.entry(bucket(len)).or_default() += 1;
-    }
-
-    fn percentile(&self, q: f64) -> u64 {
-        let n: u64 = self.hist.values().sum();
-        let rank = ((q * n as f64).ceil() as u64).max(1);
-        let mut seen = 0;
-        for (b, c) in &self.hist {
-            seen += c;
-            if seen >= rank {
-                return bucket_max(*b).clamp(self.min, self.max);
-            }
-        }
-        self.max
-    }
-
     fn rtt(&mut self, secs: f64) {
         let ms = secs * 1000.0;
         if self.rtt_n == 0 {
@@ -230,12 +182,7 @@ impl DirAcc {
             payload_bytes: self.payload,
             compression_ratio: (self.wire > 0)
                 .then(|| round3(self.payload as f64 / self.wire as f64)),
-            sizes: (self.messages > 0).then(|| SizeSummary {
-                min: self.min,
-                median: self.percentile(0.5),
-                p95: self.percentile(0.95),
-                max: self.max,
-            }),
+            sizes: self.sizes.summary(),
             messages_per_s: (duration > 0.0).then(|| round3(self.messages as f64 / duration)),
             pings: self.ping_count,
             pongs: self.pong_count,
@@ -282,7 +229,7 @@ impl Aggregator {
         let i = m.direction.index();
         let t = m.timestamp.as_f64();
         let d = &mut dirs[i];
-        d.size(m.length);
+        d.sizes.add(m.length);
         d.messages += 1;
         let name = m.opcode.name();
         match d.by_opcode.get_mut(&*name) {
@@ -390,155 +337,10 @@ fn close_outcome(dirs: &[DirAcc; 2]) -> CloseOutcome {
     }
 }
 
-fn fmt_f(x: f64) -> String {
-    if x >= 100.0 {
-        format!("{x:.0}")
-    } else if x >= 10.0 {
-        format!("{x:.1}")
-    } else {
-        format!("{x:.2}")
-    }
-}
-
-impl DirectionSummary {
-    fn opcodes(&self) -> String {
-        let parts: Vec<String> = self
-            .by_opcode
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
-        format!("{} ({})", self.messages, parts.join(", "))
-    }
-
-    fn bytes(&self) -> String {
-        match self.compression_ratio {
-            Some(r) if self.wire_bytes != self.payload_bytes => {
-                format!("{}/{} (×{})", self.wire_bytes, self.payload_bytes, fmt_f(r))
-            }
-            _ => format!("{}/{}", self.wire_bytes, self.payload_bytes),
-        }
-    }
-
-    fn sizes_cell(&self) -> String {
-        self.sizes
-            .as_ref()
-            .map(|s| format!("{}/{}/{}/{}", s.min, s.median, s.p95, s.max))
-            .unwrap_or_default()
-    }
-
-    fn rtt_cell(&self) -> String {
-        let mut s = self
-            .ping_rtt
-            .as_ref()
-            .map(|r| {
-                format!(
-                    "{}× {}/{}/{}",
-                    r.count,
-                    fmt_f(r.min_ms),
-                    fmt_f(r.avg_ms),
-                    fmt_f(r.max_ms)
-                )
-            })
-            .unwrap_or_default();
-        if self.unanswered_pings > 0 {
-            if !s.is_empty() {
-                s.push_str(", ");
-            }
-            s.push_str(&format!("{} unanswered", self.unanswered_pings));
-        }
-        s
-    }
-
-    fn problems_cell(&self) -> String {
-        let mut p = Vec::new();
-        for (n, what) in [
-            (self.gaps, "gaps"),
-            (self.violations, "violations"),
-            (self.undecodable, "undecodable"),
-        ] {
-            if n > 0 {
-                p.push(format!("{n} {what}"));
-            }
-        }
-        if self.skipped_bytes > 0 {
-            p.push(format!("{} bytes skipped", self.skipped_bytes));
-        }
-        p.join(", ")
-    }
-}
-
-impl StatsRecord {
-    /// Per direction: its close code and whether it closed first or replied; the second
-    /// line also says whether the handshake was clean.
-    fn close_cell(&self) -> String {
-        let c = &self.close;
-        let side = |who: &str, code: Option<u16>| -> String {
-            let sent = match (&c.initiated_by, c.clean) {
-                (Some(i), _) if i == who => Some("first"),
-                (Some(_), true) => Some("reply"),
-                _ => None,
-            };
-            match sent {
-                Some(role) => {
-                    let code = code
-                        .map(|c| c.to_string())
-                        .unwrap_or_else(|| "(no code)".into());
-                    format!("{code} {role}")
-                }
-                None => "none".to_string(),
-            }
-        };
-        format!(
-            "{}\n{} ({})",
-            side("client", c.client_code),
-            side("server", c.server_code),
-            if c.clean { "clean" } else { "not clean" }
-        )
-    }
-}
-
-impl Row for StatsRecord {
-    fn header() -> &'static [&'static str] {
-        &[
-            "flow",
-            "dir",
-            "messages (by opcode)",
-            "bytes wire/decoded",
-            "size min/med/p95/max",
-            "msg/s",
-            "ping rtt ms min/avg/max",
-            "close",
-            "problems",
-        ]
-    }
-    fn cells(&self) -> Vec<String> {
-        let (c, s) = (&self.client_to_server, &self.server_to_client);
-        let two = |f: &dyn Fn(&DirectionSummary) -> String| format!("{}\n{}", f(c), f(s));
-        let mut problems = two(&|d| d.problems_cell());
-        if !self.errors.is_empty() {
-            problems.push('\n');
-            problems.push_str(&crate::view::preview(
-                &crate::view::join(&self.errors, "; "),
-                80,
-            ));
-        }
-        vec![
-            self.flow.to_string(),
-            "→ c2s\n← s2c".to_string(),
-            two(&|d| d.opcodes()),
-            two(&|d| d.bytes()),
-            two(&|d| d.sizes_cell()),
-            two(&|d| d.messages_per_s.map(fmt_f).unwrap_or_default()),
-            two(&|d| d.rtt_cell()),
-            self.close_cell(),
-            problems.trim_end().to_string(),
-        ]
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::view::Row;
 
     fn msg(dir: &str, opcode: &str, len: u64, ts: &str, b64: Option<&str>) -> MessageRecord {
         MessageRecord {
@@ -553,23 +355,6 @@ mod tests {
             packets: [1, 1],
             ..Default::default()
         }
-    }
-
-    #[test]
-    fn buckets_are_ordered_and_tight() {
-        let mut last = 0;
-        for v in (0..5000u64).chain([u64::MAX / 3, u64::MAX]) {
-            let b = bucket(v);
-            assert!(b >= last, "{v}");
-            last = b;
-            assert!(bucket_max(b) >= v, "{v}: bucket {b} max {}", bucket_max(b));
-            assert!(
-                bucket_max(b) - v <= v / 8,
-                "{v}: bucket {b} max {}",
-                bucket_max(b)
-            );
-        }
-        assert_eq!(bucket_max(bucket(u64::MAX)), u64::MAX);
     }
 
     #[test]
