@@ -6,6 +6,7 @@
 //! frames and messages ([`ws`]) → owned [`record`]s → views ([`view`]).
 //!
 //! [`run`] drives files through the stages; [`util`] holds what every stage shares.
+#![deny(unsafe_code)]
 
 pub mod capture;
 pub mod http;
