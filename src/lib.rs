@@ -1,4 +1,5 @@
 #![warn(missing_docs)]
+#![deny(unsafe_code)]
 //! `wsdissect`: an offline WebSocket dissector.
 //!
 //! # The stages

@@ -452,7 +452,7 @@ fn pcap_lengths_that_lie() {
         d.extend_from_slice(&[0; 8]);
         d.extend_from_slice(&caplen.to_le_bytes());
         d.extend_from_slice(&caplen.to_le_bytes());
-        d.extend(std::iter::repeat(0x55).take(extra));
+        d.extend(std::iter::repeat_n(0x55, extra));
         let p = tmp.path().join(name);
         std::fs::write(&p, &d).unwrap();
         let r = run(&[], &p);
@@ -478,7 +478,7 @@ fn pcapng_block(kind: u32, body: &[u8]) -> Vec<u8> {
     let mut b = kind.to_le_bytes().to_vec();
     b.extend_from_slice(&len.to_le_bytes());
     b.extend_from_slice(body);
-    b.extend(std::iter::repeat(0).take(pad));
+    b.extend(std::iter::repeat_n(0, pad));
     b.extend_from_slice(&len.to_le_bytes());
     b
 }

@@ -215,7 +215,7 @@ pub fn stats(
         }
         Record::Flow(fr) => {
             let s = agg.flow(&fr);
-            if f.flow(&fr) && f.limit.map_or(true, |l| rows < l) {
+            if f.flow(&fr) && f.limit.is_none_or(|l| rows < l) {
                 rows += 1;
                 view.write(&s)?;
             }
@@ -246,7 +246,7 @@ pub fn extract(
     let mut taken = 0u64;
     let outcome = each_record(settings, &opts, inputs, &console, |r| match r {
         Record::Message(m) => {
-            let take = f.message(&m) && f.limit.map_or(true, |l| taken < l);
+            let take = f.message(&m) && f.limit.is_none_or(|l| taken < l);
             taken += u64::from(take);
             ex.message(m, take)?;
             Ok(settings.stop_if(f.limit.is_some_and(|l| taken >= l)))

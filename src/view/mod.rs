@@ -75,7 +75,7 @@ trait NoneOrEmpty {
 
 impl NoneOrEmpty for Option<&std::ffi::OsStr> {
     fn is_none_or_empty(&self) -> bool {
-        self.map_or(true, |v| v.is_empty())
+        self.is_none_or(|v| v.is_empty())
     }
 }
 

@@ -53,7 +53,7 @@ impl AddrMatch {
     /// True when `addr` (as records print it, `IP:PORT` or `[V6]:PORT`) matches.
     pub fn matches(&self, addr: &str) -> bool {
         match addr.parse::<SocketAddr>() {
-            Ok(sa) => sa.ip() == self.ip && self.port.map_or(true, |p| p == sa.port()),
+            Ok(sa) => sa.ip() == self.ip && self.port.is_none_or(|p| p == sa.port()),
             Err(_) => false,
         }
     }

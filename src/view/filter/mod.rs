@@ -106,20 +106,20 @@ impl Filter {
     }
 
     fn endpoints(&self, flow: u64, client: &str, server: &str) -> bool {
-        self.flow.map_or(true, |f| f == flow)
-            && self.client.as_ref().map_or(true, |c| c.matches(client))
-            && self.server.as_ref().map_or(true, |s| s.matches(server))
+        self.flow.is_none_or(|f| f == flow)
+            && self.client.as_ref().is_none_or(|c| c.matches(client))
+            && self.server.as_ref().is_none_or(|s| s.matches(server))
     }
 
     fn at(&self, t: &Timestamp) -> bool {
-        self.since.map_or(true, |s| instant(t) >= instant(&s))
-            && self.until.map_or(true, |u| instant(t) <= instant(&u))
+        self.since.is_none_or(|s| instant(t) >= instant(&s))
+            && self.until.is_none_or(|u| instant(t) <= instant(&u))
     }
 
     /// True when the span `first..=last` overlaps the time window.
     fn overlaps(&self, first: &Timestamp, last: &Timestamp) -> bool {
-        self.since.map_or(true, |s| instant(last) >= instant(&s))
-            && self.until.map_or(true, |u| instant(first) <= instant(&u))
+        self.since.is_none_or(|s| instant(last) >= instant(&s))
+            && self.until.is_none_or(|u| instant(first) <= instant(&u))
     }
 
     fn opcode(&self, op: Opcode) -> bool {
@@ -129,20 +129,20 @@ impl Filter {
     /// True when the message passes every criterion but the limit.
     pub fn message(&self, m: &MessageRecord) -> bool {
         self.endpoints(m.flow, &m.client, &m.server)
-            && self.direction.map_or(true, |d| d == m.direction)
+            && self.direction.is_none_or(|d| d == m.direction)
             && self.opcode(m.opcode)
             && self.at(&m.timestamp)
             && self
                 .grep
                 .as_ref()
-                .map_or(true, |re| m.text.as_deref().is_some_and(|t| re.is_match(t)))
+                .is_none_or(|re| m.text.as_deref().is_some_and(|t| re.is_match(t)))
     }
 
     /// True when a frame passes the criteria that can be judged on the frame alone
     /// (everything but opcode and grep, which its message decides).
     pub fn frame(&self, f: &FrameRecord) -> bool {
         self.endpoints(f.flow, &f.client, &f.server)
-            && self.direction.map_or(true, |d| d == f.direction)
+            && self.direction.is_none_or(|d| d == f.direction)
             && self.at(&f.timestamp)
     }
 

@@ -80,10 +80,10 @@ impl Conn {
     }
 
     pub(super) fn touch(&mut self, ts: Timestamp) {
-        if self.first_seen.map_or(true, |f| ts < f) {
+        if self.first_seen.is_none_or(|f| ts < f) {
             self.first_seen = Some(ts);
         }
-        if self.last_seen.map_or(true, |l| ts > l) {
+        if self.last_seen.is_none_or(|l| ts > l) {
             self.last_seen = Some(ts);
         }
     }
