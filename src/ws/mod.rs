@@ -7,8 +7,27 @@
 //! the caller to drain. It never stops on bad input: protocol violations and decoding
 //! problems are written on the records they concern.
 //!
-//! The pieces: [`frame`] (headers, unmasking), [`deflate`] (permessage-deflate),
-//! [`sync`] (finding frame boundaries), [`buf`] (capped message buffers).
+//! The WebSocket stage does not know what is below it: TCP directly, or layers of the
+//! stream stack ([`crate::layers`]); a stream that a layer says is WebSocket
+//! ([`Carries::WebSocket`](crate::tcp::stream::Carries)) is decoded from its first byte.
+//!
+//! The files, in the order bytes meet them:
+//! - `conn/`: one connection: bytes held while undecided (`pre.rs`), the HTTP/1.1
+//!   upgrade (`upgrade.rs`, with the rules of [`crate::http`]), detection without a
+//!   handshake (`detect.rs`), its flow record;
+//! - `direction/`: one direction's decoder: the frame loop (`mod.rs`), boundary search
+//!   after gaps and garbage (`resync.rs`), what gaps and cut streams lose (`loss.rs`),
+//!   finished messages and frames (`message.rs`);
+//! - [`frame`] (headers, unmasking), [`protocol`] (opcodes, close codes: the rules of
+//!   RFC 6455 that are not parsing), [`sync`] (plausible chains of frame headers),
+//!   [`deflate`] (permessage-deflate), [`buf`] (capped message buffers and the shared
+//!   memory budget);
+//! - [`problem`]: every problem a record can carry, and the `--strict` tally;
+//!   [`record`]: the records handed to the views.
+//!
+//! A new WebSocket rule is a [`problem::Problem`] variant plus its check where the bytes
+//! it judges are: the header alone in [`frame`], a direction's sequence of frames in
+//! `direction/`, the handshake in [`crate::http`] and `conn/upgrade.rs`.
 
 pub mod buf;
 mod conn;
