@@ -1,3 +1,4 @@
+#![deny(unsafe_code)]
 //! `wsdissect`: an offline WebSocket dissector.
 //!
 //! Data flows one way through the library:
@@ -6,7 +7,6 @@
 //! frames and messages ([`ws`]) → owned [`record`]s → views ([`view`]).
 //!
 //! [`run`] drives files through the stages; [`util`] holds what every stage shares.
-#![deny(unsafe_code)]
 
 pub mod capture;
 pub mod http;
