@@ -107,7 +107,7 @@ fn pcap(packets: &[(u64, Vec<u8>)], linktype: u32, nano: bool, be: bool) -> Vec<
 
 fn ng_block(kind: u32, body: &[u8]) -> Vec<u8> {
     let mut body = body.to_vec();
-    while body.len() % 4 != 0 {
+    while !body.len().is_multiple_of(4) {
         body.push(0);
     }
     let len = (body.len() + 12) as u32;

@@ -21,7 +21,6 @@ pub fn run(data: &[u8]) {
         max_flows: 16,
     };
     let opts = Options {
-        decode_as: Vec::new(),
         messages: true,
         frames: true,
         flows: true,
@@ -29,6 +28,7 @@ pub fn run(data: &[u8]) {
         // enough for strings of many 16-byte blocks.
         max_message_size: 4096,
         include_payload_in_frames: true,
+        ..Options::default()
     };
     let file = "fuzz \"capture\"\t.pcap";
     let mut d = Dissector::new(file.to_string(), opts);

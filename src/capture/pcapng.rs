@@ -58,7 +58,7 @@ impl<R: Read> CaptureReader<R> {
                 }
             };
             let block_len = read_u32(head, 4, big_endian) as usize;
-            if block_len < 12 || block_len % 4 != 0 {
+            if block_len < 12 || !block_len.is_multiple_of(4) {
                 return Err(self.corrupt(format!("block length {block_len} is invalid"), false));
             }
             if block_len > MAX_RECORD {
@@ -244,7 +244,7 @@ mod tests {
 
     fn ng_block(kind: u32, body: &[u8]) -> Vec<u8> {
         let mut body = body.to_vec();
-        while body.len() % 4 != 0 {
+        while !body.len().is_multiple_of(4) {
             body.push(0);
         }
         let len = (body.len() + 12) as u32;

@@ -96,7 +96,7 @@ impl Progress {
     pub fn packet(&self, flows: u64) {
         let n = self.packets.load(Ordering::Relaxed) + 1;
         self.packets.store(n, Ordering::Relaxed);
-        if n % UPDATE_EVERY == 0 && !self.bar.is_hidden() {
+        if n.is_multiple_of(UPDATE_EVERY) && !self.bar.is_hidden() {
             self.bar.set_position(self.bytes_read());
             self.bar.set_message(format!("{n} packets, {flows} flows"));
         }

@@ -393,7 +393,7 @@ impl Conn {
         );
         let s = side(
             [10, 0, 1, 1],
-            if i % 2 == 0 { 80 } else { 8080 },
+            if i.is_multiple_of(2) { 80 } else { 8080 },
             0x80,
             isn(rng),
         );
