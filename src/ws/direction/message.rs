@@ -4,6 +4,7 @@
 
 use super::{Ctx, DirState, Frame};
 use crate::tcp::stream::Provenance;
+use crate::util::utf8;
 use crate::ws::buf::CappedBuf;
 use crate::ws::deflate::InflateError;
 use crate::ws::problem::{Kind, Problem};
@@ -158,18 +159,16 @@ fn fill_payload(
     truncated: bool,
 ) {
     match opcode {
-        Opcode::Text => match String::from_utf8(data) {
+        Opcode::Text => match utf8::into_string(data) {
             Ok(text) => rec.text = Some(text),
-            Err(e) => {
-                let err = e.utf8_error();
-                let mut data = e.into_bytes();
+            Err((mut data, err)) => {
                 if truncated && err.error_len().is_none() {
                     // The message was cut inside a character: keep the characters before it.
                     data.truncate(err.valid_up_to());
-                    rec.text =
-                        Some(String::from_utf8(data).unwrap_or_else(|e| {
-                            String::from_utf8_lossy(e.as_bytes()).into_owned()
-                        }));
+                    rec.text = Some(
+                        utf8::into_string(data)
+                            .unwrap_or_else(|(d, _)| String::from_utf8_lossy(&d).into_owned()),
+                    );
                 } else {
                     errors.push(Problem::InvalidUtf8Text(err.valid_up_to()));
                     rec.data_b64 = Some(Base64(data));
