@@ -8,6 +8,7 @@
 
 use crate::tcp::stream::{CloseKind, Direction, Provenance, StreamSink};
 use crate::tcp::{Reassembler, Warning};
+use std::cmp::Reverse;
 use std::net::SocketAddr;
 
 impl Reassembler {
@@ -45,17 +46,20 @@ impl Reassembler {
         });
     }
 
-    /// Flushes the flow holding the most out-of-order bytes when the global cap is hit.
+    /// Flushes the flow holding the most out-of-order bytes when the global cap is hit;
+    /// of flows holding as much, the oldest (the table's order is random).
     pub(super) fn flush_largest(&mut self, at: Provenance, sink: &mut dyn StreamSink) {
         let Some((k, dir)) = self
             .flows
             .iter()
             .filter(|(_, f)| !f.ended)
             .flat_map(|(k, f)| {
-                [Direction::ClientToServer, Direction::ServerToClient]
-                    .map(|d| ((*k, d), f.halves[d.index()].pending_bytes))
+                [Direction::ClientToServer, Direction::ServerToClient].map(|d| {
+                    let held = f.halves[d.index()].pending_bytes;
+                    ((*k, d), (held, Reverse((f.info.id, d.index()))))
+                })
             })
-            .max_by_key(|(_, n)| *n)
+            .max_by_key(|(_, rank)| *rank)
             .map(|(kd, _)| kd)
         else {
             return;
