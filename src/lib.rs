@@ -27,6 +27,11 @@
 //! util/      what every stage shares: capture time (RFC 3339), the table hasher
 //! ```
 //!
+//! Two facts that look alike have two types: [`tcp::stream::Direction`] is the TCP
+//! orientation (who sent the SYN, or the reassembler's guess) and
+//! [`ws::protocol::WsDirection`] the WebSocket roles (who asked for the upgrade, or
+//! masks); the records carry the second.
+//!
 //! Where things are: a WebSocket rule is a [`ws::problem::Problem`] variant plus its check
 //! in `ws/` (frame header rules in `ws/frame.rs`, per-direction rules in
 //! `ws/direction/`, handshake rules in [`http`]); TLS decryption goes in `layers/` as a

@@ -7,10 +7,10 @@ use std::io::{self, IsTerminal};
 use wsdissect::layers;
 use wsdissect::run::{self, Input};
 use wsdissect::tcp;
-use wsdissect::tcp::stream::Direction;
 use wsdissect::view::filter::{Filter, OpcodeMatch};
 use wsdissect::view::TableStyle;
 use wsdissect::ws;
+use wsdissect::ws::protocol::WsDirection;
 
 impl Common {
     /// The run's settings; `contents` adds the message criteria of the views that
@@ -90,10 +90,10 @@ impl Common {
 
 impl DirectionArg {
     /// The direction it selects.
-    pub fn direction(self) -> Direction {
+    pub fn direction(self) -> WsDirection {
         match self {
-            DirectionArg::ClientToServer => Direction::ClientToServer,
-            DirectionArg::ServerToClient => Direction::ServerToClient,
+            DirectionArg::ClientToServer => WsDirection::ClientToServer,
+            DirectionArg::ServerToClient => WsDirection::ServerToClient,
         }
     }
 }

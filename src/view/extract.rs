@@ -10,9 +10,9 @@
 //! payload, plus `index`, `payload_file`, `sha256` and `bytes_written`. Undecodable
 //! messages get no payload file but are listed with their errors.
 
-use crate::tcp::stream::Direction;
 #[cfg(test)]
 use crate::ws::problem::Problem;
+use crate::ws::protocol::WsDirection;
 use crate::ws::record::MessageRecord;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -74,8 +74,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// The file name of a message's payload (without any per-capture directory).
 pub fn payload_name(m: &MessageRecord, index: u64) -> String {
     let dir = match m.direction {
-        Direction::ClientToServer => "c2s",
-        Direction::ServerToClient => "s2c",
+        WsDirection::ClientToServer => "c2s",
+        WsDirection::ServerToClient => "s2c",
     };
     let opcode: String = m
         .opcode
@@ -247,7 +247,7 @@ mod tests {
             "flow0003-c2s-000000-text.txt"
         );
         let mut m = msg("reserved:3", None, Some("AA=="));
-        m.direction = Direction::ServerToClient;
+        m.direction = WsDirection::ServerToClient;
         assert_eq!(payload_name(&m, 1), "flow0003-s2c-000001-reserved3.bin");
     }
 

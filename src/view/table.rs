@@ -9,10 +9,10 @@
 //! when the rows are printed, so uncoloured output carries no escape codes at all.
 
 use super::View;
-use crate::tcp::stream::Direction;
 use crate::tcp::FlowSummary;
 use crate::util::time::Timestamp;
 use crate::ws::problem::Problem;
+use crate::ws::protocol::WsDirection;
 use crate::ws::record::{FlowRecord, FlowState, FrameRecord, MessageRecord, Record};
 use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
 use serde::Serialize;
@@ -170,10 +170,10 @@ pub fn preview(s: &str, max: usize) -> String {
     out
 }
 
-fn arrow(direction: Direction) -> &'static str {
+fn arrow(direction: WsDirection) -> &'static str {
     match direction {
-        Direction::ClientToServer => "→ c2s",
-        Direction::ServerToClient => "← s2c",
+        WsDirection::ClientToServer => "→ c2s",
+        WsDirection::ServerToClient => "← s2c",
     }
 }
 

@@ -8,6 +8,65 @@ use std::fmt;
 
 use crate::tcp::stream::UnknownName;
 
+/// Which way a WebSocket frame travels, by the WebSocket roles: the client is the side
+/// that asked for the upgrade (or, without a handshake, the side that masks). This is not
+/// always the TCP layer's client (who sent the SYN, or its guess): the two are different
+/// types ([`crate::tcp::stream::Direction`] is the TCP one) so that a mix-up does not
+/// compile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WsDirection {
+    /// From the WebSocket client (the default, for records built field by field).
+    #[default]
+    ClientToServer,
+    /// From the WebSocket server.
+    ServerToClient,
+}
+
+impl WsDirection {
+    /// Index 0 for client→server, 1 for server→client (for per-direction arrays).
+    pub fn index(self) -> usize {
+        match self {
+            WsDirection::ClientToServer => 0,
+            WsDirection::ServerToClient => 1,
+        }
+    }
+
+    /// The other direction.
+    pub fn reverse(self) -> WsDirection {
+        match self {
+            WsDirection::ClientToServer => WsDirection::ServerToClient,
+            WsDirection::ServerToClient => WsDirection::ClientToServer,
+        }
+    }
+
+    /// The name in output: `client_to_server` or `server_to_client`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WsDirection::ClientToServer => "client_to_server",
+            WsDirection::ServerToClient => "server_to_client",
+        }
+    }
+}
+
+impl fmt::Display for WsDirection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Parses the output name.
+impl std::str::FromStr for WsDirection {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<WsDirection, UnknownName> {
+        match s {
+            "client_to_server" => Ok(WsDirection::ClientToServer),
+            "server_to_client" => Ok(WsDirection::ServerToClient),
+            _ => Err(UnknownName),
+        }
+    }
+}
+
 /// Largest payload a control frame may have (RFC 6455 §5.5).
 pub const MAX_CONTROL_PAYLOAD: u64 = 125;
 

@@ -1,15 +1,14 @@
 //! Owned output records: what the WebSocket stage hands to the views. Field names and
 //! their JSON form are a stable contract (see README): fields may be added, never
-//! renamed. Values are typed ([`Direction`], [`Opcode`], [`Timestamp`], [`Problem`]);
+//! renamed. Values are typed ([`WsDirection`], [`Opcode`], [`Timestamp`], [`Problem`]);
 //! only the serializers turn them into the documented strings.
 
 use base64::Engine as _;
 use serde::{Serialize, Serializer};
 
 use super::problem::{Kind, Problem, Problems};
-use super::protocol::Opcode;
+use super::protocol::{Opcode, WsDirection};
 pub use crate::http::DeflateParams;
-use crate::tcp::stream::Direction;
 use crate::util::time::Timestamp;
 
 /// One output record, tagged by `"record"` in JSON.
@@ -38,7 +37,7 @@ pub struct MessageRecord {
     /// Server `IP:PORT`.
     pub server: String,
     /// `client_to_server` or `server_to_client` (as the WebSocket roles see it).
-    pub direction: Direction,
+    pub direction: WsDirection,
     /// `text`, `binary`, `close`, `ping`, `pong` or `reserved:N`.
     pub opcode: Opcode,
     /// Time of the packet that completed the message (RFC 3339 UTC, capture precision).
@@ -135,7 +134,7 @@ pub struct FrameRecord {
     /// Server `IP:PORT`.
     pub server: String,
     /// `client_to_server` or `server_to_client`.
-    pub direction: Direction,
+    pub direction: WsDirection,
     /// Time of the packet holding the frame's last byte.
     pub timestamp: Timestamp,
     /// FIN bit.

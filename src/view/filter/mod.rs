@@ -16,10 +16,10 @@ mod selector;
 pub use addr::AddrMatch;
 pub use selector::Selector;
 
-use crate::tcp::stream::Direction;
 use crate::tcp::FlowSummary;
 use crate::util::time::Timestamp;
 use crate::ws::protocol::Opcode;
+use crate::ws::protocol::WsDirection;
 use crate::ws::record::{FlowRecord, FrameRecord, MessageRecord};
 use regex::Regex;
 use std::str::FromStr;
@@ -39,7 +39,7 @@ pub struct Filter {
     /// Server address.
     pub server: Option<AddrMatch>,
     /// `client_to_server` or `server_to_client`.
-    pub direction: Option<Direction>,
+    pub direction: Option<WsDirection>,
     /// Opcode names (`text`, `binary`, `close`, `ping`, `pong`, `continuation`,
     /// `reserved:N`); `reserved` matches every reserved opcode.
     pub opcodes: Vec<OpcodeMatch>,

@@ -7,8 +7,8 @@
 //! in (see [`Selector`]); without such criteria nothing is held.
 
 use super::Filter;
-use crate::tcp::stream::Direction;
 use crate::tcp::FlowSummary;
+use crate::ws::protocol::WsDirection;
 use crate::ws::record::Record;
 use std::collections::{HashMap, VecDeque};
 
@@ -35,7 +35,7 @@ pub struct Selector {
 }
 
 /// A waiting frame's message: file, connection, direction, and control (or data).
-type FrameKey = (String, u64, Direction, bool);
+type FrameKey = (String, u64, WsDirection, bool);
 
 impl Selector {
     /// A selector applying `filter`.

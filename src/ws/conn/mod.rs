@@ -9,6 +9,7 @@ mod upgrade;
 
 use super::direction::{Ctx, Deflate, DirState};
 use super::problem::Problem;
+use super::protocol::WsDirection;
 use super::record::{DirectionStats, FlowRecord, FlowState};
 use super::{Options, Out};
 use crate::http::{DeflateParams, Request, Response};
@@ -89,11 +90,14 @@ impl Conn {
     }
 
     /// The WebSocket direction of a TCP direction.
-    pub(super) fn ws_dir(&self, d: Direction) -> Direction {
-        if self.swapped {
-            d.reverse()
-        } else {
-            d
+    pub(super) fn ws_dir(&self, d: Direction) -> WsDirection {
+        match (d, self.swapped) {
+            (Direction::ClientToServer, false) | (Direction::ServerToClient, true) => {
+                WsDirection::ClientToServer
+            }
+            (Direction::ServerToClient, false) | (Direction::ClientToServer, true) => {
+                WsDirection::ServerToClient
+            }
         }
     }
 
@@ -104,7 +108,7 @@ impl Conn {
         match self.deflate {
             None => Deflate::Off,
             Some(p) => Deflate::On {
-                reset: if self.ws_dir(d) == Direction::ClientToServer {
+                reset: if self.ws_dir(d) == WsDirection::ClientToServer {
                     p.client_no_context_takeover
                 } else {
                     p.server_no_context_takeover

@@ -21,11 +21,11 @@ use super::buf::CappedBuf;
 use super::deflate::Inflater;
 use super::frame::{parse_header, unmask, FrameHeader, HeaderStatus, MAX_HEADER_LEN};
 use super::problem::{Kind, Problem};
-use super::protocol::Opcode;
+use super::protocol::{Opcode, WsDirection};
 use super::record::DirectionStats;
 use super::sync::{Scanner, MAX_PLAUSIBLE_FRAME};
 use super::{Options, Out};
-use crate::tcp::stream::{Direction, Provenance};
+use crate::tcp::stream::Provenance;
 use message::Msg;
 use resync::SyncState;
 
@@ -61,7 +61,7 @@ pub struct Ctx<'a> {
     /// WebSocket server address.
     pub server: &'a str,
     /// Direction as the WebSocket roles see it.
-    pub dir: Direction,
+    pub dir: WsDirection,
     /// Compression of this direction.
     pub deflate: Deflate,
     /// Output options.
@@ -70,7 +70,7 @@ pub struct Ctx<'a> {
 
 impl Ctx<'_> {
     pub(super) fn is_client(&self) -> bool {
-        self.dir == Direction::ClientToServer
+        self.dir == WsDirection::ClientToServer
     }
 
     pub(super) fn warn(&self, out: &mut Out, packet: u64, kind: &'static str, msg: String) {

@@ -115,7 +115,7 @@ fn deflate_context_takeover_and_not() {
             let frag = r
                 .messages
                 .iter()
-                .filter(|m| m.direction == Direction::ClientToServer)
+                .filter(|m| m.direction == WsDirection::ClientToServer)
                 .nth(3)
                 .expect("frag");
             assert_eq!(frag.frames, 3);

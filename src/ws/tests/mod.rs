@@ -15,7 +15,7 @@ use super::*;
 use crate::tcp::stream::Carries;
 use crate::util::time::Timestamp;
 use crate::ws::problem::Problem;
-use crate::ws::protocol::Opcode;
+use crate::ws::protocol::{Opcode, WsDirection};
 use crate::ws::record::{FlowRecord, FrameRecord, MessageRecord};
 use base64::Engine as _;
 
