@@ -101,10 +101,7 @@ pub fn run(input: &Input) {
             payload: &s.payload,
             missing: s.missing as u32,
         };
-        let at = Provenance {
-            packet: n as u64 + 1,
-            ts: Timestamp::default(),
-        };
+        let at = Provenance::of(n as u64 + 1, Timestamp::default());
         r.process(&seg, at, &mut sink);
         r.drain_warnings().for_each(drop);
         r.drain_summaries().for_each(drop);

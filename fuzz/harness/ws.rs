@@ -67,10 +67,7 @@ pub fn run(input: &Input) {
     let mut packet = 0u64;
     let mut at = || {
         packet += 1;
-        Provenance {
-            packet,
-            ts: Timestamp::default(),
-        }
+        Provenance::of(packet, Timestamp::default())
     };
     d.open(&info);
     if setup < 3 {

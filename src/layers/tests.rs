@@ -25,10 +25,7 @@ fn flow(port: u16) -> FlowInfo {
 }
 
 fn at(packet: u64) -> Provenance {
-    Provenance {
-        packet,
-        ..Provenance::default()
-    }
+    Provenance::of(packet, Default::default())
 }
 
 fn request() -> Vec<u8> {
@@ -84,18 +81,38 @@ fn decoded(d: &mut Dissector) -> (Vec<(String, [u64; 2])>, Vec<FlowState>) {
     (texts, states)
 }
 
-/// A transformer: every byte XOR 0x5a, as a stand-in for TLS decryption.
-struct Xor<S> {
+/// A transformer standing in for TLS: the stream is records of a length byte and that
+/// many bytes XOR 0x5a; each record's plaintext goes up as one chunk once complete,
+/// naming the packet of its first byte and the one that completed it.
+struct Records<S> {
     inner: S,
+    /// Per direction: bytes of the record in progress, and the packet of its first byte.
+    held: [(Vec<u8>, u64); 2],
 }
 
-impl<S: StreamSink> StreamSink for Xor<S> {
+impl<S: StreamSink> StreamSink for Records<S> {
     fn open(&mut self, flow: &FlowInfo) {
         self.inner.open(flow)
     }
     fn data(&mut self, flow: &FlowInfo, dir: Direction, bytes: &[u8], at: Provenance) {
-        let plain: Vec<u8> = bytes.iter().map(|b| b ^ 0x5a).collect();
-        self.inner.data(flow, dir, &plain, at)
+        let (buf, first) = &mut self.held[dir.index()];
+        if buf.is_empty() {
+            *first = at.packet;
+        }
+        buf.extend_from_slice(bytes);
+        while let Some(&n) = buf.first() {
+            let Some(record) = buf.get(1..1 + usize::from(n)) else {
+                break;
+            };
+            let plain: Vec<u8> = record.iter().map(|b| b ^ 0x5a).collect();
+            let from = Provenance {
+                first: *first,
+                ..at
+            };
+            buf.drain(..1 + usize::from(n));
+            *first = at.packet;
+            self.inner.data(flow, dir, &plain, from);
+        }
     }
     fn gap(&mut self, flow: &FlowInfo, dir: Direction, len: u64, at: Provenance) {
         self.inner.gap(flow, dir, len, at)
@@ -108,7 +125,7 @@ impl<S: StreamSink> StreamSink for Xor<S> {
     }
 }
 
-impl<S: StreamSink> Layer for Xor<S> {
+impl<S: StreamSink> Layer for Records<S> {
     type Inner = S;
     fn inner(&self) -> &S {
         &self.inner
@@ -162,22 +179,35 @@ impl<S: StreamSink> StreamSink for Tagged<S> {
 #[test]
 fn a_transformer_hands_up_plaintext_with_its_packets() {
     let f = flow(443);
-    let mut stack = Xor {
+    let mut stack = Records {
         inner: Dissector::new("x".into(), options()),
+        held: Default::default(),
     };
-    let hide = |b: Vec<u8>| -> Vec<u8> { b.iter().map(|x| x ^ 0x5a).collect() };
+    let seal = |b: Vec<u8>| -> Vec<u8> {
+        let mut r = vec![b.len() as u8];
+        r.extend(b.iter().map(|x| x ^ 0x5a));
+        r
+    };
     stack.open(&f);
-    stack.data(&f, C2S, &hide(request()), at(1));
-    stack.data(&f, S2C, &hide(answer()), at(2));
-    let hello = hide(text("hello", true));
+    stack.data(&f, C2S, &seal(request()), at(1));
+    stack.data(&f, S2C, &seal(answer()), at(2));
+    // One record across three packets: the message names the first and the last.
+    let hello = seal(text("hello", true));
     stack.data(&f, C2S, &hello[..4], at(3));
-    stack.data(&f, C2S, &hello[4..], at(4));
-    stack.data(&f, S2C, &hide(text("world", false)), at(5));
+    stack.data(&f, C2S, &hello[4..6], at(4));
+    stack.data(&f, C2S, &hello[6..], at(5));
+    // Two records in one packet.
+    let two = [seal(text("a", false)), seal(text("b", false))].concat();
+    stack.data(&f, S2C, &two, at(6));
     stack.end(&f);
     let (texts, states) = decoded(stack.inner_mut());
     assert_eq!(
         texts,
-        vec![("hello".to_string(), [3, 4]), ("world".to_string(), [5, 5])]
+        vec![
+            ("hello".to_string(), [3, 5]),
+            ("a".to_string(), [6, 6]),
+            ("b".to_string(), [6, 6])
+        ]
     );
     assert_eq!(states, vec![FlowState::Upgraded]);
 }

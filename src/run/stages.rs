@@ -108,10 +108,7 @@ pub fn run_until<R: Read, S: StreamSink, B>(
             }
         };
         stats.packets += 1;
-        let at = Provenance {
-            packet: pkt.number,
-            ts: pkt.ts,
-        };
+        let at = Provenance::of(pkt.number, pkt.ts);
         match packet::decode(pkt.linktype, pkt.data) {
             Ok(seg) => {
                 stats.tcp_segments += 1;

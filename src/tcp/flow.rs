@@ -129,10 +129,7 @@ impl Flow {
         if self.ended {
             return 0;
         }
-        let at = Provenance {
-            packet: self.last_packet,
-            ts: self.last,
-        };
+        let at = Provenance::of(self.last_packet, self.last);
         let mut released = 0;
         for dir in [Direction::ClientToServer, Direction::ServerToClient] {
             released += self.halves[dir.index()].close(&self.info, dir, kind, at, sink);

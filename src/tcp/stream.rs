@@ -84,13 +84,28 @@ impl fmt::Display for Direction {
     }
 }
 
-/// Where a byte came from: its 1-based packet number in the file (as Wireshark counts) and time.
+/// Where a chunk of bytes came from: the 1-based numbers in the file (as Wireshark counts)
+/// of the packets that carried it, and the time of the last.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Provenance {
-    /// 1-based packet (record) number in the capture file.
+    /// The packet that completed the chunk: for TCP the one packet that carried it.
     pub packet: u64,
-    /// The packet's capture time.
+    /// The packet that carried the chunk's first byte: for TCP the same packet; a
+    /// transformer's chunk (a TLS record's plaintext) may start in an earlier one.
+    pub first: u64,
+    /// The capture time of `packet`.
     pub ts: Timestamp,
+}
+
+impl Provenance {
+    /// Bytes carried by one packet, `packet`, captured at `ts`.
+    pub fn of(packet: u64, ts: Timestamp) -> Provenance {
+        Provenance {
+            packet,
+            first: packet,
+            ts,
+        }
+    }
 }
 
 /// One TCP connection as the reassembler knows it.

@@ -65,10 +65,7 @@ fn seg<'a>(
 }
 
 fn at(n: u64) -> Provenance {
-    Provenance {
-        packet: n,
-        ts: Timestamp::default(),
-    }
+    Provenance::of(n, Timestamp::default())
 }
 
 #[test]

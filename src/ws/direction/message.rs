@@ -80,7 +80,7 @@ impl DirState {
             payload_length: f.h.payload_len,
             header_length: f.h.header_len as u64,
             stream_offset: f.offset,
-            packets: [f.first.packet, f.last.packet],
+            packets: [f.first.first, f.last.packet],
             payload_b64,
             errors,
         }));

@@ -328,7 +328,7 @@ impl DirState {
         self.rsv1_seen |= h.rsv[0] && h.opcode.is_data_start();
         let cap = cx.opts.max_message_size;
         let budget = out.budget.clone();
-        let first_packet = self.hdr_start.packet;
+        let first_packet = self.hdr_start.first;
         let new_msg = |opcode, compressed, inflate| Msg {
             opcode,
             compressed,

@@ -116,6 +116,7 @@ fn run_on(flow: FlowInfo, opts: Options, events: &[Ev]) -> Run {
     for (i, ev) in events.iter().enumerate() {
         let at = Provenance {
             packet: i as u64 + 1,
+            first: i as u64 + 1,
             ts: Timestamp {
                 secs: 1_700_000_000 + i as i64,
                 nanos: 0,
