@@ -155,9 +155,9 @@ impl HandshakeProblem {
 /// Why bytes could not be parsed as an HTTP head.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum HandshakeError {
-    /// The bytes are not HTTP/1.x syntax.
+    /// The bytes are not HTTP/1.x syntax: what httparse found wrong.
     #[error("not HTTP: {0}")]
-    NotHttp(String),
+    NotHttp(#[from] httparse::Error),
     /// The header block did not end within [`MAX_HEADER_SIZE`] bytes.
     #[error("HTTP header block larger than {MAX_HEADER_SIZE} bytes")]
     TooLarge,
@@ -387,7 +387,7 @@ pub fn parse_request(buf: &[u8]) -> Result<Status<Request>, HandshakeError> {
     let consumed = match req.parse(window(buf)) {
         Ok(httparse::Status::Partial) => return partial(buf),
         Ok(httparse::Status::Complete(n)) => n,
-        Err(e) => return Err(HandshakeError::NotHttp(e.to_string())),
+        Err(e) => return Err(HandshakeError::NotHttp(e)),
     };
     let mut r = Request {
         method: req.method.unwrap_or_default().to_string(),
@@ -427,7 +427,7 @@ pub fn parse_response(buf: &[u8]) -> Result<Status<Response>, HandshakeError> {
     let consumed = match resp.parse(window(buf)) {
         Ok(httparse::Status::Partial) => return partial(buf),
         Ok(httparse::Status::Complete(n)) => n,
-        Err(e) => return Err(HandshakeError::NotHttp(e.to_string())),
+        Err(e) => return Err(HandshakeError::NotHttp(e)),
     };
     let mut r = Response {
         status: resp.code.unwrap_or_default(),
