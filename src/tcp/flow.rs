@@ -8,6 +8,7 @@
 
 use crate::capture::packet::TcpSegment;
 use crate::tcp::half::Half;
+use crate::tcp::stream::Endpoint;
 use crate::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
 use crate::tcp::summary::{FlowSummary, TcpState};
 use crate::tcp::Config;
@@ -140,8 +141,8 @@ impl Flow {
         summaries.push(FlowSummary {
             record: "tcp",
             flow: self.info.id,
-            client: self.info.client.to_string(),
-            server: self.info.server.to_string(),
+            client: Endpoint(self.info.client),
+            server: Endpoint(self.info.server),
             roles_known: self.info.roles_known,
             state: TcpState::at_end(self.evicted, &c.stats, &s.stats),
             first_seen: self.first,

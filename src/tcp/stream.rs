@@ -108,6 +108,43 @@ impl Provenance {
     }
 }
 
+/// One end of a connection, `IP:PORT` (`[v6]:port`) in output. A newtype so that records
+/// can be built field by field (its default is `0.0.0.0:0`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Endpoint(pub SocketAddr);
+
+impl Default for Endpoint {
+    fn default() -> Endpoint {
+        Endpoint(SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Serialize for Endpoint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+/// Parses `IP:PORT` (`[v6]:port`).
+impl std::str::FromStr for Endpoint {
+    type Err = std::net::AddrParseError;
+    fn from_str(s: &str) -> Result<Endpoint, Self::Err> {
+        s.parse().map(Endpoint)
+    }
+}
+
+impl From<SocketAddr> for Endpoint {
+    fn from(a: SocketAddr) -> Endpoint {
+        Endpoint(a)
+    }
+}
+
 /// One TCP connection as the reassembler knows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FlowInfo {

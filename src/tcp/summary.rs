@@ -5,6 +5,7 @@
 //! names and values are the JSON the `tcp` view prints, and other stages (problem
 //! counts, filters, tables) read them.
 
+use crate::tcp::stream::Endpoint;
 use crate::util::time::Timestamp;
 use serde::Serialize;
 use std::fmt;
@@ -46,9 +47,9 @@ pub struct FlowSummary {
     /// Connection index (0-based, like Wireshark's `tcp.stream`).
     pub flow: u64,
     /// Client `IP:PORT`.
-    pub client: String,
+    pub client: Endpoint,
     /// Server `IP:PORT`.
-    pub server: String,
+    pub server: Endpoint,
     /// Whether roles come from a SYN (else guessed: lower port is the server).
     pub roles_known: bool,
     /// How the connection ended: `closed`, `reset`, `half_closed`, `open`, `evicted`.

@@ -301,8 +301,8 @@ impl Row for FlowRecord {
         }
         vec![
             self.flow.to_string(),
-            self.client.clone(),
-            self.server.clone(),
+            self.client.to_string(),
+            self.server.to_string(),
             match self.status {
                 Some(code) if self.state == FlowState::Rejected => format!("rejected {code}"),
                 _ => self.state.to_string(),
@@ -338,8 +338,8 @@ impl Row for FlowSummary {
         let (c, s) = (&self.client_to_server, &self.server_to_client);
         vec![
             self.flow.to_string(),
-            self.client.clone(),
-            self.server.clone(),
+            self.client.to_string(),
+            self.server.to_string(),
             if self.roles_known {
                 self.state.to_string()
             } else {

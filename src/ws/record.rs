@@ -3,6 +3,7 @@
 //! renamed. Values are typed ([`WsDirection`], [`Opcode`], [`Timestamp`], [`Problem`]);
 //! only the serializers turn them into the documented strings.
 
+use crate::tcp::stream::Endpoint;
 use base64::Engine as _;
 use serde::{Serialize, Serializer};
 
@@ -33,9 +34,9 @@ pub struct MessageRecord {
     /// Connection index in the file (as `FlowInfo::id`).
     pub flow: u64,
     /// Client `IP:PORT` (`[v6]:port`).
-    pub client: String,
+    pub client: Endpoint,
     /// Server `IP:PORT`.
-    pub server: String,
+    pub server: Endpoint,
     /// `client_to_server` or `server_to_client` (as the WebSocket roles see it).
     pub direction: WsDirection,
     /// `text`, `binary`, `close`, `ping`, `pong` or `reserved:N`.
@@ -130,9 +131,9 @@ pub struct FrameRecord {
     /// Connection index in the file.
     pub flow: u64,
     /// Client `IP:PORT`.
-    pub client: String,
+    pub client: Endpoint,
     /// Server `IP:PORT`.
-    pub server: String,
+    pub server: Endpoint,
     /// `client_to_server` or `server_to_client`.
     pub direction: WsDirection,
     /// Time of the packet holding the frame's last byte.
@@ -197,9 +198,9 @@ pub struct FlowRecord {
     /// Connection index in the file.
     pub flow: u64,
     /// Client `IP:PORT`.
-    pub client: String,
+    pub client: Endpoint,
     /// Server `IP:PORT`.
-    pub server: String,
+    pub server: Endpoint,
     /// How the connection became (or did not become) WebSocket.
     pub state: FlowState,
     /// Time of the first packet of the connection.

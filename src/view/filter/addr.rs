@@ -5,6 +5,7 @@
 //! parses that text back into a socket address and compares addresses, not strings:
 //! `2001:db8::1` and `[2001:db8:0::1]:443` are the same host however they are written.
 
+use crate::tcp::stream::Endpoint;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
@@ -50,12 +51,10 @@ impl fmt::Display for AddrMatch {
 }
 
 impl AddrMatch {
-    /// True when `addr` (as records print it, `IP:PORT` or `[V6]:PORT`) matches.
-    pub fn matches(&self, addr: &str) -> bool {
-        match addr.parse::<SocketAddr>() {
-            Ok(sa) => sa.ip() == self.ip && self.port.is_none_or(|p| p == sa.port()),
-            Err(_) => false,
-        }
+    /// True when the connection end `addr` matches.
+    pub fn matches(&self, addr: &Endpoint) -> bool {
+        let Endpoint(sa) = addr;
+        sa.ip() == self.ip && self.port.is_none_or(|p| p == sa.port())
     }
 }
 
@@ -74,10 +73,10 @@ mod tests {
         let d: AddrMatch = "[2001:db8::1]".parse().unwrap();
         assert_eq!(d, c);
         assert!("nonsense".parse::<AddrMatch>().is_err());
-        assert!(a.matches("10.0.0.1:5000"));
-        assert!(!a.matches("10.0.0.1:5001"));
-        assert!(c.matches("[2001:db8::1]:443"));
-        assert!(b.matches("[2001:db8::1]:443"));
-        assert!(!b.matches("[2001:db8::1]:80"));
+        assert!(a.matches(&"10.0.0.1:5000".parse().unwrap()));
+        assert!(!a.matches(&"10.0.0.1:5001".parse().unwrap()));
+        assert!(c.matches(&"[2001:db8::1]:443".parse().unwrap()));
+        assert!(b.matches(&"[2001:db8::1]:443".parse().unwrap()));
+        assert!(!b.matches(&"[2001:db8::1]:80".parse().unwrap()));
     }
 }

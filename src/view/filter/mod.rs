@@ -16,6 +16,7 @@ mod selector;
 pub use addr::AddrMatch;
 pub use selector::Selector;
 
+use crate::tcp::stream::Endpoint;
 use crate::tcp::FlowSummary;
 use crate::util::time::Timestamp;
 use crate::ws::protocol::Opcode;
@@ -105,7 +106,7 @@ impl Filter {
         self.direction.is_none() && self.opcodes.is_empty() && self.grep.is_none()
     }
 
-    fn endpoints(&self, flow: u64, client: &str, server: &str) -> bool {
+    fn endpoints(&self, flow: u64, client: &Endpoint, server: &Endpoint) -> bool {
         self.flow.is_none_or(|f| f == flow)
             && self.client.as_ref().is_none_or(|c| c.matches(client))
             && self.server.as_ref().is_none_or(|s| s.matches(server))
@@ -175,8 +176,8 @@ mod tests {
         MessageRecord {
             file: "f".into(),
             flow,
-            client: "10.0.0.1:5000".into(),
-            server: "[2001:db8::1]:443".into(),
+            client: "10.0.0.1:5000".parse().unwrap(),
+            server: "[2001:db8::1]:443".parse().unwrap(),
             direction: dir.parse().unwrap(),
             opcode: opcode.parse().unwrap(),
             timestamp: ts.parse().unwrap(),

@@ -181,8 +181,8 @@ mod tests {
         Record::Frame(FrameRecord {
             file: "f".into(),
             flow: 0,
-            client: "10.0.0.1:5000".into(),
-            server: "10.0.0.2:80".into(),
+            client: "10.0.0.1:5000".parse().unwrap(),
+            server: "10.0.0.2:80".parse().unwrap(),
             direction: "client_to_server".parse().unwrap(),
             opcode: op.parse().unwrap(),
             timestamp: "2024-01-18T13:15:36Z".parse().unwrap(),
@@ -192,7 +192,7 @@ mod tests {
 
     fn message(op: &str) -> Record {
         let mut r = msg(0, "client_to_server", op, Some("x"), "2024-01-18T13:15:36Z");
-        r.server = "10.0.0.2:80".into();
+        r.server = "10.0.0.2:80".parse().unwrap();
         Record::Message(r)
     }
 
@@ -267,8 +267,8 @@ mod tests {
             Record::Frame(FrameRecord {
                 file: "f".into(),
                 flow: 0,
-                client: "10.0.0.1:5000".into(),
-                server: "10.0.0.2:80".into(),
+                client: "10.0.0.1:5000".parse().unwrap(),
+                server: "10.0.0.2:80".parse().unwrap(),
                 direction: "client_to_server".parse().unwrap(),
                 opcode: op.parse().unwrap(),
                 timestamp: "2024-01-18T13:15:36Z".parse().unwrap(),
@@ -283,7 +283,7 @@ mod tests {
                 Some(text),
                 "2024-01-18T13:15:36Z",
             );
-            r.server = "10.0.0.2:80".into();
+            r.server = "10.0.0.2:80".parse().unwrap();
             Record::Message(r)
         };
         let mut s = Selector::new(Filter {

@@ -46,9 +46,9 @@ impl JsonBuf {
         self.raw(b",\"flow\":");
         self.u64(m.flow);
         self.raw(b",\"client\":");
-        self.str(w, &m.client)?;
+        self.str(w, &m.client.to_string())?;
         self.raw(b",\"server\":");
-        self.str(w, &m.server)?;
+        self.str(w, &m.server.to_string())?;
         self.raw(b",\"direction\":\"");
         self.raw(m.direction.as_str().as_bytes());
         self.raw(b"\",\"opcode\":");
@@ -134,8 +134,8 @@ mod tests {
         let mut m = MessageRecord {
             file: "a\"b\\c.pcap".into(),
             flow: 3,
-            client: "[::1]:5".into(),
-            server: "1.2.3.4:80".into(),
+            client: "[::1]:5".parse().unwrap(),
+            server: "1.2.3.4:80".parse().unwrap(),
             direction: "client_to_server".parse().unwrap(),
             opcode: "close".parse().unwrap(),
             timestamp: "2026-01-01T00:00:00.000001Z".parse().unwrap(),

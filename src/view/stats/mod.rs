@@ -14,6 +14,7 @@
 mod sizes;
 mod table;
 
+use crate::tcp::stream::Endpoint;
 use crate::ws::problem::Problem;
 use crate::ws::protocol::Opcode;
 use crate::ws::record::{Base64, FlowRecord, FlowState, MessageRecord};
@@ -121,9 +122,9 @@ pub struct StatsRecord {
     /// Connection index in the file.
     pub flow: u64,
     /// Client `IP:PORT`.
-    pub client: String,
+    pub client: Endpoint,
     /// Server `IP:PORT`.
-    pub server: String,
+    pub server: Endpoint,
     /// The flow record's state (`upgraded`, `midstream`, …).
     pub state: FlowState,
     /// Seconds between the connection's first and last packet.
@@ -281,8 +282,8 @@ impl Aggregator {
             record: "stats",
             file: f.file.clone(),
             flow: f.flow,
-            client: f.client.clone(),
-            server: f.server.clone(),
+            client: f.client,
+            server: f.server,
             state: f.state,
             duration_s: round3(duration),
             client_to_server: dirs[0].summary(&f.client_to_server, duration),

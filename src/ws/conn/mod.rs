@@ -13,6 +13,7 @@ use super::protocol::WsDirection;
 use super::record::{DirectionStats, FlowRecord, FlowState};
 use super::{Options, Out};
 use crate::http::{DeflateParams, Request, Response};
+use crate::tcp::stream::Endpoint;
 use crate::tcp::stream::{Carries, Direction, FlowInfo};
 use crate::util::time::Timestamp;
 use pre::Pre;
@@ -40,8 +41,8 @@ pub(super) struct Conn {
     pub(super) forced: bool,
     pub(super) state: Option<FlowState>,
     pub(super) swapped: bool,
-    pub(super) client: String,
-    pub(super) server: String,
+    pub(super) client: Endpoint,
+    pub(super) server: Endpoint,
     pub(super) first_seen: Option<Timestamp>,
     pub(super) last_seen: Option<Timestamp>,
     pub(super) pre: [Pre; 2],
@@ -64,8 +65,8 @@ impl Conn {
             forced,
             state: None,
             swapped: false,
-            client: info.client.to_string(),
-            server: info.server.to_string(),
+            client: Endpoint(info.client),
+            server: Endpoint(info.server),
             first_seen: None,
             last_seen: None,
             pre: [Pre::new(), Pre::new()],
@@ -141,8 +142,8 @@ impl Conn {
         let cx = Ctx {
             file,
             flow: info.id,
-            client,
-            server,
+            client: *client,
+            server: *server,
             dir,
             deflate,
             opts,
@@ -193,8 +194,8 @@ impl Conn {
         self.phase = Phase::Ws;
         self.swapped = client == Direction::ServerToClient;
         if self.swapped {
-            self.client = self.info.server.to_string();
-            self.server = self.info.client.to_string();
+            self.client = Endpoint(self.info.server);
+            self.server = Endpoint(self.info.client);
         }
         let ctx_lost = !self.answer_seen;
         let pres = std::mem::replace(&mut self.pre, [Pre::new(), Pre::new()]);
@@ -262,8 +263,8 @@ impl Conn {
         FlowRecord {
             file: file.to_string(),
             flow: self.info.id,
-            client: self.client.clone(),
-            server: self.server.clone(),
+            client: self.client,
+            server: self.server,
             state: self.state.unwrap_or_default(),
             first_seen: self.first_seen.unwrap_or_default(),
             last_seen: self.last_seen.unwrap_or_default(),

@@ -68,8 +68,8 @@ impl DirState {
         out.records.push(Record::Frame(FrameRecord {
             file: cx.file.to_string(),
             flow: cx.flow,
-            client: cx.client.to_string(),
-            server: cx.server.to_string(),
+            client: cx.client,
+            server: cx.server,
             direction: cx.dir,
             timestamp: f.last.ts,
             fin: f.h.fin,
@@ -117,8 +117,8 @@ impl DirState {
         let mut rec = MessageRecord {
             file: cx.file.to_string(),
             flow: cx.flow,
-            client: cx.client.to_string(),
-            server: cx.server.to_string(),
+            client: cx.client,
+            server: cx.server,
             direction: cx.dir,
             opcode: m.opcode,
             timestamp: m.last.ts,

@@ -15,6 +15,7 @@ mod loss;
 mod message;
 mod resync;
 
+use crate::tcp::stream::Endpoint;
 use std::collections::VecDeque;
 
 use super::buf::CappedBuf;
@@ -57,9 +58,9 @@ pub struct Ctx<'a> {
     /// Connection index.
     pub flow: u64,
     /// WebSocket client address.
-    pub client: &'a str,
+    pub client: Endpoint,
     /// WebSocket server address.
-    pub server: &'a str,
+    pub server: Endpoint,
     /// Direction as the WebSocket roles see it.
     pub dir: WsDirection,
     /// Compression of this direction.

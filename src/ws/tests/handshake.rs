@@ -106,7 +106,7 @@ fn roles_swapped_by_handshake() {
         ],
     );
     assert_eq!(sorted(summary(&r)), expected_basic());
-    assert_eq!(r.messages[0].client, "10.0.0.2:8080");
+    assert_eq!(r.messages[0].client.to_string(), "10.0.0.2:8080");
     assert!(r.flows[0].roles_swapped);
 }
 

@@ -29,7 +29,7 @@ fn midstream_detection_swaps_roles() {
     );
     assert_eq!(r.flows[0].state.as_str(), "midstream");
     assert!(r.flows[0].roles_swapped);
-    assert_eq!(r.messages[0].client, "10.0.0.2:8080");
+    assert_eq!(r.messages[0].client.to_string(), "10.0.0.2:8080");
     assert_eq!(r.flows[0].server_to_client.skipped_bytes, 32);
 }
 
