@@ -15,7 +15,7 @@
 //! layers/    streams → streams     the stream stack: transformers (TLS: ciphertext in,
 //!    │                             plaintext out) and demultiplexers (HTTP/2: several
 //!    │                             streams out); today --decode-as
-//! http.rs    the HTTP/1.1 upgrade  sans-I/O request/response parsing, handshake rules
+//! http/      the HTTP/1.1 upgrade  sans-I/O request/response parsing, handshake rules
 //!    │
 //! ws/        streams → records     frames, messages, permessage-deflate, resync;
 //!    │                             ws/problem.rs: every problem a record can carry;

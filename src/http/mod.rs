@@ -4,12 +4,20 @@
 //! seen so far and return [`Status::Partial`] until the header block is complete, then
 //! the parsed head and the number of bytes it used (what follows is WebSocket frames).
 //! A header block that is not HTTP, or that grows past [`MAX_HEADER_SIZE`], is an error.
+//!
+//! The files: this one the heads and the accept key; `extensions.rs` the
+//! `Sec-WebSocket-Extensions` elements and the permessage-deflate parameters;
+//! `problem.rs` what can be wrong with a handshake ([`HandshakeProblem`]).
 
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
 use thiserror::Error;
 
-use serde::Serialize;
+mod extensions;
+mod problem;
+
+pub use extensions::{parse_extension, permessage_deflate, DeflateParams, Extension};
+pub use problem::HandshakeProblem;
 
 /// Largest header block accepted; beyond it the bytes are not treated as HTTP.
 pub const MAX_HEADER_SIZE: usize = 64 * 1024;
@@ -19,138 +27,6 @@ const MAX_HEADERS: usize = 128;
 
 /// The GUID RFC 6455 §1.3 appends to the key before hashing.
 const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-
-/// permessage-deflate parameters as accepted by the server (RFC 7692 §7.1).
-#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, Default)]
-pub struct DeflateParams {
-    /// The server resets its compression context after each message.
-    pub server_no_context_takeover: bool,
-    /// The client resets its compression context after each message.
-    pub client_no_context_takeover: bool,
-    /// LZ77 window bits of the server's compressor (8..=15), if limited.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub server_max_window_bits: Option<u8>,
-    /// LZ77 window bits of the client's compressor (8..=15), if limited.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_max_window_bits: Option<u8>,
-}
-
-/// What is wrong with an opening handshake (RFC 6455 §4, RFC 7692 §7.1). The wording is
-/// the text the records carry.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum HandshakeProblem {
-    /// The request is not a GET.
-    #[error("upgrade request method is {0} (not GET)")]
-    MethodNotGet(String),
-    /// The request is HTTP/1.0.
-    #[error("upgrade request is not HTTP/1.1")]
-    NotHttp11,
-    /// No `Connection: Upgrade`.
-    #[error("upgrade request lacks Connection: Upgrade")]
-    NoConnectionUpgrade,
-    /// No `Host`.
-    #[error("upgrade request lacks Host")]
-    NoHost,
-    /// No `Sec-WebSocket-Key`.
-    #[error("upgrade request lacks Sec-WebSocket-Key")]
-    NoKey,
-    /// The key is not 16 bytes in base64.
-    #[error("Sec-WebSocket-Key {0:?} is not 16 bytes in base64")]
-    BadKey(String),
-    /// A version other than 13.
-    #[error("Sec-WebSocket-Version {0} (expected 13)")]
-    BadVersion(String),
-    /// No `Sec-WebSocket-Version`.
-    #[error("upgrade request lacks Sec-WebSocket-Version")]
-    NoVersion,
-    /// The server listed permessage-deflate twice.
-    #[error("server accepted permessage-deflate more than once")]
-    DeflateTwice,
-    /// A permessage-deflate parameter appears twice.
-    #[error("permessage-deflate parameter {0} repeated")]
-    DeflateParamRepeated(String),
-    /// A `*_no_context_takeover` parameter with a value.
-    #[error("permessage-deflate parameter {0} takes no value")]
-    DeflateParamValue(String),
-    /// Window bits outside 8..=15.
-    #[error("permessage-deflate {name}={value} out of range 8..15")]
-    DeflateWindowBits {
-        /// The parameter as written.
-        name: String,
-        /// Its value as written.
-        value: String,
-    },
-    /// `server_max_window_bits` without a value.
-    #[error("permessage-deflate {0} without a value")]
-    DeflateParamNoValue(String),
-    /// A parameter RFC 7692 does not define.
-    #[error("unknown permessage-deflate parameter {0}")]
-    DeflateParamUnknown(String),
-    /// A 101 answer was seen but not the request.
-    #[error("upgrade request not captured; 101 answer seen")]
-    RequestNotCaptured,
-    /// A 101 answer that does not upgrade to WebSocket.
-    #[error("101 answer without Upgrade: websocket")]
-    NotWebSocketUpgrade,
-    /// The answer is not HTTP.
-    #[error("answer to the upgrade request is {0}")]
-    BadAnswer(HandshakeError),
-    /// The answer fell into a gap: the upgrade is assumed to have gone through.
-    #[error("answer to the upgrade request lost in a tcp gap")]
-    AnswerLost,
-    /// permessage-deflate accepted without an offer.
-    #[error("server accepted permessage-deflate the client did not offer")]
-    DeflateNotOffered,
-    /// A subprotocol the client did not offer.
-    #[error("server chose subprotocol {0:?} the client did not offer")]
-    ProtocolNotOffered(String),
-    /// `Sec-WebSocket-Accept` is not the hash of the key.
-    #[error("Sec-WebSocket-Accept {got:?} does not match the key (expected {expected:?})")]
-    AcceptMismatch {
-        /// What the server sent.
-        got: String,
-        /// What the key hashes to.
-        expected: String,
-    },
-    /// No `Sec-WebSocket-Accept` in the 101 answer.
-    #[error("101 answer lacks Sec-WebSocket-Accept")]
-    NoAccept,
-    /// More than one subprotocol in the answer.
-    #[error("server answered more than one subprotocol")]
-    SeveralProtocols,
-}
-
-impl HandshakeProblem {
-    /// What went wrong, without the values: the words `--strict` names it by.
-    pub fn label(&self) -> &'static str {
-        use HandshakeProblem::*;
-        match self {
-            MethodNotGet(_) => "upgrade request method is not GET",
-            NotHttp11 => "upgrade request is not HTTP/1.1",
-            NoConnectionUpgrade => "upgrade request lacks Connection: Upgrade",
-            NoHost => "upgrade request lacks Host",
-            NoKey => "upgrade request lacks Sec-WebSocket-Key",
-            BadKey(_) => "Sec-WebSocket-Key is not 16 bytes in base64",
-            BadVersion(_) => "Sec-WebSocket-Version is not 13",
-            NoVersion => "upgrade request lacks Sec-WebSocket-Version",
-            DeflateTwice => "server accepted permessage-deflate more than once",
-            DeflateParamRepeated(_) => "permessage-deflate parameter repeated",
-            DeflateParamValue(_) => "permessage-deflate parameter takes no value",
-            DeflateWindowBits { .. } => "permessage-deflate window bits out of range",
-            DeflateParamNoValue(_) => "permessage-deflate parameter without a value",
-            DeflateParamUnknown(_) => "unknown permessage-deflate parameter",
-            RequestNotCaptured => "upgrade request not captured",
-            NotWebSocketUpgrade => "101 answer without Upgrade: websocket",
-            BadAnswer(_) => "answer to the upgrade request is not HTTP",
-            AnswerLost => "answer to the upgrade request lost in a tcp gap",
-            DeflateNotOffered => "server accepted permessage-deflate the client did not offer",
-            ProtocolNotOffered(_) => "server chose a subprotocol the client did not offer",
-            AcceptMismatch { .. } => "Sec-WebSocket-Accept does not match the key",
-            NoAccept => "101 answer lacks Sec-WebSocket-Accept",
-            SeveralProtocols => "server answered more than one subprotocol",
-        }
-    }
-}
 
 /// Why bytes could not be parsed as an HTTP head.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -450,118 +326,6 @@ pub fn parse_response(buf: &[u8]) -> Result<Status<Response>, HandshakeError> {
     r.protocols = common.protocols;
     r.extensions = common.extensions;
     Ok(Status::Complete { head: r, consumed })
-}
-
-/// One extension of a `Sec-WebSocket-Extensions` list: a name and its parameters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Extension {
-    /// Extension token, e.g. `permessage-deflate`.
-    pub name: String,
-    /// Parameters in order; values are unquoted.
-    pub params: Vec<(String, Option<String>)>,
-}
-
-/// Parses one extension element (`name; p1; p2=v; p3="v"`).
-pub fn parse_extension(element: &str) -> Extension {
-    let mut parts = split_params(element).into_iter();
-    let name = parts.next().unwrap_or_default();
-    let params = parts
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (k.trim().to_string(), Some(unquote(v.trim()))),
-            None => (p.trim().to_string(), None),
-        })
-        .collect();
-    Extension { name, params }
-}
-
-fn split_params(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    for c in s.chars() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                cur.push(c);
-            }
-            ';' if !quoted => {
-                out.push(cur.trim().to_string());
-                cur.clear();
-            }
-            _ => cur.push(c),
-        }
-    }
-    out.push(cur.trim().to_string());
-    out
-}
-
-fn unquote(v: &str) -> String {
-    match v.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-        Some(inner) => inner.replace('\\', ""),
-        None => v.to_string(),
-    }
-}
-
-/// The permessage-deflate parameters among the extensions a server accepted (RFC 7692 §7.1),
-/// with a list of problems found in them. `None` when permessage-deflate was not accepted.
-pub fn permessage_deflate(accepted: &[String]) -> (Option<DeflateParams>, Vec<HandshakeProblem>) {
-    let mut errors = Vec::new();
-    let mut found = accepted
-        .iter()
-        .map(|e| parse_extension(e))
-        .filter(|e| e.name.eq_ignore_ascii_case("permessage-deflate"));
-    let Some(ext) = found.next() else {
-        return (None, errors);
-    };
-    if found.next().is_some() {
-        errors.push(HandshakeProblem::DeflateTwice);
-    }
-    let mut p = DeflateParams::default();
-    let mut seen: Vec<String> = Vec::new();
-    for (name, val) in &ext.params {
-        let lname = name.to_ascii_lowercase();
-        if seen.contains(&lname) {
-            errors.push(HandshakeProblem::DeflateParamRepeated(name.clone()));
-        }
-        seen.push(lname.clone());
-        match lname.as_str() {
-            "server_no_context_takeover" | "client_no_context_takeover" => {
-                if val.is_some() {
-                    errors.push(HandshakeProblem::DeflateParamValue(name.clone()));
-                }
-                if lname.starts_with("server") {
-                    p.server_no_context_takeover = true;
-                } else {
-                    p.client_no_context_takeover = true;
-                }
-            }
-            "server_max_window_bits" | "client_max_window_bits" => {
-                let bits = match val.as_deref().map(str::parse::<u8>) {
-                    Some(Ok(b)) if (8..=15).contains(&b) => Some(b),
-                    Some(_) => {
-                        errors.push(HandshakeProblem::DeflateWindowBits {
-                            name: name.clone(),
-                            value: val.clone().unwrap_or_default(),
-                        });
-                        None
-                    }
-                    None => {
-                        if lname.starts_with("server") {
-                            errors.push(HandshakeProblem::DeflateParamNoValue(name.clone()));
-                        }
-                        None
-                    }
-                };
-                if lname.starts_with("server") {
-                    p.server_max_window_bits = bits;
-                } else {
-                    p.client_max_window_bits = bits;
-                }
-            }
-            _ => errors.push(HandshakeProblem::DeflateParamUnknown(name.clone())),
-        }
-    }
-    (Some(p), errors)
 }
 
 #[cfg(test)]
