@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use wsdissect::tcp::Config;
 use wsdissect::util::time::{parse_rfc3339, Timestamp};
 use wsdissect::view::filter::{AddrMatch, OPCODES};
-use wsdissect::view::{ColorChoice, Format};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -73,8 +72,8 @@ pub struct Common {
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
     /// Exit with status 1 when anything was undecodable, a violation or gap was seen, or a
     /// limit was hit (counts by kind on standard error).
     #[arg(long)]
@@ -93,8 +92,8 @@ pub struct Common {
     #[arg(long, short)]
     pub quiet: bool,
     /// Colour tables (never JSON); `auto` colours on a terminal unless NO_COLOR is set.
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
-    pub color: ColorChoice,
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto, value_name = "WHEN")]
+    pub color: ColorArg,
     #[command(flatten)]
     pub select: ConnectionFilter,
 }
@@ -231,4 +230,26 @@ impl Cli {
             Some(Command::Completions { .. } | Command::Man) => None,
         }
     }
+}
+
+/// Output format of every view (`view::Format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// A readable table.
+    Table,
+    /// One JSON object per line.
+    Jsonl,
+    /// One JSON array.
+    Json,
+}
+
+/// When to colour tables (`view::ColorChoice`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    /// When standard output is a terminal and `NO_COLOR` is unset or empty.
+    Auto,
+    /// Always (e.g. for `less -R`), whatever `NO_COLOR` says.
+    Always,
+    /// Never.
+    Never,
 }

@@ -2,13 +2,13 @@
 //! [`ws::Options`], the [`Filter`] and the inputs. The only place that looks at the
 //! environment (terminals, `NO_COLOR`) to decide how output looks.
 
-use crate::cli::args::{Common, DirectionArg, MessageFilter, WsArgs};
+use crate::cli::args::{ColorArg, Common, DirectionArg, FormatArg, MessageFilter, WsArgs};
 use std::io::{self, IsTerminal};
 use wsdissect::layers;
 use wsdissect::run::{self, Input};
 use wsdissect::tcp;
 use wsdissect::view::filter::{Filter, OpcodeMatch};
-use wsdissect::view::TableStyle;
+use wsdissect::view::{ColorChoice, Format, TableStyle};
 use wsdissect::ws;
 use wsdissect::ws::protocol::WsDirection;
 
@@ -19,7 +19,7 @@ impl Common {
         run::Settings {
             tcp: self.tcp_config(),
             filter: self.filter(contents),
-            format: self.format,
+            format: self.format.format(),
             style: self.style(),
             strict: self.strict,
             quiet: self.quiet,
@@ -81,9 +81,31 @@ impl Common {
         let terminal = io::stdout().is_terminal();
         let no_color = std::env::var_os("NO_COLOR");
         TableStyle {
-            color: self.color.enabled(no_color.as_deref(), terminal),
+            color: self.color.choice().enabled(no_color.as_deref(), terminal),
             wrap: terminal,
             width: None,
+        }
+    }
+}
+
+impl FormatArg {
+    /// The view's format.
+    pub fn format(self) -> Format {
+        match self {
+            FormatArg::Table => Format::Table,
+            FormatArg::Jsonl => Format::Jsonl,
+            FormatArg::Json => Format::Json,
+        }
+    }
+}
+
+impl ColorArg {
+    /// The tables' colour choice.
+    pub fn choice(self) -> ColorChoice {
+        match self {
+            ColorArg::Auto => ColorChoice::Auto,
+            ColorArg::Always => ColorChoice::Always,
+            ColorArg::Never => ColorChoice::Never,
         }
     }
 }

@@ -35,7 +35,7 @@ use crate::ws::record::Record;
 use std::io::{self, Write};
 
 /// Output format of every view.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// A readable table.
     Table,
@@ -46,7 +46,7 @@ pub enum Format {
 }
 
 /// When to colour tables (`--color`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ColorChoice {
     /// When standard output is a terminal and `NO_COLOR` is unset or empty.
     #[default]
