@@ -24,7 +24,8 @@
 //!                                  (a new view is a file here)
 //! run/       drives files through the stages: one entry point per view, one loop over
 //!            the inputs, on one core or many (run/shard.rs)
-//! util/      what every stage shares: capture time (RFC 3339), the table hasher
+//! util/      what every stage shares: capture time (RFC 3339), the table hasher,
+//!            text validated once
 //! ```
 //!
 //! Two facts that look alike have two types: [`tcp::stream::Direction`] is the TCP
@@ -44,8 +45,10 @@
 //! timestamps, problems as enum variants); only serializers make strings. A protocol
 //! violation is data on a record, never an error that stops decoding.
 //!
-//! `unsafe` is denied here and allowed in one small module, the SIMD JSON escaping in
-//! `view/json/`, which has a safe fallback and a `SAFETY:` line per block.
+//! `unsafe` is denied here and allowed in two small modules, each with a `SAFETY:` line
+//! per block and the measurement that keeps it: the SIMD JSON escaping
+//! (`view/json/simd.rs`, with a safe fallback) and text validated once
+//! (`util/utf8.rs`).
 
 pub mod capture;
 pub mod http;
