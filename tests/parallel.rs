@@ -103,8 +103,10 @@ fn sharded_file_equals_sequential() {
             };
             let settings = || run::JsonlSettings {
                 config,
-                layers: Default::default(),
-                opts: opts.clone(),
+                decoding: run::Decoding {
+                    ws: opts.clone(),
+                    ..Default::default()
+                },
                 flow_records: true,
             };
             let mut seq = Vec::new();

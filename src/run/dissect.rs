@@ -6,7 +6,7 @@
 //! through [`dissect`]; [`dissect_jsonl`] is the same with the records written as JSON
 //! Lines, the job each core runs on the parallel path.
 
-use crate::layers::{self, Layer};
+use crate::layers::Layer;
 use crate::run::diag::{Diagnostic, WarnLimiter};
 use crate::run::progress::Progress;
 use crate::run::stages::run_until;
@@ -15,7 +15,7 @@ use crate::tcp::Config;
 use crate::view::{Format, View};
 use crate::ws::problem::{Kind, Problems};
 use crate::ws::record::Record;
-use crate::ws::{self, Dissector};
+use crate::ws::Dissector;
 use std::cell::RefCell;
 use std::convert::Infallible;
 use std::io::{self, Read};
@@ -83,10 +83,8 @@ pub(crate) fn dissect<R: Read, B>(
 pub struct JsonlSettings {
     /// Reassembly limits.
     pub config: Config,
-    /// The stream stack's layers.
-    pub layers: layers::Options,
-    /// What the dissector emits.
-    pub opts: ws::Options,
+    /// The layers and what the dissector emits.
+    pub decoding: Decoding,
     /// Print flow records too (else only message and frame records).
     pub flow_records: bool,
 }
@@ -104,8 +102,7 @@ pub fn dissect_jsonl<R: Read>(
 ) -> Result<Problems, RunError> {
     let JsonlSettings {
         config,
-        layers,
-        opts,
+        decoding,
         flow_records,
     } = settings;
     let mut view = View::new(
@@ -113,8 +110,7 @@ pub fn dissect_jsonl<R: Read>(
         io::BufWriter::with_capacity(1 << 16, out),
         None,
     );
-    let opts = Decoding { layers, ws: opts };
-    let read = dissect(file, src, config, opts, diag, None, |r| {
+    let read = dissect(file, src, config, decoding, diag, None, |r| {
         if flow_records || !matches!(r, Record::Flow(_)) {
             view.write_record(&r)?;
         }

@@ -397,8 +397,7 @@ fn parallel_jsonl(
         let mut diag = |d: Diagnostic| console.diagnostic(&d);
         let jsonl = JsonlSettings {
             config: settings.tcp,
-            layers: opts.layers.clone(),
-            opts: opts.ws.clone(),
+            decoding: opts.clone(),
             flow_records,
         };
         if inputs.len() == 1 && threads > 1 {

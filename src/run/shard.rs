@@ -22,7 +22,7 @@
 //! is cut depends on how far each worker has got, so it may differ from a sequential run.
 
 use crate::layers::{Layer, Stack};
-use crate::run::{self, Diagnostic, JsonlSettings, RunError};
+use crate::run::{self, Decoding, Diagnostic, JsonlSettings, RunError};
 use crate::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
 use crate::view::json::JsonBuf;
 use crate::ws::problem::Problems;
@@ -300,8 +300,7 @@ pub fn dissect_jsonl<R: Read + Send>(
 ) -> Result<Problems, RunError> {
     let JsonlSettings {
         config,
-        layers,
-        opts,
+        decoding: Decoding { layers, ws: opts },
         flow_records,
     } = settings;
     let workers = workers.max(1);
