@@ -1,6 +1,8 @@
 //! `--decode-as PORT`: connections to or from the listed ports are WebSocket frames from
 //! their first byte, without a handshake to find. The bytes pass through unchanged.
 
+use std::borrow::Cow;
+
 use super::Layer;
 use crate::tcp::stream::{Carries, CloseKind, Direction, FlowInfo, Provenance, StreamSink};
 
@@ -23,15 +25,20 @@ impl<S: StreamSink> DecodeAs<S> {
         self.inner
     }
 
-    /// `flow` as the layer above should see it, when that differs.
-    fn marked(&self, flow: &FlowInfo) -> Option<FlowInfo> {
+    /// `flow` as the layer above should see it: marked WebSocket when it is on one of
+    /// the ports and nothing below said otherwise.
+    fn seen<'a>(&self, flow: &'a FlowInfo) -> Cow<'a, FlowInfo> {
         let ours = flow.carries == Carries::Unknown
             && (self.ports.contains(&flow.client.port())
                 || self.ports.contains(&flow.server.port()));
-        ours.then_some(FlowInfo {
-            carries: Carries::WebSocket,
-            ..flow.clone()
-        })
+        if ours {
+            Cow::Owned(FlowInfo {
+                carries: Carries::WebSocket,
+                ..flow.clone()
+            })
+        } else {
+            Cow::Borrowed(flow)
+        }
     }
 }
 
@@ -49,37 +56,27 @@ impl<S: StreamSink> Layer for DecodeAs<S> {
 
 impl<S: StreamSink> StreamSink for DecodeAs<S> {
     fn open(&mut self, flow: &FlowInfo) {
-        match self.marked(flow) {
-            Some(f) => self.inner.open(&f),
-            None => self.inner.open(flow),
-        }
+        let f = self.seen(flow);
+        self.inner.open(&f)
     }
 
     fn data(&mut self, flow: &FlowInfo, dir: Direction, bytes: &[u8], at: Provenance) {
-        match self.marked(flow) {
-            Some(f) => self.inner.data(&f, dir, bytes, at),
-            None => self.inner.data(flow, dir, bytes, at),
-        }
+        let f = self.seen(flow);
+        self.inner.data(&f, dir, bytes, at)
     }
 
     fn gap(&mut self, flow: &FlowInfo, dir: Direction, len: u64, at: Provenance) {
-        match self.marked(flow) {
-            Some(f) => self.inner.gap(&f, dir, len, at),
-            None => self.inner.gap(flow, dir, len, at),
-        }
+        let f = self.seen(flow);
+        self.inner.gap(&f, dir, len, at)
     }
 
     fn close(&mut self, flow: &FlowInfo, dir: Direction, kind: CloseKind, at: Provenance) {
-        match self.marked(flow) {
-            Some(f) => self.inner.close(&f, dir, kind, at),
-            None => self.inner.close(flow, dir, kind, at),
-        }
+        let f = self.seen(flow);
+        self.inner.close(&f, dir, kind, at)
     }
 
     fn end(&mut self, flow: &FlowInfo) {
-        match self.marked(flow) {
-            Some(f) => self.inner.end(&f),
-            None => self.inner.end(flow),
-        }
+        let f = self.seen(flow);
+        self.inner.end(&f)
     }
 }
