@@ -46,7 +46,7 @@ impl Conn {
                     return true;
                 }
                 Http::NotWebSocket => {
-                    if self.forced {
+                    if self.forced() {
                         self.pre(d).not_request = true;
                         self.pre(d).not_response = true;
                         continue;
@@ -73,7 +73,7 @@ impl Conn {
         out: &mut Out,
         d: Direction,
     ) -> bool {
-        if self.forced {
+        if self.forced() {
             let client = if self.info.roles_known {
                 Direction::ClientToServer
             } else {

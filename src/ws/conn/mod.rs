@@ -38,7 +38,6 @@ pub(super) enum Phase {
 pub(super) struct Conn {
     pub(super) info: FlowInfo,
     pub(super) phase: Phase,
-    pub(super) forced: bool,
     pub(super) state: Option<FlowState>,
     pub(super) swapped: bool,
     pub(super) client: Endpoint,
@@ -57,12 +56,16 @@ pub(super) struct Conn {
 }
 
 impl Conn {
+    /// A layer below said the stream is WebSocket frames from its first byte
+    /// (`--decode-as`).
+    pub(super) fn forced(&self) -> bool {
+        self.info.carries == Carries::WebSocket
+    }
+
     pub(super) fn new(info: &FlowInfo) -> Conn {
-        let forced = info.carries == Carries::WebSocket;
         Conn {
             info: info.clone(),
             phase: Phase::Detect,
-            forced,
             state: None,
             swapped: false,
             client: Endpoint(info.client),
