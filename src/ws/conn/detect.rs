@@ -30,10 +30,11 @@ impl Conn {
                         self.pre(d).parsed = 0;
                         continue;
                     }
+                    let packet = self.pre(d).first_packet();
                     self.pre(d).consume(n);
                     self.errors
                         .push(HandshakeProblem::RequestNotCaptured.into());
-                    self.on_accept(*resp);
+                    self.on_accept(*resp, out, packet);
                     self.start_ws(
                         file,
                         opts,

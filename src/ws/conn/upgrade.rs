@@ -104,8 +104,7 @@ impl Conn {
                     return true;
                 }
                 if head.is_websocket_accept() {
-                    self.on_accept(head);
-                    self.warn_accept(out, packet);
+                    self.on_accept(head, out, packet);
                     self.start_ws(
                         file,
                         opts,
@@ -140,25 +139,11 @@ impl Conn {
         self.pre = [Pre::new(), Pre::new()];
     }
 
-    /// Warns about a `Sec-WebSocket-Accept` that does not prove the server read the key
-    /// (worth saying even without `--strict`: the peer is not a conforming server, or the
-    /// capture mixes two connections).
-    pub(super) fn warn_accept(&self, out: &mut Out, packet: u64) {
-        let accept = self.errors.iter().find(|e| {
-            matches!(
-                e,
-                Problem::Handshake(
-                    HandshakeProblem::AcceptMismatch { .. } | HandshakeProblem::NoAccept
-                )
-            )
-        });
-        if let Some(e) = accept {
-            out.warn(packet, e.label(), format!("flow {}: {e}", self.info.id));
-        }
-    }
-
-    /// Records a 101 answer: extensions, subprotocol, accept key.
-    pub(super) fn on_accept(&mut self, resp: Response) {
+    /// Records a 101 answer, which starts in `packet`: extensions, subprotocol, accept
+    /// key. An accept key that does not prove the server read the request's is also
+    /// warned about (worth saying even without `--strict`: the peer is not a conforming
+    /// server, or the capture mixes two connections).
+    pub(super) fn on_accept(&mut self, resp: Response, out: &mut Out, packet: u64) {
         self.answer_seen = true;
         let (params, errs) = http::permessage_deflate(&resp.extensions);
         self.deflate = params;
@@ -183,22 +168,18 @@ impl Conn {
             }
             if let Some(key) = &req.key {
                 let expected = accept_for_key(key);
-                match &resp.accept {
-                    Some(a) if *a == expected => self.accept_valid = Some(true),
-                    Some(a) => {
-                        self.accept_valid = Some(false);
-                        self.errors.push(
-                            HandshakeProblem::AcceptMismatch {
-                                got: a.clone(),
-                                expected,
-                            }
-                            .into(),
-                        );
-                    }
-                    None => {
-                        self.accept_valid = Some(false);
-                        self.errors.push(HandshakeProblem::NoAccept.into());
-                    }
+                let wrong = match &resp.accept {
+                    Some(a) if *a == expected => None,
+                    Some(a) => Some(HandshakeProblem::AcceptMismatch {
+                        got: a.clone(),
+                        expected,
+                    }),
+                    None => Some(HandshakeProblem::NoAccept),
+                };
+                self.accept_valid = Some(wrong.is_none());
+                if let Some(p) = wrong.map(Problem::from) {
+                    out.warn(packet, p.label(), format!("flow {}: {p}", self.info.id));
+                    self.errors.push(p);
                 }
             }
         }
