@@ -7,7 +7,7 @@ use crate::tcp::stream::Provenance;
 use crate::util::utf8;
 use crate::ws::buf::CappedBuf;
 use crate::ws::deflate::InflateError;
-use crate::ws::problem::{Kind, Problem};
+use crate::ws::problem::Problem;
 use crate::ws::protocol::{valid_close_code, Opcode};
 use crate::ws::record::{Base64, FrameRecord, MessageRecord, Record};
 use crate::ws::Out;
@@ -86,6 +86,16 @@ impl DirState {
         }));
     }
 
+    /// Counts `violations` found on a frame or message of this direction, naming each in
+    /// the `--strict` summary.
+    pub(super) fn count_violations(&mut self, out: &mut Out, violations: &[Problem]) {
+        self.stats.violations += violations.len() as u64;
+        out.problems += violations.len() as u64;
+        for v in violations {
+            out.kinds.name(v.kind(), v.label());
+        }
+    }
+
     pub(super) fn emit_message(&mut self, cx: &Ctx, out: &mut Out, mut m: Msg) {
         self.stats.messages += 1;
         self.stats.payload_bytes = self.stats.payload_bytes.saturating_add(m.buf.total());
@@ -134,12 +144,7 @@ impl DirState {
         if !m.undecodable {
             let before = m.errors.len();
             fill_payload(&mut rec, &mut m.errors, m.opcode, data, truncated);
-            let violations = (m.errors.len() - before) as u64;
-            for e in m.errors.get(before..).unwrap_or(&[]) {
-                out.kinds.name(Kind::Violation, e.label());
-            }
-            self.stats.violations += violations;
-            out.problems += violations;
+            self.count_violations(out, m.errors.get(before..).unwrap_or(&[]));
         }
         if !cx.opts.messages {
             return;

@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 use super::buf::CappedBuf;
 use super::deflate::Inflater;
 use super::frame::{parse_header, unmask, FrameHeader, HeaderStatus, MAX_HEADER_LEN};
-use super::problem::{Kind, Problem};
+use super::problem::Problem;
 use super::protocol::{Opcode, WsDirection};
 use super::record::DirectionStats;
 use super::sync::{Scanner, MAX_PLAUSIBLE_FRAME};
@@ -379,11 +379,7 @@ impl DirState {
         if h.opcode == Opcode::Close {
             self.close_seen = true;
         }
-        self.stats.violations += errors.len() as u64;
-        out.problems += errors.len() as u64;
-        for e in &errors {
-            out.kinds.name(Kind::Violation, e.label());
-        }
+        self.count_violations(out, &errors);
         let payload = (cx.opts.frames && cx.opts.include_payload_in_frames)
             .then(|| CappedBuf::with_budget(cap, out.budget.clone()));
         if let Some(m) = self.target_msg(target) {
