@@ -17,12 +17,10 @@ use std::fmt;
 use std::net::SocketAddr;
 
 /// Which way bytes travel on a connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
-    /// From the connection's initiator (the SYN sender, or the best guess) to its peer
-    /// (the default, for records built field by field).
-    #[default]
+    /// From the connection's initiator (the SYN sender, or the best guess) to its peer.
     ClientToServer,
     /// From the server back to the client.
     ServerToClient,
@@ -53,30 +51,6 @@ impl Direction {
         }
     }
 }
-
-/// Parses the wire name (`client_to_server`, `server_to_client`).
-impl std::str::FromStr for Direction {
-    type Err = UnknownName;
-    fn from_str(s: &str) -> Result<Direction, UnknownName> {
-        match s {
-            "client_to_server" => Ok(Direction::ClientToServer),
-            "server_to_client" => Ok(Direction::ServerToClient),
-            _ => Err(UnknownName),
-        }
-    }
-}
-
-/// A name that is not one of a type's documented names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct UnknownName;
-
-impl fmt::Display for UnknownName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("unknown name")
-    }
-}
-
-impl std::error::Error for UnknownName {}
 
 impl fmt::Display for Direction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -6,15 +6,12 @@ use serde::Serialize;
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::tcp::stream::UnknownName;
-
 /// Which way a WebSocket frame travels, by the WebSocket roles: the client is the side
 /// that asked for the upgrade (or, without a handshake, the side that masks). This is not
 /// always the TCP layer's client (who sent the SYN, or its guess): the two are different
 /// types ([`crate::tcp::stream::Direction`] is the TCP one) so that a mix-up does not
 /// compile.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord, Default)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum WsDirection {
     /// From the WebSocket client (the default, for records built field by field).
     #[default]
@@ -59,13 +56,31 @@ impl fmt::Display for WsDirection {
 impl std::str::FromStr for WsDirection {
     type Err = UnknownName;
     fn from_str(s: &str) -> Result<WsDirection, UnknownName> {
-        match s {
-            "client_to_server" => Ok(WsDirection::ClientToServer),
-            "server_to_client" => Ok(WsDirection::ServerToClient),
-            _ => Err(UnknownName),
-        }
+        [WsDirection::ClientToServer, WsDirection::ServerToClient]
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or(UnknownName)
     }
 }
+
+/// JSON shows the output name.
+impl Serialize for WsDirection {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// A name that is not one of a type's documented names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnknownName;
+
+impl fmt::Display for UnknownName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("unknown name")
+    }
+}
+
+impl std::error::Error for UnknownName {}
 
 /// Largest payload a control frame may have (RFC 6455 §5.5).
 pub const MAX_CONTROL_PAYLOAD: u64 = 125;

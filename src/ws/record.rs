@@ -265,8 +265,7 @@ pub struct FlowRecord {
 }
 
 /// How a connection became (or did not become) WebSocket.
-#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, Hash, Default)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum FlowState {
     /// A 101 answer upgraded it.
     #[default]
@@ -291,6 +290,13 @@ impl FlowState {
             FlowState::Midstream => "midstream",
             FlowState::Forced => "forced",
         }
+    }
+}
+
+/// JSON shows the output name.
+impl Serialize for FlowState {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 

@@ -83,9 +83,9 @@ impl OpcodeMatch {
 
 /// Parses a name of [`OPCODES`] (see [`OpcodeMatch::parse`]).
 impl FromStr for OpcodeMatch {
-    type Err = crate::tcp::stream::UnknownName;
+    type Err = crate::ws::protocol::UnknownName;
     fn from_str(s: &str) -> Result<OpcodeMatch, Self::Err> {
-        OpcodeMatch::parse(s).ok_or(crate::tcp::stream::UnknownName)
+        OpcodeMatch::parse(s).ok_or(crate::ws::protocol::UnknownName)
     }
 }
 
