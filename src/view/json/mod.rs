@@ -45,10 +45,12 @@ impl JsonBuf {
         self.str(w, &m.file)?;
         self.raw(b",\"flow\":");
         self.u64(m.flow);
-        self.raw(b",\"client\":");
-        self.str(w, &m.client.to_string())?;
-        self.raw(b",\"server\":");
-        self.str(w, &m.server.to_string())?;
+        // Addresses and the direction have nothing to escape: written as they print.
+        write!(
+            self,
+            ",\"client\":\"{}\",\"server\":\"{}\"",
+            m.client, m.server
+        )?;
         self.raw(b",\"direction\":\"");
         self.raw(m.direction.as_str().as_bytes());
         self.raw(b"\",\"opcode\":");
