@@ -39,7 +39,8 @@ pub enum Kind {
     Evicted,
     /// Something odd but harmless, said on the record and not counted by `--strict`.
     Notice,
-    /// A problem the decoder counted without a kind above.
+    /// A problem the decoder counted without a kind above (the last kind: it sizes the
+    /// counters).
     Other,
 }
 
@@ -316,6 +317,9 @@ impl Serialize for Problem {
     }
 }
 
+/// How many kinds there are (one counter each).
+const KINDS: usize = Kind::Other as usize + 1;
+
 /// Labels remembered per kind for the summary; more are only counted.
 const LABELS_PER_KIND: usize = 3;
 
@@ -323,7 +327,7 @@ const LABELS_PER_KIND: usize = 3;
 /// which ones. Any non-zero count fails `--strict`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Problems {
-    counts: [u64; 11],
+    counts: [u64; KINDS],
     /// Per kind, how many problems of each label (for the summary's parentheses).
     labels: BTreeMap<(Kind, &'static str), u64>,
 }
