@@ -26,6 +26,7 @@
 //! were.
 
 mod decode_as;
+pub mod tls;
 
 pub use decode_as::DecodeAs;
 
