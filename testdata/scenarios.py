@@ -123,6 +123,40 @@ def bulk(seed, n=14):
     return s
 
 
+def tls_short(seed, closer="c", code=1000, reason="bye"):
+    """a shorter conversation for captures with many TLS connections (every frame-length
+    boundary is kept: 125/126 bytes, 16-bit and 64-bit lengths)."""
+    return [
+        T("c", f"hello over TLS {seed}"),
+        T("s", f"TLS reply {seed} " + EMOJI),
+        T("c", ""),
+        B("s", 125, seed=seed),
+        B("c", 126, seed=seed + 1),
+        PING("c", f"tls ping {seed}"),
+        TG("c", 3000, seed=seed + 2),
+        PING("s", bytes([0, 1, 2, 255])),
+        B("s", 4000, seed=seed + 3),
+        FT("c", ["frag ", "mented ", "TLS ✓"]),
+        B("c", 65536, seed=seed + 4),
+        TG("s", 2000, kind="hextext", seed=seed + 5),
+        CLOSE(closer, code, reason),
+    ]
+
+
+def keyupdates(seed):
+    """TLS 1.3 KeyUpdate in both directions, requested and not, with traffic before/after."""
+    KU = lambda w, req: {"from": WHO[w], "op": "keyupdate", "requested": req}  # noqa: E731
+    s = [T("c", f"before any KeyUpdate {seed}"), T("s", "server: before any KeyUpdate")]
+    for i in range(3):
+        s += [KU("c", i != 1), T("c", f"client after KeyUpdate #{i} (update_requested={i != 1})"),
+              B("s", 700 + i, seed=seed + i),
+              KU("s", i == 2), T("s", f"server after KeyUpdate #{i} (update_requested={i == 2})"),
+              B("c", 20000 + i, seed=seed + 10 + i)]
+    s += [PING("c", "ping after key updates"), T("c", "last"), KU("s", False), TG("s", 3000, seed=seed),
+          CLOSE("c", 1000, "key updates done")]
+    return s
+
+
 def late(seed):
     return [
         T("c", f"first message after the capture started {seed}", sleep=0.2),
@@ -143,10 +177,24 @@ def nodews(port, options=None, host="127.0.0.1"):
     return {"impl": "node-ws", "host": host, "port": port, "options": options or {}}
 
 
-def pair(name, server, client_impl, scripts, client_options=None, concurrent=True):
-    return {"name": name, "server": server,
-            "client": {"impl": client_impl, "options": client_options or {}},
-            "connections": [{"script": s} for s in scripts], "concurrent": concurrent}
+def pair(name, server, client_impl, scripts, client_options=None, concurrent=True, client_tls=None):
+    """scripts: script names, or (script name, per-connection client TLS options) for wss://"""
+    p = {"name": name, "server": server,
+         "client": {"impl": client_impl, "options": client_options or {}},
+         "connections": [{"script": s} if isinstance(s, str) else {"script": s[0], "tls": s[1]}
+                         for s in scripts],
+         "concurrent": concurrent}
+    if client_tls is not None:
+        p["client"]["tls"] = client_tls
+    return p
+
+
+def tls(server, **o):
+    """wss:// server: TLS options (peers/tlsutil.py for Python, node_peer.js for node):
+    cert rsa|ecdsa, min_version/max_version TLSv1.2|TLSv1.3, ciphers (OpenSSL list, <= 1.2),
+    ciphersuites (TLS 1.3), options [NO_ENCRYPT_THEN_MAC, NO_TICKET], alpn [..]; client side
+    also resume_from (node: connection index whose session to offer)."""
+    return {**server, "tls": o}
 
 
 DEFLATE_CTX = {"perMessageDeflate": {"threshold": 0}}
@@ -320,6 +368,45 @@ SCENARIOS = [
             pair("c", pyws(8032), "python-websockets", ["g3"]),
         ],
         "scripts": {"g1": bulk(70), "g2": bulk(71), "g3": bulk(72)},
+    },
+    # ------------------------------------------------------------- wss:// (TLS)
+    # "tls": true marks a wss:// scenario: orchestrate.py creates the certificates, collects
+    # the peers' NSS key logs into corpus/<name>.keys and their TLS reports into the manifest.
+    {
+        "name": "13-python-tls13",
+        "capture": {"format": "pcap-us", "tool": "tcpdump", "iface": "lo"},
+        "tls": True,
+        "description": "wss://: python-websockets client+server over TLS 1.3 (RSA certificate, SNI ws.test), "
+                       "permessage-deflate. a/0 default suite (TLS_AES_256_GCM_SHA384), a/1 client limited "
+                       "to TLS_AES_128_GCM_SHA256 (SSL_CTX_set_ciphersuites via ctypes). Full mix of "
+                       "messages on a/0, light mix on a/1. Key log: both peers' NSS key logs.",
+        "pairs": [pair("a", tls(pyws(8443), cert="rsa"), "python-websockets",
+                       [("t13a", {}), ("t13b", {"ciphersuites": "TLS_AES_128_GCM_SHA256"})],
+                       concurrent=False)],
+        "scripts": {"t13a": mix(80, closer="c", code=1000, reason="tls13 bye"),
+                    "t13b": mix(81, closer="s", code=1001, reason="tls13 going away", light=True)},
+    },
+    {
+        "name": "14-python-tls12",
+        "capture": {"format": "pcap-us", "tool": "tcpdump", "iface": "lo"},
+        "tls": True,
+        "description": "wss://: python-websockets client+server, client forced to TLS 1.2 (maximum_version), "
+                       "one suite per connection via set_ciphers: ECDHE-RSA-AES128-GCM-SHA256, "
+                       "ECDHE-RSA-AES256-GCM-SHA384 (SHA-384 PRF), ECDHE-RSA-CHACHA20-POLY1305, "
+                       "ECDHE-RSA-AES128-SHA256 (CBC) with encrypt-then-mac, the same without "
+                       "(OP_NO_ENCRYPT_THEN_MAC), static RSA AES128-GCM-SHA256 and static RSA AES256-SHA "
+                       "(CBC, SHA-1 HMAC, no EtM) at @SECLEVEL=0. Sequential connections, deflate on.",
+        "pairs": [pair("a", tls(pyws(8444), cert="rsa", ciphers="ALL:@SECLEVEL=0"), "python-websockets",
+                       [("t12a", {"ciphers": "ECDHE-RSA-AES128-GCM-SHA256"}),
+                        ("t12b", {"ciphers": "ECDHE-RSA-AES256-GCM-SHA384"}),
+                        ("t12c", {"ciphers": "ECDHE-RSA-CHACHA20-POLY1305"}),
+                        ("t12d", {"ciphers": "ECDHE-RSA-AES128-SHA256"}),
+                        ("t12e", {"ciphers": "ECDHE-RSA-AES128-SHA256", "options": ["NO_ENCRYPT_THEN_MAC"]}),
+                        ("t12f", {"ciphers": "AES128-GCM-SHA256:@SECLEVEL=0"}),
+                        ("t12g", {"ciphers": "AES256-SHA:@SECLEVEL=0", "options": ["NO_ENCRYPT_THEN_MAC"]})],
+                       client_tls={"max_version": "TLSv1.2"}, concurrent=False)],
+        "scripts": {f"t12{c}": tls_short(90 + i, closer="cs"[i % 2], reason=f"tls12 {c}")
+                    for i, c in enumerate("abcdefg")},
     },
 ]
 
