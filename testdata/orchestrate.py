@@ -349,11 +349,14 @@ def tls_report(sc, wdir, cfile, keyfile, tshark_keys, truth):
         hello[(int(sport), int(dport))] = {"stream": int(stream), "random": rnd.replace(":", "").lower(),
                                            "sni": sni or None}
     shello = {}
-    for sport, dport, suite, sid, ext in tshark_fields(
+    for sport, dport, suite, ver, exts in tshark_fields(
             cfile, tshark_keys, "tls.handshake.type == 2",
-            ["tcp.srcport", "tcp.dstport", "tls.handshake.ciphersuite", "tls.handshake.session_id",
-             "tls.handshake.extensions.supported_version"]):
-        shello[(int(dport), int(sport))] = {"suite": suite.split(",")[0], "supported_version": ext or None}
+            ["tcp.srcport", "tcp.dstport", "tls.handshake.ciphersuite",
+             "tls.handshake.extensions.supported_version", "tls.handshake.extension.type"]):
+        exts = {int(x) for x in exts.split(",") if x}
+        shello[(int(dport), int(sport))] = {"suite": suite.split(",")[0], "supported_version": ver or None,
+                                            "encrypt_then_mac": 22 in exts, "extended_master_secret": 23 in exts,
+                                            "session_ticket_ext": 35 in exts, "pre_shared_key_ext": 41 in exts}
     conn_of = {(r["client_port"], r["server_port"]): r["conn"] for r in truth}
     entries, all_ok = [], True
     for key in sorted(conn_of, key=lambda k: conn_of[k]):
@@ -377,8 +380,7 @@ def tls_report(sc, wdir, cfile, keyfile, tshark_keys, truth):
             "sni": (s_ or {}).get("sni") if s_ else a.get("sni"),
             "alpn": a["alpn"], "resumed": a["resumed"],
             "wire": {"tcp_stream": h["stream"], "client_random": h["random"], "sni": h["sni"],
-                     "server_hello_cipher_suite": shello.get(key, {}).get("suite"),
-                     "server_hello_supported_version": shello.get(key, {}).get("supported_version")},
+                     **{f"server_hello_{k}": v for k, v in shello.get(key, {}).items()}},
             "keylog_labels": sorted(keylog.get(h["random"], ())),
             "tshark_decrypted": ok,
             "tshark_decrypted_bytes": [len(cli), len(srv)],

@@ -123,7 +123,7 @@ def bulk(seed, n=14):
     return s
 
 
-def tls_short(seed, closer="c", code=1000, reason="bye"):
+def tls_short(seed, closer="c", code=1000, reason="bye", big=65536):
     """a shorter conversation for captures with many TLS connections (every frame-length
     boundary is kept: 125/126 bytes, 16-bit and 64-bit lengths)."""
     return [
@@ -137,7 +137,7 @@ def tls_short(seed, closer="c", code=1000, reason="bye"):
         PING("s", bytes([0, 1, 2, 255])),
         B("s", 4000, seed=seed + 3),
         FT("c", ["frag ", "mented ", "TLS ✓"]),
-        B("c", 65536, seed=seed + 4),
+        B("c", big, seed=seed + 4),
         TG("s", 2000, kind="hextext", seed=seed + 5),
         CLOSE(closer, code, reason),
     ]
@@ -395,7 +395,8 @@ SCENARIOS = [
                        "ECDHE-RSA-AES256-GCM-SHA384 (SHA-384 PRF), ECDHE-RSA-CHACHA20-POLY1305, "
                        "ECDHE-RSA-AES128-SHA256 (CBC) with encrypt-then-mac, the same without "
                        "(OP_NO_ENCRYPT_THEN_MAC), static RSA AES128-GCM-SHA256 and static RSA AES256-SHA "
-                       "(CBC, SHA-1 HMAC, no EtM) at @SECLEVEL=0. Sequential connections, deflate on.",
+                       "(CBC, SHA-1 HMAC, no EtM) at @SECLEVEL=0. Sequential connections, deflate on; a 65536-byte "
+                       "binary message on a/0, a/3, a/4.",
         "pairs": [pair("a", tls(pyws(8444), cert="rsa", ciphers="ALL:@SECLEVEL=0"), "python-websockets",
                        [("t12a", {"ciphers": "ECDHE-RSA-AES128-GCM-SHA256"}),
                         ("t12b", {"ciphers": "ECDHE-RSA-AES256-GCM-SHA384"}),
@@ -405,7 +406,8 @@ SCENARIOS = [
                         ("t12f", {"ciphers": "AES128-GCM-SHA256:@SECLEVEL=0"}),
                         ("t12g", {"ciphers": "AES256-SHA:@SECLEVEL=0", "options": ["NO_ENCRYPT_THEN_MAC"]})],
                        client_tls={"max_version": "TLSv1.2"}, concurrent=False)],
-        "scripts": {f"t12{c}": tls_short(90 + i, closer="cs"[i % 2], reason=f"tls12 {c}")
+        "scripts": {f"t12{c}": tls_short(90 + i, closer="cs"[i % 2], reason=f"tls12 {c}",
+                                         big=65536 if c in "ade" else 300)
                     for i, c in enumerate("abcdefg")},
     },
 ]
