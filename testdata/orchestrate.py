@@ -336,18 +336,22 @@ def tls_report(sc, wdir, cfile, keyfile, tshark_keys, truth):
             for line in f:
                 r = json.loads(line)
                 reports[(r["client_port"], r["server_port"])][r["role"]] = r
-    keylog = defaultdict(set)
+    keylog = defaultdict(lambda: defaultdict(int))
     with open(keyfile) as f:
         for line in f:
             p = line.split()
             if len(p) == 3:
-                keylog[p[1].lower()].add(p[0])
+                keylog[p[1].lower()][p[0]] += 1
     hello = {}
-    for stream, sport, dport, rnd, sni in tshark_fields(
+    for stream, sport, dport, rnd, sni, sidlen, etypes, elens in tshark_fields(
             cfile, tshark_keys, "tls.handshake.type == 1",
-            ["tcp.stream", "tcp.srcport", "tcp.dstport", "tls.handshake.random", "tls.handshake.extensions_server_name"]):
+            ["tcp.stream", "tcp.srcport", "tcp.dstport", "tls.handshake.random", "tls.handshake.extensions_server_name",
+             "tls.handshake.session_id_length", "tls.handshake.extension.type", "tls.handshake.extension.len"]):
+        ext = dict(zip((int(x) for x in etypes.split(",") if x), (int(x) for x in elens.split(",") if x)))
         hello[(int(sport), int(dport))] = {"stream": int(stream), "random": rnd.replace(":", "").lower(),
-                                           "sni": sni or None}
+                                           "sni": sni or None, "session_id_length": int(sidlen or 0),
+                                           "ticket_length": ext.get(35), "psk_offered": 41 in ext,
+                                           "alpn_offered": 16 in ext}
     shello = {}
     for sport, dport, suite, ver, exts in tshark_fields(
             cfile, tshark_keys, "tls.handshake.type == 2",
@@ -358,6 +362,18 @@ def tls_report(sc, wdir, cfile, keyfile, tshark_keys, truth):
                                             "encrypt_then_mac": 22 in exts, "extended_master_secret": 23 in exts,
                                             "session_ticket_ext": 35 in exts, "pre_shared_key_ext": 41 in exts}
     conn_of = {(r["client_port"], r["server_port"]): r["conn"] for r in truth}
+    wanted = {}  # what the scenario asked for, checked against what the peers negotiated
+    for pr in sc["pairs"]:
+        for i, cn in enumerate(pr["connections"]):
+            o = {**pr["server"].get("tls", {}), **pr["client"].get("tls", {}), **cn.get("tls", {})}
+            w = {}
+            for k in ("ciphersuites", "ciphers"):
+                if o.get(k) and ":" not in o[k].split(":@")[0]:
+                    w["cipher"] = o[k].split(":@")[0]
+            if o.get("max_version") == "TLSv1.2":
+                w["version"] = "TLSv1.2"
+            w["resumed"] = "resume_from" in cn.get("tls", {})
+            wanted[f"{pr['name']}/{i}"] = w
     entries, all_ok = [], True
     for key in sorted(conn_of, key=lambda k: conn_of[k]):
         rep = reports.get(key, {})
@@ -368,20 +384,31 @@ def tls_report(sc, wdir, cfile, keyfile, tshark_keys, truth):
         for fld in ("version", "cipher", "alpn", "resumed"):
             if c and s_ and c[fld] != s_[fld]:
                 raise RuntimeError(f"{conn_of[key]}: client says {fld}={c[fld]!r}, server {s_[fld]!r}")
+        for fld, v in wanted.get(conn_of[key], {}).items():
+            if a[fld] != v:
+                raise RuntimeError(f"{conn_of[key]}: wanted {fld}={v!r}, peers negotiated {a[fld]!r}")
         h = hello.get(key)
         if h is None:
             raise RuntimeError(f"tshark sees no ClientHello for {key}")
         cli, srv = follow_tls(cfile, tshark_keys, h["stream"])
         ok = cli.startswith(b"GET /") and srv.startswith(b"HTTP/1.1 101")
         all_ok &= ok
+        sh = shello.get(key, {})
+        how = None
+        if a["resumed"]:
+            how = ("psk" if sh.get("pre_shared_key_ext") else "?") if a["version"] == "TLSv1.3" else \
+                ("ticket" if h["ticket_length"] else "session_id")
         entries.append({
             "conn": conn_of[key], "client_port": key[0], "server_port": key[1],
             "version": a["version"], "cipher": a["cipher"],
             "sni": (s_ or {}).get("sni") if s_ else a.get("sni"),
-            "alpn": a["alpn"], "resumed": a["resumed"],
+            "alpn": a["alpn"], "resumed": a["resumed"], "resumption": how,
             "wire": {"tcp_stream": h["stream"], "client_random": h["random"], "sni": h["sni"],
+                     "client_hello_session_id_length": h["session_id_length"],
+                     "client_hello_ticket_length": h["ticket_length"], "client_hello_psk": h["psk_offered"],
                      **{f"server_hello_{k}": v for k, v in shello.get(key, {}).items()}},
-            "keylog_labels": sorted(keylog.get(h["random"], ())),
+            # label -> number of lines for this client random (both peers log: usually 2 each)
+            "keylog_labels": dict(sorted(keylog.get(h["random"], {}).items())),
             "tshark_decrypted": ok,
             "tshark_decrypted_bytes": [len(cli), len(srv)],
             "reported_by": {k: {f: v for f, v in r.items() if f not in ("role", "conn", "client_port", "server_port")}

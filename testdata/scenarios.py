@@ -409,6 +409,34 @@ SCENARIOS = [
         "scripts": {f"t12{c}": tls_short(90 + i, closer="cs"[i % 2], reason=f"tls12 {c}",
                                          big=65536 if c in "ade" else 300)
                     for i, c in enumerate("abcdefg")},
+    },    {
+        "name": "15-node-ws-tls",
+        "capture": {"format": "pcap-us", "tool": "tcpdump", "iface": "lo"},
+        "tls": True,
+        "description": "wss://: node ws client+server over node's tls (https server), ALPN http/1.1 on both "
+                       "sides, permessage-deflate (threshold 0). Pair a (ECDSA P-256 certificate, session "
+                       "tickets on), sequential: a/0 TLS 1.3 TLS_CHACHA20_POLY1305_SHA256; a/1 TLS 1.3 "
+                       "TLS_AES_128_GCM_SHA256; a/2 TLS 1.3 PSK resumption of a/1's session (ticket); a/3 TLS 1.2 "
+                       "ECDHE-ECDSA-AES256-GCM-SHA384; a/4 TLS 1.2 resumption of a/3 by session ticket. Pair b "
+                       "(RSA certificate, SSL_OP_NO_TICKET, server session cache): b/0 TLS 1.2 "
+                       "ECDHE-RSA-CHACHA20-POLY1305; b/1 TLS 1.2 resumption of b/0 by session ID. Key logs from "
+                       "the 'keylog' events of the client sockets and of the servers.",
+        "pairs": [
+            pair("a", tls(nodews(8445, DEFLATE_CTX), cert="ecdsa", alpn=["http/1.1"]), "node-ws",
+                 [("n0", {"ciphersuites": "TLS_CHACHA20_POLY1305_SHA256"}),
+                  ("n1", {"ciphersuites": "TLS_AES_128_GCM_SHA256"}),
+                  ("n2", {"ciphersuites": "TLS_AES_128_GCM_SHA256", "resume_from": 1}),
+                  ("n3", {"max_version": "TLSv1.2", "ciphers": "ECDHE-ECDSA-AES256-GCM-SHA384"}),
+                  ("n4", {"max_version": "TLSv1.2", "ciphers": "ECDHE-ECDSA-AES256-GCM-SHA384", "resume_from": 3})],
+                 client_options=DEFLATE_CTX, client_tls={"alpn": ["http/1.1"]}, concurrent=False),
+            pair("b", tls(nodews(8446, DEFLATE_CTX), cert="rsa", alpn=["http/1.1"], options=["NO_TICKET"]),
+                 "node-ws",
+                 [("n5", {"max_version": "TLSv1.2", "ciphers": "ECDHE-RSA-CHACHA20-POLY1305"}),
+                  ("n6", {"max_version": "TLSv1.2", "ciphers": "ECDHE-RSA-CHACHA20-POLY1305", "resume_from": 0})],
+                 client_options=DEFLATE_CTX, client_tls={"alpn": ["http/1.1"]}, concurrent=False),
+        ],
+        "scripts": {f"n{i}": tls_short(110 + i, closer="cs"[i % 2], reason=f"node tls {i}",
+                                       big=65536 if i in (0, 2, 6) else 300) for i in range(7)},
     },
 ]
 
