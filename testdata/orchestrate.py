@@ -361,7 +361,23 @@ def tls_report(sc, wdir, cfile, keyfile, tshark_keys, truth):
         shello[(int(dport), int(sport))] = {"suite": suite.split(",")[0], "supported_version": ver or None,
                                             "encrypt_then_mac": 22 in exts, "extended_master_secret": 23 in exts,
                                             "session_ticket_ext": 35 in exts, "pre_shared_key_ext": 41 in exts}
+    kupd = defaultdict(lambda: {"client_to_server": [], "server_to_client": []})
+    for sport, dport, req in tshark_fields(cfile, tshark_keys, "tls.handshake.type == 24",
+                                           ["tcp.srcport", "tcp.dstport", "tls.handshake.key_update.request_update"]):
+        for r in req.split(","):
+            if (int(sport), int(dport)) in hello:
+                kupd[(int(sport), int(dport))]["client_to_server"].append(int(r))
+            else:
+                kupd[(int(dport), int(sport))]["server_to_client"].append(int(r))
     conn_of = {(r["client_port"], r["server_port"]): r["conn"] for r in truth}
+    ku_calls = {}  # SSL_key_update calls the scripts made (the automatic answers are not in here)
+    for pr in sc["pairs"]:
+        for i, cn in enumerate(pr["connections"]):
+            acts = [a for a in sc["scripts"][cn["script"]] if a["op"] == "keyupdate"]
+            if acts:
+                ku_calls[f"{pr['name']}/{i}"] = {
+                    d: [int(a.get("requested", False)) for a in acts if a["from"] == who]
+                    for d, who in (("client_to_server", "client"), ("server_to_client", "server"))}
     wanted = {}  # what the scenario asked for, checked against what the peers negotiated
     for pr in sc["pairs"]:
         for i, cn in enumerate(pr["connections"]):
@@ -408,6 +424,8 @@ def tls_report(sc, wdir, cfile, keyfile, tshark_keys, truth):
                      "client_hello_ticket_length": h["ticket_length"], "client_hello_psk": h["psk_offered"],
                      **{f"server_hello_{k}": v for k, v in shello.get(key, {}).items()}},
             # label -> number of lines for this client random (both peers log: usually 2 each)
+            **({"key_updates_on_wire": kupd[key], "key_update_calls": ku_calls.get(conn_of[key])}
+               if key in kupd or conn_of[key] in ku_calls else {}),
             "keylog_labels": dict(sorted(keylog.get(h["random"], {}).items())),
             "tshark_decrypted": ok,
             "tshark_decrypted_bytes": [len(cli), len(srv)],

@@ -437,6 +437,37 @@ SCENARIOS = [
         ],
         "scripts": {f"n{i}": tls_short(110 + i, closer="cs"[i % 2], reason=f"node tls {i}",
                                        big=65536 if i in (0, 2, 6) else 300) for i in range(7)},
+    },    {
+        "name": "16-dsb",
+        "capture": {"format": "pcapng", "tool": "dumpcap", "iface": "lo", "dsb": True},
+        "tls": True,
+        "description": "wss:// pcapng (dumpcap) whose TLS secrets are inside the file: the peers' key log was "
+                       "injected as a Decryption Secrets Block (editcap --inject-secrets tls,KEYS); "
+                       "16-dsb.keys is a copy for reference only. python-websockets client -> node ws server "
+                       "(TLS 1.3, deflate) and node ws client -> python-websockets server (TLS 1.2 "
+                       "ECDHE-RSA-AES128-GCM-SHA256, deflate).",
+        "pairs": [
+            pair("a", tls(nodews(8447, DEFLATE_CTX), cert="rsa"), "python-websockets", ["d1"]),
+            pair("b", tls(pyws(8448), cert="rsa"), "node-ws",
+                 [("d2", {"max_version": "TLSv1.2", "ciphers": "ECDHE-RSA-AES128-GCM-SHA256"})],
+                 client_options=DEFLATE_CTX),
+        ],
+        "scripts": {"d1": tls_short(130, closer="c", reason="dsb a"),
+                    "d2": tls_short(131, closer="s", reason="dsb b", big=300)},
+    },
+    {
+        "name": "17-keyupdate",
+        "capture": {"format": "pcap-us", "tool": "tcpdump", "iface": "lo"},
+        "tls": True,
+        "description": "wss:// TLS 1.3 with KeyUpdate messages in both directions (SSL_key_update called through "
+                       "ctypes on the peers' SSL objects; OpenSSL sends the KeyUpdate before the next "
+                       "application data): client KeyUpdates with update_requested, update_not_requested, "
+                       "update_requested; server KeyUpdates not_requested, not_requested, requested, "
+                       "not_requested. A requested update makes the other side answer with its own KeyUpdate "
+                       "(not_requested) before its next record. WebSocket messages before, between and after. "
+                       "python-websockets client+server, deflate, TLS_AES_256_GCM_SHA384.",
+        "pairs": [pair("a", tls(pyws(8449), cert="ecdsa"), "python-websockets", ["ku"])],
+        "scripts": {"ku": keyupdates(140)},
     },
 ]
 
