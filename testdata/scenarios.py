@@ -468,6 +468,21 @@ SCENARIOS = [
                        "python-websockets client+server, deflate, TLS_AES_256_GCM_SHA384.",
         "pairs": [pair("a", tls(pyws(8449), cert="ecdsa"), "python-websockets", ["ku"])],
         "scripts": {"ku": keyupdates(140)},
+    },    {
+        "name": "18-tls-lossy",
+        "capture": {"format": "pcap-us", "tool": "nflog", "iface": "nflog:5", "lossy": "input-nflog"},
+        "tls": True,
+        "description": "wss:// with real gaps, made like 12-lossy-gaps: iptables drops 4% of TCP packets on "
+                       "INPUT and the capture is the NFLOG stream of the survivors (rewritten as Ethernet), so "
+                       "TLS records are split by holes, filled later by retransmissions, out of order, with "
+                       "duplicates. python-websockets TLS 1.3 (AES-256-GCM, deflate) and node ws TLS 1.2 "
+                       "(ECDHE-RSA-AES128-GCM-SHA256, plain), multi-KB messages.",
+        "pairs": [
+            pair("a", tls(pyws(8450), cert="rsa"), "python-websockets", ["lt1"]),
+            pair("b", tls(nodews(8451), cert="rsa"), "node-ws",
+                 [("lt2", {"max_version": "TLSv1.2", "ciphers": "ECDHE-RSA-AES128-GCM-SHA256"})]),
+        ],
+        "scripts": {"lt1": bulk(150, n=10), "lt2": bulk(151, n=10)},
     },
 ]
 
