@@ -157,6 +157,25 @@ def keyupdates(seed):
     return s
 
 
+def browser(seed):
+    """for a browser client: no client pings/pongs/fragments (the WebSocket API has none) and no
+    server pings (the browser answers them without telling the page, so its truth would miss them)."""
+    return [
+        T("c", f"hello from the browser {seed}"),
+        T("s", "hello browser " + EMOJI),
+        T("c", EMOJI),
+        B("s", 125, seed=seed),
+        B("c", 126, seed=seed + 1),
+        T("c", ""),
+        FT("s", ["server ", "fragmented ", "✓"]),
+        TG("c", 5000, seed=seed + 2),
+        B("s", 65536, seed=seed + 3),
+        B("c", 65536, seed=seed + 4),
+        TG("s", 3000, kind="hextext", seed=seed + 5),
+        CLOSE("c", 1000, "browser done"),
+    ]
+
+
 def late(seed):
     return [
         T("c", f"first message after the capture started {seed}", sleep=0.2),
@@ -483,6 +502,18 @@ SCENARIOS = [
                  [("lt2", {"max_version": "TLSv1.2", "ciphers": "ECDHE-RSA-AES128-GCM-SHA256"})]),
         ],
         "scripts": {"lt1": bulk(150, n=10), "lt2": bulk(151, n=10)},
+    },    {
+        "name": "19-chromium-wss",
+        "capture": {"format": "pcap-us", "tool": "tcpdump", "iface": "lo"},
+        "tls": True,
+        "description": "headless Chromium (SSLKEYLOGFILE) loads https://ws.test:8453/ from a Python https "
+                       "server (host-resolver-rules map ws.test to 127.0.0.1) and its JavaScript opens "
+                       "wss://ws.test:8452/a/0 to a python-websockets TLS server (deflate offered by Chromium, "
+                       "accepted). The capture also holds the page's HTTPS connection(s) (HTTP/1.1 or h2, not "
+                       "WebSocket). Chromium's sent records have fragments/compressed null (not visible to the "
+                       "page); client_port comes from the server's records.",
+        "pairs": [pair("a", tls(pyws(8452), cert="rsa"), "chromium", ["cr"], client_options={"page_port": 8453})],
+        "scripts": {"cr": browser(160)},
     },
 ]
 
