@@ -8,6 +8,10 @@ Script actions (executed in lock-step, see README):
    payload: "text": str | "hex": str | "gen": {"kind": random|pattern|hextext, "size": N, "seed": S},
    "frags": [byte lengths] (fragmented send), "compress": bool (node only),
    "code": N|null, "reason": str (close), "sleep": seconds before sending}
+  {"from": ..., "op": "keyupdate", "requested": bool}: TLS 1.3 KeyUpdate (Python peers only),
+   sent by OpenSSL before that side's next record; not a WebSocket message, no truth record.
+wss:// scenarios have "tls": true and a "tls" object on the server (see tls()); a connection
+may be (script name, client TLS options) instead of a script name.
 Rule: after a ping from A, A's next data message comes before B sends anything,
 so the automatic pong's place in B's direction is deterministic.
 """
