@@ -8,6 +8,10 @@ Script actions (executed in lock-step, see README):
    payload: "text": str | "hex": str | "gen": {"kind": random|pattern|hextext, "size": N, "seed": S},
    "frags": [byte lengths] (fragmented send), "compress": bool (node only),
    "code": N|null, "reason": str (close), "sleep": seconds before sending}
+  {"from": ..., "op": "keyupdate", "requested": bool}: TLS 1.3 KeyUpdate (Python peers only),
+   sent by OpenSSL before that side's next record; not a WebSocket message, no truth record.
+wss:// scenarios have "tls": true and a "tls" object on the server (see tls()); a connection
+may be (script name, client TLS options) instead of a script name.
 Rule: after a ping from A, A's next data message comes before B sends anything,
 so the automatic pong's place in B's direction is deterministic.
 """
@@ -123,6 +127,59 @@ def bulk(seed, n=14):
     return s
 
 
+def tls_short(seed, closer="c", code=1000, reason="bye", big=65536):
+    """a shorter conversation for captures with many TLS connections (every frame-length
+    boundary is kept: 125/126 bytes, 16-bit and 64-bit lengths)."""
+    return [
+        T("c", f"hello over TLS {seed}"),
+        T("s", f"TLS reply {seed} " + EMOJI),
+        T("c", ""),
+        B("s", 125, seed=seed),
+        B("c", 126, seed=seed + 1),
+        PING("c", f"tls ping {seed}"),
+        TG("c", 3000, seed=seed + 2),
+        PING("s", bytes([0, 1, 2, 255])),
+        B("s", 4000, seed=seed + 3),
+        FT("c", ["frag ", "mented ", "TLS ✓"]),
+        B("c", big, seed=seed + 4),
+        TG("s", 2000, kind="hextext", seed=seed + 5),
+        CLOSE(closer, code, reason),
+    ]
+
+
+def keyupdates(seed):
+    """TLS 1.3 KeyUpdate in both directions, requested and not, with traffic before/after."""
+    KU = lambda w, req: {"from": WHO[w], "op": "keyupdate", "requested": req}  # noqa: E731
+    s = [T("c", f"before any KeyUpdate {seed}"), T("s", "server: before any KeyUpdate")]
+    for i in range(3):
+        s += [KU("c", i != 1), T("c", f"client after KeyUpdate #{i} (update_requested={i != 1})"),
+              B("s", 700 + i, seed=seed + i),
+              KU("s", i == 2), T("s", f"server after KeyUpdate #{i} (update_requested={i == 2})"),
+              B("c", 20000 + i, seed=seed + 10 + i)]
+    s += [PING("c", "ping after key updates"), T("c", "last"), KU("s", False), TG("s", 3000, seed=seed),
+          CLOSE("c", 1000, "key updates done")]
+    return s
+
+
+def browser(seed):
+    """for a browser client: no client pings/pongs/fragments (the WebSocket API has none) and no
+    server pings (the browser answers them without telling the page, so its truth would miss them)."""
+    return [
+        T("c", f"hello from the browser {seed}"),
+        T("s", "hello browser " + EMOJI),
+        T("c", EMOJI),
+        B("s", 125, seed=seed),
+        B("c", 126, seed=seed + 1),
+        T("c", ""),
+        FT("s", ["server ", "fragmented ", "✓"]),
+        TG("c", 5000, seed=seed + 2),
+        B("s", 65536, seed=seed + 3),
+        B("c", 65536, seed=seed + 4),
+        TG("s", 3000, kind="hextext", seed=seed + 5),
+        CLOSE("c", 1000, "browser done"),
+    ]
+
+
 def late(seed):
     return [
         T("c", f"first message after the capture started {seed}", sleep=0.2),
@@ -143,10 +200,24 @@ def nodews(port, options=None, host="127.0.0.1"):
     return {"impl": "node-ws", "host": host, "port": port, "options": options or {}}
 
 
-def pair(name, server, client_impl, scripts, client_options=None, concurrent=True):
-    return {"name": name, "server": server,
-            "client": {"impl": client_impl, "options": client_options or {}},
-            "connections": [{"script": s} for s in scripts], "concurrent": concurrent}
+def pair(name, server, client_impl, scripts, client_options=None, concurrent=True, client_tls=None):
+    """scripts: script names, or (script name, per-connection client TLS options) for wss://"""
+    p = {"name": name, "server": server,
+         "client": {"impl": client_impl, "options": client_options or {}},
+         "connections": [{"script": s} if isinstance(s, str) else {"script": s[0], "tls": s[1]}
+                         for s in scripts],
+         "concurrent": concurrent}
+    if client_tls is not None:
+        p["client"]["tls"] = client_tls
+    return p
+
+
+def tls(server, **o):
+    """wss:// server: TLS options (peers/tlsutil.py for Python, node_peer.js for node):
+    cert rsa|ecdsa, min_version/max_version TLSv1.2|TLSv1.3, ciphers (OpenSSL list, <= 1.2),
+    ciphersuites (TLS 1.3), options [NO_ENCRYPT_THEN_MAC, NO_TICKET], alpn [..]; client side
+    also resume_from (node: connection index whose session to offer)."""
+    return {**server, "tls": o}
 
 
 DEFLATE_CTX = {"perMessageDeflate": {"threshold": 0}}
@@ -320,6 +391,133 @@ SCENARIOS = [
             pair("c", pyws(8032), "python-websockets", ["g3"]),
         ],
         "scripts": {"g1": bulk(70), "g2": bulk(71), "g3": bulk(72)},
+    },
+    # ------------------------------------------------------------- wss:// (TLS)
+    # "tls": true marks a wss:// scenario: orchestrate.py creates the certificates, collects
+    # the peers' NSS key logs into corpus/<name>.keys and their TLS reports into the manifest.
+    {
+        "name": "13-python-tls13",
+        "capture": {"format": "pcap-us", "tool": "tcpdump", "iface": "lo"},
+        "tls": True,
+        "description": "wss://: python-websockets client+server over TLS 1.3 (RSA certificate, SNI ws.test), "
+                       "permessage-deflate. a/0 default suite (TLS_AES_256_GCM_SHA384), a/1 client limited "
+                       "to TLS_AES_128_GCM_SHA256 (SSL_CTX_set_ciphersuites via ctypes). Full mix of "
+                       "messages on a/0, light mix on a/1. Key log: both peers' NSS key logs.",
+        "pairs": [pair("a", tls(pyws(8443), cert="rsa"), "python-websockets",
+                       [("t13a", {}), ("t13b", {"ciphersuites": "TLS_AES_128_GCM_SHA256"})],
+                       concurrent=False)],
+        "scripts": {"t13a": mix(80, closer="c", code=1000, reason="tls13 bye"),
+                    "t13b": mix(81, closer="s", code=1001, reason="tls13 going away", light=True)},
+    },
+    {
+        "name": "14-python-tls12",
+        "capture": {"format": "pcap-us", "tool": "tcpdump", "iface": "lo"},
+        "tls": True,
+        "description": "wss://: python-websockets client+server, client forced to TLS 1.2 (maximum_version), "
+                       "one suite per connection via set_ciphers: ECDHE-RSA-AES128-GCM-SHA256, "
+                       "ECDHE-RSA-AES256-GCM-SHA384 (SHA-384 PRF), ECDHE-RSA-CHACHA20-POLY1305, "
+                       "ECDHE-RSA-AES128-SHA256 (CBC) with encrypt-then-mac, the same without "
+                       "(OP_NO_ENCRYPT_THEN_MAC), static RSA AES128-GCM-SHA256 and static RSA AES256-SHA "
+                       "(CBC, SHA-1 HMAC, no EtM) at @SECLEVEL=0. Sequential connections, deflate on; a 65536-byte "
+                       "binary message on a/0, a/3, a/4.",
+        "pairs": [pair("a", tls(pyws(8444), cert="rsa", ciphers="ALL:@SECLEVEL=0"), "python-websockets",
+                       [("t12a", {"ciphers": "ECDHE-RSA-AES128-GCM-SHA256"}),
+                        ("t12b", {"ciphers": "ECDHE-RSA-AES256-GCM-SHA384"}),
+                        ("t12c", {"ciphers": "ECDHE-RSA-CHACHA20-POLY1305"}),
+                        ("t12d", {"ciphers": "ECDHE-RSA-AES128-SHA256"}),
+                        ("t12e", {"ciphers": "ECDHE-RSA-AES128-SHA256", "options": ["NO_ENCRYPT_THEN_MAC"]}),
+                        ("t12f", {"ciphers": "AES128-GCM-SHA256:@SECLEVEL=0"}),
+                        ("t12g", {"ciphers": "AES256-SHA:@SECLEVEL=0", "options": ["NO_ENCRYPT_THEN_MAC"]})],
+                       client_tls={"max_version": "TLSv1.2"}, concurrent=False)],
+        "scripts": {f"t12{c}": tls_short(90 + i, closer="cs"[i % 2], reason=f"tls12 {c}",
+                                         big=65536 if c in "ade" else 300)
+                    for i, c in enumerate("abcdefg")},
+    },    {
+        "name": "15-node-ws-tls",
+        "capture": {"format": "pcap-us", "tool": "tcpdump", "iface": "lo"},
+        "tls": True,
+        "description": "wss://: node ws client+server over node's tls (https server), ALPN http/1.1 on both "
+                       "sides, permessage-deflate (threshold 0). Pair a (ECDSA P-256 certificate, session "
+                       "tickets on), sequential: a/0 TLS 1.3 TLS_CHACHA20_POLY1305_SHA256; a/1 TLS 1.3 "
+                       "TLS_AES_128_GCM_SHA256; a/2 TLS 1.3 PSK resumption of a/1's session (ticket); a/3 TLS 1.2 "
+                       "ECDHE-ECDSA-AES256-GCM-SHA384; a/4 TLS 1.2 resumption of a/3 by session ticket. Pair b "
+                       "(RSA certificate, SSL_OP_NO_TICKET, server session cache): b/0 TLS 1.2 "
+                       "ECDHE-RSA-CHACHA20-POLY1305; b/1 TLS 1.2 resumption of b/0 by session ID. Key logs from "
+                       "the 'keylog' events of the client sockets and of the servers.",
+        "pairs": [
+            pair("a", tls(nodews(8445, DEFLATE_CTX), cert="ecdsa", alpn=["http/1.1"]), "node-ws",
+                 [("n0", {"ciphersuites": "TLS_CHACHA20_POLY1305_SHA256"}),
+                  ("n1", {"ciphersuites": "TLS_AES_128_GCM_SHA256"}),
+                  ("n2", {"ciphersuites": "TLS_AES_128_GCM_SHA256", "resume_from": 1}),
+                  ("n3", {"max_version": "TLSv1.2", "ciphers": "ECDHE-ECDSA-AES256-GCM-SHA384"}),
+                  ("n4", {"max_version": "TLSv1.2", "ciphers": "ECDHE-ECDSA-AES256-GCM-SHA384", "resume_from": 3})],
+                 client_options=DEFLATE_CTX, client_tls={"alpn": ["http/1.1"]}, concurrent=False),
+            pair("b", tls(nodews(8446, DEFLATE_CTX), cert="rsa", alpn=["http/1.1"], options=["NO_TICKET"]),
+                 "node-ws",
+                 [("n5", {"max_version": "TLSv1.2", "ciphers": "ECDHE-RSA-CHACHA20-POLY1305"}),
+                  ("n6", {"max_version": "TLSv1.2", "ciphers": "ECDHE-RSA-CHACHA20-POLY1305", "resume_from": 0})],
+                 client_options=DEFLATE_CTX, client_tls={"alpn": ["http/1.1"]}, concurrent=False),
+        ],
+        "scripts": {f"n{i}": tls_short(110 + i, closer="cs"[i % 2], reason=f"node tls {i}",
+                                       big=65536 if i in (0, 2, 6) else 300) for i in range(7)},
+    },    {
+        "name": "16-dsb",
+        "capture": {"format": "pcapng", "tool": "dumpcap", "iface": "lo", "dsb": True},
+        "tls": True,
+        "description": "wss:// pcapng (dumpcap) whose TLS secrets are inside the file: the peers' key log was "
+                       "injected as a Decryption Secrets Block (editcap --inject-secrets tls,KEYS); "
+                       "16-dsb.keys is a copy for reference only. python-websockets client -> node ws server "
+                       "(TLS 1.3, deflate) and node ws client -> python-websockets server (TLS 1.2 "
+                       "ECDHE-RSA-AES128-GCM-SHA256, deflate).",
+        "pairs": [
+            pair("a", tls(nodews(8447, DEFLATE_CTX), cert="rsa"), "python-websockets", ["d1"]),
+            pair("b", tls(pyws(8448), cert="rsa"), "node-ws",
+                 [("d2", {"max_version": "TLSv1.2", "ciphers": "ECDHE-RSA-AES128-GCM-SHA256"})],
+                 client_options=DEFLATE_CTX),
+        ],
+        "scripts": {"d1": tls_short(130, closer="c", reason="dsb a"),
+                    "d2": tls_short(131, closer="s", reason="dsb b", big=300)},
+    },
+    {
+        "name": "17-keyupdate",
+        "capture": {"format": "pcap-us", "tool": "tcpdump", "iface": "lo"},
+        "tls": True,
+        "description": "wss:// TLS 1.3 with KeyUpdate messages in both directions (SSL_key_update called through "
+                       "ctypes on the peers' SSL objects; OpenSSL sends the KeyUpdate before the next "
+                       "application data): client KeyUpdates with update_requested, update_not_requested, "
+                       "update_requested; server KeyUpdates not_requested, not_requested, requested, "
+                       "not_requested. A requested update makes the other side answer with its own KeyUpdate "
+                       "(not_requested) before its next record. WebSocket messages before, between and after. "
+                       "python-websockets client+server, deflate, TLS_AES_256_GCM_SHA384.",
+        "pairs": [pair("a", tls(pyws(8449), cert="ecdsa"), "python-websockets", ["ku"])],
+        "scripts": {"ku": keyupdates(140)},
+    },    {
+        "name": "18-tls-lossy",
+        "capture": {"format": "pcap-us", "tool": "nflog", "iface": "nflog:5", "lossy": "input-nflog"},
+        "tls": True,
+        "description": "wss:// with real gaps, made like 12-lossy-gaps: iptables drops 4% of TCP packets on "
+                       "INPUT and the capture is the NFLOG stream of the survivors (rewritten as Ethernet), so "
+                       "TLS records are split by holes, filled later by retransmissions, out of order, with "
+                       "duplicates. python-websockets TLS 1.3 (AES-256-GCM, deflate) and node ws TLS 1.2 "
+                       "(ECDHE-RSA-AES128-GCM-SHA256, plain), multi-KB messages.",
+        "pairs": [
+            pair("a", tls(pyws(8450), cert="rsa"), "python-websockets", ["lt1"]),
+            pair("b", tls(nodews(8451), cert="rsa"), "node-ws",
+                 [("lt2", {"max_version": "TLSv1.2", "ciphers": "ECDHE-RSA-AES128-GCM-SHA256"})]),
+        ],
+        "scripts": {"lt1": bulk(150, n=10), "lt2": bulk(151, n=10)},
+    },    {
+        "name": "19-chromium-wss",
+        "capture": {"format": "pcap-us", "tool": "tcpdump", "iface": "lo"},
+        "tls": True,
+        "description": "headless Chromium (SSLKEYLOGFILE) loads https://ws.test:8453/ from a Python https "
+                       "server (host-resolver-rules map ws.test to 127.0.0.1) and its JavaScript opens "
+                       "wss://ws.test:8452/a/0 to a python-websockets TLS server (deflate offered by Chromium, "
+                       "accepted). The capture also holds the page's HTTPS connection(s) (HTTP/1.1 or h2, not "
+                       "WebSocket). Chromium's sent records have fragments/compressed null (not visible to the "
+                       "page); client_port comes from the server's records.",
+        "pairs": [pair("a", tls(pyws(8452), cert="rsa"), "chromium", ["cr"], client_options={"page_port": 8453})],
+        "scripts": {"cr": browser(160)},
     },
 ]
 

@@ -22,6 +22,39 @@ const SCRIPTS = SC.scripts;
 const ME = ROLE === 'client' ? 'client' : 'server';
 const SENT_DIR = ME === 'client' ? 'client_to_server' : 'server_to_client';
 const RECV_DIR = ME === 'client' ? 'server_to_client' : 'client_to_server';
+// wss:// when the scenario gives the server a "tls" object (scenarios.py: tls())
+const TLS = P.server.tls;
+const KEYLOG = OUT.replace(/\.jsonl$/, '') + '.keys';
+const TLSINFO = OUT.replace(/\.jsonl$/, '') + '.tls.jsonl';
+const CERTS = process.env.WSD_CERTS || '/tmp/wsdissect-testdata-work/certs';
+const SNI = 'ws.test';
+const tls = require('tls');
+const https = require('https');
+const SESSIONS = {}; // client: connection index -> last TLS session it received
+// the 'keylog' events give NSS key log lines (with their newline); written as they come
+const keylog = (line) => fs.appendFileSync(KEYLOG, line);
+function tlsOptions(o) {
+  const r = {};
+  if (o.min_version) r.minVersion = o.min_version;
+  if (o.max_version) r.maxVersion = o.max_version;
+  // node takes the TLS 1.3 suites (TLS_*) in the same 'ciphers' string as the <= 1.2 ones
+  const c = [o.ciphersuites, o.ciphers].filter((x) => x).join(':');
+  if (c) r.ciphers = c;
+  if (o.alpn) r.ALPNProtocols = o.alpn;
+  let so = 0;
+  for (const name of o.options || []) so |= { NO_TICKET: crypto.constants.SSL_OP_NO_TICKET }[name];
+  if (so) r.secureOptions = so;
+  return r;
+}
+function tlsInfo(sock, conn, cport, sport) {
+  const c = sock.getCipher();
+  fs.appendFileSync(TLSINFO, JSON.stringify({
+    role: ME, conn, client_port: cport, server_port: sport, version: sock.getProtocol(),
+    cipher: c ? c.name : null, cipher_standard_name: c ? c.standardName : null,
+    sni: ME === 'server' ? (sock.servername || null) : SNI, alpn: sock.alpnProtocol || null,
+    resumed: sock.isSessionReused(), library: `node ${process.version} OpenSSL ${process.versions.openssl}`,
+  }) + '\n');
+}
 const TIMEOUT = parseFloat(process.env.PEER_TIMEOUT || '60') * 1000;
 setTimeout(() => { console.error(`node_peer ${ROLE} ${PAIR} TIMEOUT`); process.exit(2); }, TIMEOUT).unref();
 
@@ -131,6 +164,7 @@ class Conn {
     this.ws = ws; this.conn = conn;
     const s = ws._socket;
     if (ME === 'client') { this.cport = s.localPort; this.sport = s.remotePort; } else { this.cport = s.remotePort; this.sport = s.localPort; }
+    if (TLS) tlsInfo(s, conn, this.cport, this.sport);
     this.log = []; ws._sender._truthLog = this.log;
     this.recvd = []; this.queue = []; this.waiters = [];
     this.closed = new Promise((resolve) => {
@@ -241,10 +275,25 @@ async function main() {
   const port = P.server.port;
   if (ROLE === 'server') {
     const so = P.server.options || {};
+    let server = null;
+    if (TLS) {
+      const kind = TLS.cert || 'rsa';
+      server = https.createServer({
+        key: fs.readFileSync(path.join(CERTS, `${kind}.key`)), cert: fs.readFileSync(path.join(CERTS, `${kind}.crt`)),
+        ...tlsOptions(TLS),
+      });
+      server.on('keylog', (line) => keylog(line));
+      // TLS <= 1.2 session-ID resumption needs a server-side session store (node disables
+      // OpenSSL's internal cache); tickets work without it
+      const store = new Map();
+      server.on('newSession', (id, data, cb) => { store.set(id.toString('hex'), data); cb(); });
+      server.on('resumeSession', (id, cb) => cb(null, store.get(id.toString('hex')) || null));
+    }
     const wss = new WebSocketServer({
-      host, port, ...wsOptions('server'),
+      ...(server ? { server } : { host, port }), ...wsOptions('server'),
       handleProtocols: so.protocols ? (set) => so.protocols.find((p) => set.has(p)) || false : undefined,
     });
+    if (server) server.listen(port, host);
     let remaining = conns.length;
     const allDone = new Promise((resolve) => {
       wss.on('connection', async (ws, req) => {
@@ -255,15 +304,35 @@ async function main() {
         }
       });
     });
-    await new Promise((r) => wss.on('listening', r));
+    await new Promise((r) => (server || wss).on('listening', r));
     console.log('listening');
     await allDone;
     wss.close();
+    if (server) server.close();
   } else {
     const co = P.client.options || {};
     const hostpart = host.includes(':') ? `[${host}]` : host;
     const one = async (idx) => {
-      const ws = new WebSocket(`ws://${hostpart}:${port}/${PAIR}/${idx}`, co.protocols || [], wsOptions('client'));
+      let extra = {};
+      if (TLS) {
+        const o = { cert: TLS.cert || 'rsa', ...(P.client.tls || {}), ...(conns[idx].tls || {}) };
+        extra = {
+          ca: fs.readFileSync(path.join(CERTS, `${o.cert}.crt`)), servername: SNI, ...tlsOptions(o),
+          createConnection: (opts) => {
+            opts.path = undefined; // as ws' own tlsConnect: the URL path is not an IPC path
+            const sock = tls.connect(opts);
+            sock.on('keylog', (line) => keylog(line));
+            sock.on('session', (sess) => { SESSIONS[idx] = sess; });
+            return sock;
+          },
+        };
+        if (o.resume_from !== undefined) {
+          if (!SESSIONS[o.resume_from]) throw new Error(`no session from connection ${o.resume_from}`);
+          extra.session = SESSIONS[o.resume_from];
+        }
+      }
+      const scheme = TLS ? 'wss' : 'ws';
+      const ws = new WebSocket(`${scheme}://${hostpart}:${port}/${PAIR}/${idx}`, co.protocols || [], { ...wsOptions('client'), ...extra });
       await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
       const c = new Conn(ws, `${PAIR}/${idx}`);
       try { await waitGate(idx); await runScript(c, SCRIPTS[conns[idx].script]); await c.closed; } finally { c.finish(); }

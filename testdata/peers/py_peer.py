@@ -27,6 +27,18 @@ SC, P = common.load(SCEN, PAIR)
 SCRIPTS = SC["scripts"]
 ME = "client" if ROLE == "client" else "server"
 OUTF = open(OUT, "a")
+# wss:// when the scenario gives the server a "tls" object (see tlsutil.py)
+TLS = P["server"].get("tls")
+KEYLOG = OUT[:-len(".jsonl")] + ".keys" if OUT.endswith(".jsonl") else OUT + ".keys"
+TLSINFO = OUT[:-len(".jsonl")] + ".tls.jsonl" if OUT.endswith(".jsonl") else OUT + ".tls.jsonl"
+SNI_LOG = {}
+if TLS is not None:
+    import tlsutil  # noqa: E402
+
+
+def emit_tls(info):
+    with open(TLSINFO, "a") as f:
+        f.write(json.dumps(info) + "\n")
 
 
 def emit(recs):
@@ -92,6 +104,13 @@ if IMPL == "python-websockets":
                 self.cport, self.sport = ws.local_address[1], ws.remote_address[1]
             else:
                 self.cport, self.sport = ws.remote_address[1], ws.local_address[1]
+            self.sslobj = ws.transport.get_extra_info("ssl_object")
+            if self.sslobj is not None:
+                sni = SNI_LOG.get(id(self.sslobj)) if ME == "server" else self.sslobj.server_hostname
+                emit_tls(tlsutil.info(self.sslobj, ME, conn, self.cport, self.sport, sni))
+
+        def key_update(self, requested):
+            tlsutil.key_update(self.sslobj, requested)
 
         def rec(self, **kw):
             return record(peer=ME, impl=IMPL_NAME, cport=self.cport, sport=self.sport,
@@ -340,6 +359,9 @@ async def run_script(ad, script):
         if act["from"] == ME:
             if act.get("sleep"):
                 await asyncio.sleep(act["sleep"])
+            if op == "keyupdate":  # TLS 1.3 KeyUpdate, goes out before the next data we send
+                ad.key_update(act.get("requested", False))
+                continue
             await ad.send(act)
             if op == "close":
                 return
@@ -366,6 +388,7 @@ async def main():
     host = P["server"].get("host", "127.0.0.1")
     port = P["server"]["port"]
     hostpart = f"[{host}]" if ":" in host else host
+    scheme = "wss" if TLS is not None else "ws"
     done = asyncio.Event()
     remaining = [len(conns)]
 
@@ -385,12 +408,20 @@ async def main():
                 finally:
                     ad.finish()
                     one_done()
-            async with ws_serve(handler, host, port, **ws_kwargs("server")):
+            extra = {}
+            if TLS is not None:
+                extra["ssl"] = tlsutil.server_context(TLS, KEYLOG, SNI_LOG)
+            async with ws_serve(handler, host, port, **ws_kwargs("server"), **extra):
                 print("listening", flush=True)
                 await done.wait()
         else:
             async def client(idx):
-                async with ws_connect(f"ws://{hostpart}:{port}/{PAIR}/{idx}", **ws_kwargs("client")) as ws:
+                extra = {}
+                if TLS is not None:
+                    o = {"cert": TLS.get("cert", "rsa"), **P["client"].get("tls", {}), **conns[idx].get("tls", {})}
+                    extra = {"ssl": tlsutil.client_context(o, KEYLOG), "server_hostname": tlsutil.SNI}
+                async with ws_connect(f"{scheme}://{hostpart}:{port}/{PAIR}/{idx}", **ws_kwargs("client"),
+                                      **extra) as ws:
                     ad = WsAdapter(ws, f"{PAIR}/{idx}")
                     try:
                         await wait_gate(idx)
