@@ -89,6 +89,7 @@ fn compressed_messages(pcap: &[u8]) -> Vec<Vec<u8>> {
         "bench",
         Cursor::new(pcap),
         Config::default(),
+        &wsdissect::layers::tls::Keys::new(),
         &mut sink,
         &mut |_| {},
         |_, _| Ok(()),
@@ -197,6 +198,7 @@ fn reassembly(c: &mut Criterion) {
                 "bench",
                 Cursor::new(&pcap[..]),
                 Config::default(),
+                &wsdissect::layers::tls::Keys::new(),
                 &mut sink,
                 &mut |_| {},
                 |_, _| Ok(()),
@@ -215,6 +217,7 @@ fn decode_records(pcap: &[u8]) -> Vec<Record> {
         "bench.pcap",
         Cursor::new(pcap),
         Config::default(),
+        &wsdissect::layers::tls::Keys::new(),
         &mut d,
         &mut |_| {},
         |d: &mut Dissector, _| {
@@ -268,6 +271,7 @@ fn json_output(c: &mut Criterion) {
                             "bench.pcap",
                             Cursor::new(&pcap[..]),
                             Config::default(),
+                            &wsdissect::layers::tls::Keys::new(),
                             &mut d,
                             &mut |_| {},
                             |d: &mut Dissector, _| {

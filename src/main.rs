@@ -44,13 +44,13 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             let a = cli.messages;
             let c = &a.common;
             let settings = c.settings(Some(&a.contents));
-            run::messages(&settings, &a.ws.options(a.frames), &c.inputs(), stdout())
+            run::messages(&settings, &a.ws.options(a.frames)?, &c.inputs(), stdout())
         }
         Some(Command::Flows(a)) => {
             let c = &a.common;
             run::flows(
                 &c.settings(None),
-                &a.ws.options(false),
+                &a.ws.options(false)?,
                 &c.inputs(),
                 stdout(),
             )
@@ -58,17 +58,18 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Some(Command::Stats(a)) => {
             let c = &a.common;
             let settings = c.settings(Some(&a.contents));
-            run::stats(&settings, &a.ws.options(false), &c.inputs(), stdout())
+            run::stats(&settings, &a.ws.options(false)?, &c.inputs(), stdout())
         }
         Some(Command::Extract(a)) => {
             let c = &a.common;
             let settings = c.settings(Some(&a.contents));
-            run::extract(&settings, &a.ws.options(false), &c.inputs(), &a.out)
+            run::extract(&settings, &a.ws.options(false)?, &c.inputs(), &a.out)
         }
         Some(Command::Tcp(a)) => {
             let c = &a.common;
             run::tcp(
                 &c.settings(None),
+                &cli::settings::keys(&a.keylog)?,
                 &c.inputs(),
                 a.dump_dir.as_deref(),
                 stdout(),

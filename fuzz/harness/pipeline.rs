@@ -1,6 +1,6 @@
 // Capture bytes through every stage to JSON Lines: the capture readers and packet decoder,
-// the TCP reassembler (small limits, so that gaps, flushes and evictions happen) and the
-// WebSocket dissector, driven by `run::run`; then each record rendered as
+// the TCP reassembler (small limits, so that gaps, flushes and evictions happen), the stream
+// stack (TLS) and the WebSocket dissector, driven by `run::run`; then each record rendered as
 // `--format jsonl` renders it (`view::record_json`: messages by the hand-written writer,
 // whose strings go through the SSSE3 escaper of src/view/json/simd.rs, the only
 // `unsafe` in the crate, so run this target with AddressSanitizer).
@@ -31,11 +31,17 @@ pub fn run(data: &[u8]) {
         ..Options::default()
     };
     let file = "fuzz \"capture\"\t.pcap";
-    let mut d = Dissector::new(file.to_string(), opts);
+    // The whole stream stack: TLS detection and record framing see the input too (a
+    // key log is in the capture when the input carries a Decryption Secrets Block).
+    let layers = wsdissect::layers::Options::default();
+    let keys = layers.keys.clone();
+    let mut d = layers.stack(Dissector::new(file.to_string(), opts));
     let mut json = JsonBuf::new();
     let mut out = Vec::new();
-    let _ = wsdissect::run::run(file, data, config, &mut d, &mut |_| {}, |d, tcp| {
+    let _ = wsdissect::run::run(file, data, config, &keys, &mut d, &mut |_| {}, |d, tcp| {
         tcp.drain_summaries().for_each(drop);
+        d.drain_warnings().for_each(drop);
+        let d = d.top_mut();
         d.drain_warnings().for_each(drop);
         for r in d.drain_records() {
             out.clear();

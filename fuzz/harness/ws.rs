@@ -62,6 +62,7 @@ pub fn run(input: &Input) {
         } else {
             Carries::Unknown
         },
+        tls: None,
     };
     let mut d = Dissector::new("fuzz.pcap".into(), opts);
     let mut packet = 0u64;

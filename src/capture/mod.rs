@@ -84,6 +84,9 @@ pub struct RawPacket<'a> {
     pub data: &'a [u8],
     /// Length of the packet on the wire.
     pub orig_len: u32,
+    /// TLS key logs of the pcapng Decryption Secrets Blocks read since the packet before
+    /// (a block precedes the packets it serves); usually none.
+    pub secrets: Vec<Vec<u8>>,
 }
 
 /// What the file header told: the format and what it fixes for the records after it.
@@ -114,6 +117,8 @@ pub struct CaptureReader<R: Read> {
     interfaces: Vec<pcapng::Interface>,
     packets: u64,
     format: Format,
+    /// TLS key logs from Decryption Secrets Blocks not yet handed out with a packet.
+    secrets: Vec<Vec<u8>>,
 }
 
 impl<R: Read> CaptureReader<R> {
@@ -131,6 +136,7 @@ impl<R: Read> CaptureReader<R> {
             interfaces: Vec::new(),
             packets: 0,
             format: Format::PcapNg,
+            secrets: Vec::new(),
         };
         r.fill(24)?;
         let head = &r.buf[r.start..r.end];
@@ -245,6 +251,7 @@ impl<R: Read> CaptureReader<R> {
                     interface: loc.interface,
                     data: &self.buf[loc.data_start..loc.data_end],
                     orig_len: loc.orig_len,
+                    secrets: std::mem::take(&mut self.secrets),
                 }))
             }
             Ok(None) => {

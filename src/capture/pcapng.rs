@@ -169,6 +169,12 @@ impl<R: Read> CaptureReader<R> {
                         lost_packet = true;
                     }
                 }
+                Block::DecryptionSecrets(dsb)
+                    if dsb.secrets_type == pcapng::SecretsType::TlsKeyLog =>
+                {
+                    let n = (dsb.secrets_len as usize).min(dsb.data.len());
+                    self.secrets.push(dsb.data[..n].to_vec());
+                }
                 _ => {}
             }
             self.consume(block_len);

@@ -150,6 +150,10 @@ pub struct WsArgs {
     /// Decode connections on this port as WebSocket even without a handshake (repeatable).
     #[arg(long, value_name = "PORT")]
     pub decode_as: Vec<u16>,
+    /// Decrypt TLS with the secrets in this NSS key log file (`SSLKEYLOGFILE`;
+    /// repeatable). Secrets in a pcapng's Decryption Secrets Blocks are used without it.
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Vec<std::path::PathBuf>,
     /// Largest message kept after decompression; bigger ones are truncated and flagged.
     #[arg(long, default_value_t = 64 << 20, value_name = "BYTES")]
     pub max_message_size: usize,
@@ -203,9 +207,13 @@ pub struct ExtractArgs {
 pub struct TcpArgs {
     #[command(flatten)]
     pub common: Common,
-    /// Write each direction's reassembled bytes to DIR/flow<N>.<direction>.bin.
+    /// Write each direction's reassembled bytes to DIR/flow<N>.<direction>.bin, and
+    /// the plaintext of decrypted TLS connections to DIR/flow<N>.<direction>.tls.bin.
     #[arg(long, value_name = "DIR")]
     pub dump_dir: Option<PathBuf>,
+    /// TLS secrets for the decrypted dumps (NSS key log file; repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Vec<PathBuf>,
 }
 
 fn parse_time(s: &str) -> Result<Timestamp, String> {

@@ -122,10 +122,13 @@ impl DirectionArg {
 
 impl WsArgs {
     /// How to decode WebSocket traffic; `frames` for frame records (with payloads).
-    pub fn options(&self, frames: bool) -> run::Decoding {
-        run::Decoding {
+    /// Reads the key log files; one that cannot be read or is not a key log is an error.
+    pub fn options(&self, frames: bool) -> anyhow::Result<run::Decoding> {
+        let keys = keys(&self.keylog)?;
+        Ok(run::Decoding {
             layers: layers::Options {
                 decode_as: self.decode_as.clone(),
+                keys,
             },
             ws: ws::Options {
                 frames,
@@ -133,6 +136,26 @@ impl WsArgs {
                 max_message_size: self.max_message_size,
                 ..ws::Options::default()
             },
+        })
+    }
+}
+
+/// The secrets of the key log files at `paths` (`--keylog`); a file that cannot be read
+/// or is not a key log is an error, lines that are not key log lines are said and
+/// skipped.
+pub fn keys(paths: &[std::path::PathBuf]) -> anyhow::Result<layers::tls::Keys> {
+    let keys = layers::tls::Keys::new();
+    for path in paths {
+        let stats = run::keylog::read_file(path, &keys)?;
+        if stats.bad > 0 {
+            eprintln!(
+                "wsdissect: key log {}: {} line{} that are not key log lines skipped (the first is line {})",
+                path.display(),
+                stats.bad,
+                if stats.bad == 1 { "" } else { "s" },
+                stats.first_bad.unwrap_or(0)
+            );
         }
     }
+    Ok(keys)
 }

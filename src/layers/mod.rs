@@ -29,6 +29,7 @@ mod decode_as;
 pub mod tls;
 
 pub use decode_as::DecodeAs;
+pub use tls::Tls;
 
 use crate::tcp::stream::StreamSink;
 #[cfg(doc)]
@@ -40,15 +41,34 @@ pub struct Options {
     /// Ports whose connections are WebSocket frames from the first byte
     /// (`--decode-as`).
     pub decode_as: Vec<u16>,
+    /// TLS secrets (`--keylog`, and the capture's Decryption Secrets Blocks as they are
+    /// read): shared by every stack made from these options.
+    pub keys: tls::Keys,
 }
 
-/// The layers of a run, over the WebSocket stage `S`, outermost first.
-pub type Stack<S> = DecodeAs<S>;
+/// The layers of a run, over the WebSocket stage `S`, outermost first: TLS takes
+/// ciphertext and passes plaintext; `--decode-as` marks what it passes.
+pub type Stack<S> = Tls<DecodeAs<S>>;
 
 impl Options {
     /// The stack of layers these options ask for, over `top`.
     pub fn stack<S: StreamSink>(&self, top: S) -> Stack<S> {
-        DecodeAs::new(self.decode_as.clone(), top)
+        Tls::new(
+            self.keys.clone(),
+            DecodeAs::new(self.decode_as.clone(), top),
+        )
+    }
+}
+
+impl<S: StreamSink> Stack<S> {
+    /// The sink on top of the stack (the WebSocket stage).
+    pub fn top(&self) -> &S {
+        self.inner().inner()
+    }
+
+    /// The sink on top of the stack, to drain what it produced.
+    pub fn top_mut(&mut self) -> &mut S {
+        self.inner_mut().inner_mut()
     }
 }
 

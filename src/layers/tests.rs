@@ -21,6 +21,7 @@ fn flow(port: u16) -> FlowInfo {
         roles_known: true,
         sub: None,
         carries: Carries::Unknown,
+        tls: None,
     }
 }
 

@@ -6,7 +6,7 @@
 //! through [`dissect`]; [`dissect_jsonl`] is the same with the records written as JSON
 //! Lines, the job each core runs on the parallel path.
 
-use crate::layers::Layer;
+use crate::layers::tls::TlsStats;
 use crate::run::diag::{Diagnostic, WarnLimiter};
 use crate::run::progress::Progress;
 use crate::run::stages::run_until;
@@ -35,6 +35,7 @@ pub(crate) fn dissect<R: Read, B>(
     progress: Option<&Progress>,
     mut each: impl FnMut(Record) -> io::Result<ControlFlow<B>>,
 ) -> Result<ControlFlow<B, Problems>, RunError> {
+    let keys = opts.layers.keys.clone();
     let mut d = opts.layers.stack(Dissector::new(file.to_string(), opts.ws));
     let mut problems = Problems::default();
     let mut limiter = WarnLimiter::default();
@@ -44,6 +45,7 @@ pub(crate) fn dissect<R: Read, B>(
         file,
         src,
         config,
+        &keys,
         &mut d,
         &mut |x| (diag.borrow_mut())(x),
         |d, tcp| {
@@ -53,7 +55,12 @@ pub(crate) fn dissect<R: Read, B>(
             for s in tcp.drain_summaries() {
                 problems.add_tcp(&s, false);
             }
-            let d = d.inner_mut();
+            for w in d.drain_warnings() {
+                if let Some(x) = limiter.pass(file, w.packet, w.kind, w.message) {
+                    (diag.borrow_mut())(x);
+                }
+            }
+            let d = d.top_mut();
             for w in d.drain_warnings() {
                 if let Some(x) = limiter.pass(file, w.packet, w.kind, w.message) {
                     (diag.borrow_mut())(x);
@@ -72,8 +79,11 @@ pub(crate) fn dissect<R: Read, B>(
         ControlFlow::Break(b) => return Ok(ControlFlow::Break(b)),
     };
     limiter.leftovers(file).for_each(|x| (diag.borrow_mut())(x));
+    tls_summary(file, d.stats(), &mut problems, &mut |x| {
+        (diag.borrow_mut())(x)
+    });
     stats.count_into(&mut problems);
-    let d = d.inner();
+    let d = d.top();
     problems.merge(&ws_problems(d.problem_counts(), d.problems()));
     Ok(ControlFlow::Continue(problems))
 }
@@ -130,4 +140,23 @@ pub fn ws_problems(counts: Problems, total: u64) -> Problems {
         p.add(Kind::Other, total);
     }
     p
+}
+
+/// Tells what the TLS layer could not look into, in a few lines about the whole file,
+/// and counts it for `--strict`.
+pub(crate) fn tls_summary(
+    file: &str,
+    tls: &TlsStats,
+    problems: &mut Problems,
+    diag: &mut dyn FnMut(Diagnostic),
+) {
+    problems.add(Kind::TlsNoKey, tls.no_key);
+    problems.add(Kind::Decryption, tls.unsupported + tls.failed);
+    for message in tls.summary() {
+        diag(Diagnostic {
+            file: file.to_string(),
+            packet: None,
+            message,
+        });
+    }
 }

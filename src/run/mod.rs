@@ -25,6 +25,7 @@
 mod diag;
 mod dissect;
 mod files;
+pub mod keylog;
 mod ordered;
 pub mod progress;
 pub mod shard;
@@ -37,7 +38,8 @@ pub use ordered::run_ordered;
 pub use stages::{run, run_until, FileStats};
 
 use crate::capture::CaptureError;
-use crate::layers;
+use crate::layers::tls::{Keys, Tls};
+use crate::layers::{self, Layer};
 use crate::tcp::Config;
 use crate::view::extract::{Extractor, MANIFEST};
 use crate::view::filter::{Filter, Selector};
@@ -150,6 +152,7 @@ pub fn messages(
 ) -> Result<Outcome, RunError> {
     // Flow records end the wait of frames whose message never came; they are not printed.
     let opts = emitting(decoding, true, decoding.ws.frames);
+    keylog::leading_secrets(inputs, &decoding.layers.keys);
     let console = settings.console(inputs);
     if parallel(settings, &opts, &console) {
         return parallel_jsonl(settings, &opts, false, inputs, &console, &mut out);
@@ -177,6 +180,7 @@ pub fn flows(
     mut out: impl Write,
 ) -> Result<Outcome, RunError> {
     let opts = emitting(decoding, false, false);
+    keylog::leading_secrets(inputs, &decoding.layers.keys);
     let console = settings.console(inputs);
     if parallel(settings, &opts, &console) {
         return parallel_jsonl(settings, &opts, true, inputs, &console, &mut out);
@@ -201,6 +205,7 @@ pub fn stats(
     out: impl Write,
 ) -> Result<Outcome, RunError> {
     let opts = emitting(decoding, true, false);
+    keylog::leading_secrets(inputs, &decoding.layers.keys);
     let console = settings.console(inputs);
     let f = &settings.filter;
     let mut view = settings.view(out);
@@ -242,6 +247,7 @@ pub fn extract(
         source,
     })?;
     let opts = emitting(decoding, true, false);
+    keylog::leading_secrets(inputs, &decoding.layers.keys);
     let console = settings.console(inputs);
     let mut taken = 0u64;
     let outcome = each_record(settings, &opts, inputs, &console, |r| match r {
@@ -271,13 +277,16 @@ pub fn extract(
 
 /// One record per TCP connection, written to `out`: `wsdissect tcp FILE…`; with
 /// `dump_dir` (created if needed), each direction's reassembled bytes as a file there
-/// (in a directory per input when there are several).
+/// (in a directory per input when there are several), and the plaintext of the TLS
+/// connections `keys` decrypt.
 pub fn tcp(
     settings: &Settings,
+    keys: &Keys,
     inputs: &[Input],
     dump_dir: Option<&Path>,
     out: impl Write,
 ) -> Result<Outcome, RunError> {
+    keylog::leading_secrets(inputs, keys);
     if let Some(d) = dump_dir {
         std::fs::create_dir_all(d).map_err(|source| RunError::Create {
             path: d.to_path_buf(),
@@ -292,16 +301,23 @@ pub fn tcp(
             Some(d) if inputs.len() > 1 => {
                 let sub = d.join(file.replace(['/', '\\'], "_"));
                 std::fs::create_dir_all(&sub)?;
-                Some(DumpSink::new(sub))
+                Some(sub)
             }
-            Some(d) => Some(DumpSink::new(d.to_path_buf())),
+            Some(d) => Some(d.to_path_buf()),
             None => None,
-        };
+        }
+        .map(|d| {
+            (
+                DumpSink::new(d.clone()),
+                Tls::new(keys.clone(), DumpSink::decrypted(d)),
+            )
+        });
         let mut problems = Problems::default();
         let read = run_until(
             file,
             src,
             settings.tcp,
+            keys,
             &mut dump,
             &mut |d: Diagnostic| console.diagnostic(&d),
             |_, tcp| {
@@ -318,8 +334,9 @@ pub fn tcp(
         let ControlFlow::Continue(stats) = read else {
             return Ok(ControlFlow::Break(()));
         };
-        if let Some(d) = &mut dump {
-            d.finish()?;
+        if let Some((raw, tls)) = &mut dump {
+            raw.finish()?;
+            tls.inner_mut().finish()?;
         }
         stats.count_into(&mut problems);
         Ok(ControlFlow::Continue(problems))

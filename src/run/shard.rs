@@ -21,7 +21,8 @@
 //! progress runs out (hundreds of MiB of messages in progress at once), which message
 //! is cut depends on how far each worker has got, so it may differ from a sequential run.
 
-use crate::layers::{Layer, Stack};
+use crate::layers::tls::TlsStats;
+use crate::layers::Stack;
 use crate::run::{self, Decoding, Diagnostic, JsonlSettings, RunError};
 use crate::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
 use crate::view::json::JsonBuf;
@@ -208,7 +209,8 @@ fn write(out: &mut impl Write, err: &mut Option<io::Error>, text: &[u8], range: 
     }
 }
 
-/// Feeds one worker's events to its dissector; returns its problems by kind and in total.
+/// Feeds one worker's events to its dissector; returns its problems by kind and in
+/// total, and what its TLS layer found.
 fn work(
     worker: usize,
     mut d: Stack<Dissector>,
@@ -217,7 +219,7 @@ fn work(
     tx: SyncSender<ToMerger>,
     recycled: Receiver<Vec<u8>>,
     spent: Sender<Batch>,
-) -> io::Result<(Problems, u64)> {
+) -> io::Result<(Problems, u64, TlsStats)> {
     let mut flows: HashMap<u64, FlowInfo> = HashMap::new();
     let mut json = JsonBuf::keeping(Vec::new());
     for mut batch in rx {
@@ -262,7 +264,15 @@ fn work(
                     }
                 }
             }
-            let top = d.inner_mut();
+            items.extend(d.drain_warnings().map(|w| {
+                let w = ws::Warning {
+                    packet: w.packet,
+                    kind: w.kind,
+                    message: w.message,
+                };
+                (seq, Item::Warning(w))
+            }));
+            let top = d.top_mut();
             items.extend(top.drain_warnings().map(|w| (seq, Item::Warning(w))));
             for r in top.drain_records() {
                 if flow_records || !matches!(r, Record::Flow(_)) {
@@ -283,8 +293,9 @@ fn work(
             break;
         }
     }
-    let top = d.inner();
-    Ok((top.problem_counts(), top.problems()))
+    let tls = d.stats().clone();
+    let top = d.top();
+    Ok((top.problem_counts(), top.problems(), tls))
 }
 
 /// Like [`run::dissect_jsonl`], with the WebSocket decoding spread over `workers`
@@ -333,6 +344,7 @@ pub fn dissect_jsonl<R: Read + Send>(
         }
         let dtx = mtx.clone();
         drop(mtx);
+        let keys = layers.keys.clone();
         let reader = s.spawn(move || {
             let mut router = Router {
                 seq: 0,
@@ -345,17 +357,25 @@ pub fn dissect_jsonl<R: Read + Send>(
             let mut report = |d: Diagnostic| {
                 let _ = dtx.send(ToMerger::Diag(d));
             };
-            let r = run::run(file, src, config, &mut router, &mut report, |r, tcp| {
-                for s in tcp.drain_summaries() {
-                    r.limits.add_tcp(&s, false);
-                }
-                r.packets += 1;
-                let bytes: usize = r.batches.iter().map(|b| b.bytes.len()).sum();
-                if r.packets % BATCH_PACKETS == 0 || bytes >= BATCH_BYTES {
-                    r.flush(r.seq)?;
-                }
-                Ok(())
-            });
+            let r = run::run(
+                file,
+                src,
+                config,
+                &keys,
+                &mut router,
+                &mut report,
+                |r, tcp| {
+                    for s in tcp.drain_summaries() {
+                        r.limits.add_tcp(&s, false);
+                    }
+                    r.packets += 1;
+                    let bytes: usize = r.batches.iter().map(|b| b.bytes.len()).sum();
+                    if r.packets % BATCH_PACKETS == 0 || bytes >= BATCH_BYTES {
+                        r.flush(r.seq)?;
+                    }
+                    Ok(())
+                },
+            );
             let fin = router.flush(u64::MAX);
             let limits = router.limits;
             r.and_then(|st| fin.map(|()| (st, limits)).map_err(RunError::Output))
@@ -452,12 +472,13 @@ pub fn dissect_jsonl<R: Read + Send>(
         let stats = reader
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
-        let (mut counts, mut total) = (Problems::default(), 0);
+        let (mut counts, mut total, mut tls) = (Problems::default(), 0, TlsStats::default());
         for h in handles {
             match h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)) {
-                Ok((c, t)) => {
+                Ok((c, t, s)) => {
                     counts.merge(&c);
                     total += t;
+                    tls.merge(&s);
                 }
                 Err(e) => {
                     write_err.get_or_insert(e);
@@ -470,6 +491,7 @@ pub fn dissect_jsonl<R: Read + Send>(
         let (stats, mut problems) = stats?;
         out.flush()?;
         limiter.leftovers(file).for_each(&mut *diag);
+        run::dissect::tls_summary(file, &tls, &mut problems, &mut *diag);
         stats.count_into(&mut problems);
         problems.merge(&run::ws_problems(counts, total));
         Ok(problems)

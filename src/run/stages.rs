@@ -9,6 +9,7 @@
 
 use crate::capture::packet::{self, PacketError};
 use crate::capture::{CaptureError, CaptureReader};
+use crate::layers::tls::Keys;
 use crate::run::diag::{Diagnostic, WarnLimiter};
 use crate::run::RunError;
 use crate::tcp::stream::{Provenance, StreamSink};
@@ -44,17 +45,18 @@ impl FileStats {
 }
 
 /// Reads a whole capture from `src`, feeding `sink` through a reassembler built from
-/// `config`. `after_packet` runs after every packet (to drain and print records), and at
+/// `config`; the TLS secrets of its Decryption Secrets Blocks go to `keys`. `after_packet` runs after every packet (to drain and print records), and at
 /// the end once more after the reassembler has flushed every flow.
 pub fn run<R: Read, S: StreamSink>(
     file: &str,
     src: R,
     config: Config,
+    keys: &Keys,
     sink: &mut S,
     diag: &mut dyn FnMut(Diagnostic),
     mut after_packet: impl FnMut(&mut S, &mut Reassembler) -> io::Result<()>,
 ) -> Result<FileStats, RunError> {
-    let whole = run_until(file, src, config, sink, diag, |s, tcp| {
+    let whole = run_until(file, src, config, keys, sink, diag, |s, tcp| {
         after_packet(s, tcp).map(ControlFlow::<Infallible>::Continue)
     })?;
     match whole {
@@ -71,6 +73,7 @@ pub fn run_until<R: Read, S: StreamSink, B>(
     file: &str,
     src: R,
     config: Config,
+    keys: &Keys,
     sink: &mut S,
     diag: &mut dyn FnMut(Diagnostic),
     mut after_packet: impl FnMut(&mut S, &mut Reassembler) -> io::Result<ControlFlow<B>>,
@@ -109,6 +112,9 @@ pub fn run_until<R: Read, S: StreamSink, B>(
         };
         stats.packets += 1;
         let at = Provenance::of(pkt.number, pkt.ts);
+        for text in &pkt.secrets {
+            keys.add_text(text);
+        }
         match packet::decode(pkt.linktype, pkt.data) {
             Ok(seg) => {
                 stats.tcp_segments += 1;

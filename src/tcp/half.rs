@@ -276,6 +276,7 @@ mod tests {
             roles_known: true,
             sub: None,
             carries: Default::default(),
+            tls: None,
         }
     }
 

@@ -169,6 +169,7 @@ impl Reassembler {
                 roles_known,
                 sub: None,
                 carries: Carries::Unknown,
+                tls: None,
             };
             self.next_id += 1;
             sink.open(&info);

@@ -15,6 +15,7 @@ use crate::util::time::Timestamp;
 use serde::Serialize;
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Which way bytes travel on a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
@@ -135,6 +136,70 @@ pub struct FlowInfo {
     pub sub: Option<u32>,
     /// What the layers below know the bytes to be.
     pub carries: Carries,
+    /// What a TLS layer learned of the connection, when it carried TLS (shared: layers
+    /// hand the same description to every event of the flow).
+    pub tls: Option<Arc<TlsSummary>>,
+}
+
+/// What the TLS layer learned of a connection: what its flow record shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsSummary {
+    /// The negotiated version's wire value (`0x0304` for TLS 1.3), once the ServerHello
+    /// was seen.
+    pub version: Option<u16>,
+    /// The negotiated cipher suite's IANA id.
+    pub suite: Option<u16>,
+    /// The server name the client asked for (SNI).
+    pub sni: Option<String>,
+    /// The application protocol negotiated (ALPN).
+    pub alpn: Option<String>,
+    /// The handshake resumed an earlier session (TLS 1.2 session ID or ticket, TLS 1.3
+    /// PSK).
+    pub resumed: bool,
+    /// How far decryption got.
+    pub decryption: Decryption,
+    /// TLS 1.3 KeyUpdates decrypted, both directions together.
+    pub key_updates: u32,
+    /// Alerts seen (the first few), in order.
+    pub alerts: Vec<TlsAlert>,
+    /// Capture times of the first and last bytes the layer read, set when the flow
+    /// ends (a record of a connection nothing was decrypted from needs them).
+    pub seen: Option<(Timestamp, Timestamp)>,
+    /// Encrypted records that opened, set when the flow ends.
+    pub records: u64,
+}
+
+/// How far the TLS layer got with a connection's records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Decryption {
+    /// No encrypted record yet (or none at all).
+    #[default]
+    Pending,
+    /// Every encrypted record so far opened with the key log's secrets.
+    Decrypted,
+    /// No key log line for this connection.
+    NoKey,
+    /// The capture starts after the handshake: without the ClientHello's random no key
+    /// can be found.
+    NoHandshake,
+    /// A version or cipher suite this tool cannot decrypt.
+    Unsupported,
+    /// A record did not verify (wrong key or corrupt record) at this packet; the
+    /// direction stopped there.
+    Failed(u64),
+}
+
+/// A TLS alert (RFC 8446 §6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TlsAlert {
+    /// Who sent it.
+    pub dir: Direction,
+    /// 1 warning, 2 fatal.
+    pub level: u8,
+    /// The alert description (0 `close_notify`, 40 `handshake_failure`, ...).
+    pub description: u8,
+    /// The packet that carried it.
+    pub packet: u64,
 }
 
 /// What the layers below a sink know a byte stream to be.
@@ -204,5 +269,30 @@ impl<S: StreamSink> StreamSink for Option<S> {
         if let Some(s) = self {
             s.end(flow)
         }
+    }
+}
+
+/// Two sinks fed the same events, the first first: one TCP stream read two ways (the
+/// raw dump and the decrypted one of `tcp --dump-dir`).
+impl<A: StreamSink, B: StreamSink> StreamSink for (A, B) {
+    fn open(&mut self, flow: &FlowInfo) {
+        self.0.open(flow);
+        self.1.open(flow)
+    }
+    fn data(&mut self, flow: &FlowInfo, dir: Direction, bytes: &[u8], at: Provenance) {
+        self.0.data(flow, dir, bytes, at);
+        self.1.data(flow, dir, bytes, at)
+    }
+    fn gap(&mut self, flow: &FlowInfo, dir: Direction, len: u64, at: Provenance) {
+        self.0.gap(flow, dir, len, at);
+        self.1.gap(flow, dir, len, at)
+    }
+    fn close(&mut self, flow: &FlowInfo, dir: Direction, kind: CloseKind, at: Provenance) {
+        self.0.close(flow, dir, kind, at);
+        self.1.close(flow, dir, kind, at)
+    }
+    fn end(&mut self, flow: &FlowInfo) {
+        self.0.end(flow);
+        self.1.end(flow)
     }
 }

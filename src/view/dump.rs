@@ -1,5 +1,8 @@
 //! Raw stream dumps for `tcp --dump-dir`: each direction's reassembled bytes in a file of
-//! its own, `DIR/flow<N>.client_to_server.bin` and `DIR/flow<N>.server_to_client.bin`.
+//! its own, `DIR/flow<N>.client_to_server.bin` and `DIR/flow<N>.server_to_client.bin`,
+//! and, for TLS connections that were decrypted, each direction's plaintext in
+//! `DIR/flow<N>.client_to_server.tls.bin` (a [`DumpSink::decrypted`] over the TLS layer:
+//! what `tshark -z follow,tls,raw` shows).
 //!
 //! [`DumpSink`] is a [`StreamSink`] rather than a record view because it wants the bytes
 //! the TCP stage delivers, before any WebSocket decoding. Gaps are not filled: the files
@@ -19,6 +22,10 @@ pub struct DumpSink {
     dir: std::path::PathBuf,
     open: std::collections::HashMap<(u64, Direction), io::BufWriter<std::fs::File>>,
     error: Option<io::Error>,
+    /// Plaintext of TLS connections only, in `.tls.bin` files made on first data.
+    decrypted: bool,
+    /// Flows whose files were made (decrypted mode).
+    made: std::collections::HashSet<u64>,
 }
 
 /// Open dump files kept at once; beyond it all are flushed and reopened on demand.
@@ -31,12 +38,37 @@ impl DumpSink {
             dir,
             open: Default::default(),
             error: None,
+            decrypted: false,
+            made: Default::default(),
+        }
+    }
+
+    /// Dumps into `dir` the plaintext a TLS layer below hands up, for TLS connections
+    /// only (`flow<N>.<direction>.tls.bin`, made when the first plaintext comes).
+    pub fn decrypted(dir: std::path::PathBuf) -> Self {
+        DumpSink {
+            decrypted: true,
+            ..DumpSink::new(dir)
         }
     }
 
     /// The path of one direction's dump file.
     pub fn path(&self, flow: u64, dir: Direction) -> std::path::PathBuf {
-        self.dir.join(format!("flow{flow}.{dir}.bin"))
+        if self.decrypted {
+            self.dir.join(format!("flow{flow}.{dir}.tls.bin"))
+        } else {
+            self.dir.join(format!("flow{flow}.{dir}.bin"))
+        }
+    }
+
+    /// Makes both files of a flow (empty).
+    fn make(&mut self, flow: u64) {
+        for dir in [Direction::ClientToServer, Direction::ServerToClient] {
+            let r = std::fs::File::create(self.path(flow, dir)).map(drop);
+            if let Err(e) = r {
+                self.error.get_or_insert(e);
+            }
+        }
     }
 
     /// The first write error, if any; all files flushed.
@@ -72,14 +104,19 @@ impl DumpSink {
 
 impl StreamSink for DumpSink {
     fn open(&mut self, flow: &FlowInfo) {
-        for dir in [Direction::ClientToServer, Direction::ServerToClient] {
-            let r = std::fs::File::create(self.path(flow.id, dir)).map(drop);
-            if let Err(e) = r {
-                self.error.get_or_insert(e);
-            }
+        if !self.decrypted {
+            self.make(flow.id);
         }
     }
     fn data(&mut self, flow: &FlowInfo, dir: Direction, bytes: &[u8], _: Provenance) {
+        if self.decrypted {
+            if flow.tls.is_none() {
+                return;
+            }
+            if self.made.insert(flow.id) {
+                self.make(flow.id);
+            }
+        }
         if let Err(e) = self.write(flow.id, dir, bytes) {
             self.error.get_or_insert(e);
         }
@@ -87,6 +124,7 @@ impl StreamSink for DumpSink {
     fn gap(&mut self, _: &FlowInfo, _: Direction, _: u64, _: Provenance) {}
     fn close(&mut self, _: &FlowInfo, _: Direction, _: CloseKind, _: Provenance) {}
     fn end(&mut self, flow: &FlowInfo) {
+        self.made.remove(&flow.id);
         for dir in [Direction::ClientToServer, Direction::ServerToClient] {
             if let Some(mut w) = self.open.remove(&(flow.id, dir)) {
                 if let Err(e) = w.flush() {
@@ -109,6 +147,7 @@ mod tests {
             roles_known: true,
             sub: None,
             carries: Default::default(),
+            tls: None,
         }
     }
 

@@ -48,7 +48,7 @@ use crate::http::HandshakeProblem;
 use crate::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
 use conn::{Conn, Phase};
 use problem::Problems;
-use record::{FlowState, Record};
+use record::{FlowRecord, FlowState, Record};
 
 /// What the dissector emits and how much it keeps.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -313,6 +313,12 @@ impl StreamSink for Dissector {
             out,
         } = self;
         let Some(mut conn) = conns.remove(&key(flow)) else {
+            // A TLS connection that handed up nothing (no key, or nothing decrypted):
+            // say so on a record of its own.
+            if let Some(tls) = flow.tls.as_ref().filter(|_| opts.flows) {
+                out.records
+                    .push(Record::Flow(FlowRecord::encrypted(file, flow, tls.clone())));
+            }
             return;
         };
         if conn.phase == Phase::Detect {
@@ -343,7 +349,8 @@ impl StreamSink for Dissector {
             }
         }
         if opts.flows {
-            let rec = conn.flow_record(file);
+            let mut rec = conn.flow_record(file);
+            rec.tls = flow.tls.clone().map(record::TlsInfo);
             out.records.push(Record::Flow(rec));
         }
     }

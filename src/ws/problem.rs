@@ -37,6 +37,11 @@ pub enum Kind {
     OooLimit,
     /// A connection evicted because the connection table was full.
     Evicted,
+    /// A TLS connection without keys (or captured after its handshake): not decoded.
+    TlsNoKey,
+    /// A TLS connection whose records could not all be decrypted: a record that did not
+    /// verify, a version or suite that cannot be decrypted, records lost in a gap.
+    Decryption,
     /// Something odd but harmless, said on the record and not counted by `--strict`.
     Notice,
     /// A problem the decoder counted without a kind above (the last kind: it sizes the
@@ -46,7 +51,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind counted by `--strict`, in the order the summary names them.
-    pub const COUNTED: [Kind; 10] = [
+    pub const COUNTED: [Kind; 12] = [
         Kind::Violation,
         Kind::Gap,
         Kind::Undecodable,
@@ -56,6 +61,8 @@ impl Kind {
         Kind::Capture,
         Kind::OooLimit,
         Kind::Evicted,
+        Kind::TlsNoKey,
+        Kind::Decryption,
         Kind::Other,
     ];
 
@@ -71,6 +78,11 @@ impl Kind {
             Kind::Capture => ("capture error", "capture errors"),
             Kind::OooLimit => ("out-of-order limit hit", "out-of-order limit hits"),
             Kind::Evicted => ("evicted connection", "evicted connections"),
+            Kind::TlsNoKey => (
+                "TLS connection without keys",
+                "TLS connections without keys",
+            ),
+            Kind::Decryption => ("TLS decryption problem", "TLS decryption problems"),
             Kind::Notice => ("notice", "notices"),
             Kind::Other => ("other problem", "other problems"),
         }

@@ -3,9 +3,11 @@
 //! renamed. Values are typed ([`WsDirection`], [`Opcode`], [`Timestamp`], [`Problem`]);
 //! only the serializers turn them into the documented strings.
 
-use crate::tcp::stream::Endpoint;
+use crate::layers::tls::crypto::suite_name;
+use crate::tcp::stream::{Decryption, Endpoint, FlowInfo, TlsAlert, TlsSummary};
 use base64::Engine as _;
 use serde::{Serialize, Serializer};
+use std::sync::Arc;
 
 use super::problem::{Kind, Problem, Problems};
 use super::protocol::{Opcode, WsDirection};
@@ -262,6 +264,9 @@ pub struct FlowRecord {
     pub server_to_client: DirectionStats,
     /// Handshake and connection-level problems.
     pub errors: Vec<Problem>,
+    /// The TLS the connection was carried in, when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsInfo>,
 }
 
 /// How a connection became (or did not become) WebSocket.
@@ -278,6 +283,9 @@ pub enum FlowState {
     Midstream,
     /// `--decode-as`.
     Forced,
+    /// A TLS connection nothing could be decrypted from (no key, an unsupported suite,
+    /// a capture started after the handshake): whether it carried WebSocket is unknown.
+    Encrypted,
 }
 
 impl FlowState {
@@ -289,6 +297,7 @@ impl FlowState {
             FlowState::Unanswered => "unanswered",
             FlowState::Midstream => "midstream",
             FlowState::Forced => "forced",
+            FlowState::Encrypted => "encrypted",
         }
     }
 }
@@ -327,4 +336,154 @@ impl DirectionStats {
         p.add(Kind::Gap, self.gaps);
         p.add(Kind::Resync, u64::from(self.skipped_bytes > 0));
     }
+}
+
+impl FlowRecord {
+    /// The record of a TLS connection nothing could be decrypted from.
+    pub fn encrypted(file: &str, flow: &FlowInfo, tls: Arc<TlsSummary>) -> FlowRecord {
+        let (first_seen, last_seen) = tls.seen.unwrap_or_default();
+        FlowRecord {
+            file: file.to_string(),
+            flow: flow.id,
+            client: Endpoint(flow.client),
+            server: Endpoint(flow.server),
+            state: FlowState::Encrypted,
+            first_seen,
+            last_seen,
+            tls: Some(TlsInfo(tls)),
+            ..FlowRecord::default()
+        }
+    }
+}
+
+/// What the TLS layer learned of a connection, as flow records show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsInfo(pub Arc<TlsSummary>);
+
+impl TlsInfo {
+    /// `TLSv1.3`, `TLSv1.2`... (as OpenSSL and Python name them), or `0x....` for other
+    /// values.
+    pub fn version(&self) -> Option<String> {
+        self.0.version.map(|v| match v {
+            0x0300 => "SSLv3".to_string(),
+            0x0301 => "TLSv1".to_string(),
+            0x0302 => "TLSv1.1".to_string(),
+            0x0303 => "TLSv1.2".to_string(),
+            0x0304 => "TLSv1.3".to_string(),
+            v => format!("0x{v:04x}"),
+        })
+    }
+
+    /// The cipher suite's IANA name, or `0x....` for an unknown one.
+    pub fn cipher_suite(&self) -> Option<String> {
+        self.0
+            .suite
+            .map(|s| suite_name(s).map_or_else(|| format!("0x{s:04x}"), str::to_string))
+    }
+
+    /// True when records were decrypted (even if decryption stopped later).
+    pub fn decrypted(&self) -> bool {
+        self.0.records > 0
+    }
+
+    /// Why the connection was not (or not wholly) decrypted: `no_key`,
+    /// `no_handshake`, `unsupported`, `failed`; `None` when nothing went wrong.
+    pub fn problem(&self) -> Option<&'static str> {
+        match self.0.decryption {
+            Decryption::Pending | Decryption::Decrypted => None,
+            Decryption::NoKey => Some("no_key"),
+            Decryption::NoHandshake => Some("no_handshake"),
+            Decryption::Unsupported => Some("unsupported"),
+            Decryption::Failed(_) => Some("failed"),
+        }
+    }
+}
+
+impl Serialize for TlsInfo {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let t = &*self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("version", &self.version())?;
+        m.serialize_entry("cipher_suite", &self.cipher_suite())?;
+        m.serialize_entry("sni", &t.sni)?;
+        m.serialize_entry("alpn", &t.alpn)?;
+        m.serialize_entry("resumed", &t.resumed)?;
+        m.serialize_entry("decrypted", &self.decrypted())?;
+        if let Some(p) = self.problem() {
+            m.serialize_entry("problem", p)?;
+        }
+        if let Decryption::Failed(packet) = t.decryption {
+            m.serialize_entry("failed_at_packet", &packet)?;
+        }
+        if t.key_updates > 0 {
+            m.serialize_entry("key_updates", &t.key_updates)?;
+        }
+        if !t.alerts.is_empty() {
+            let alerts: Vec<Alert> = t.alerts.iter().map(|a| Alert(*a)).collect();
+            m.serialize_entry("alerts", &alerts)?;
+        }
+        m.end()
+    }
+}
+
+/// A TLS alert as flow records show it.
+struct Alert(TlsAlert);
+
+impl Serialize for Alert {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let a = self.0;
+        let mut m = s.serialize_map(Some(4))?;
+        m.serialize_entry("direction", a.dir.as_str())?;
+        m.serialize_entry(
+            "level",
+            match a.level {
+                1 => "warning",
+                2 => "fatal",
+                _ => "unknown",
+            },
+        )?;
+        match alert_name(a.description) {
+            Some(n) => m.serialize_entry("description", n)?,
+            None => m.serialize_entry("description", &a.description)?,
+        }
+        m.serialize_entry("packet", &a.packet)?;
+        m.end()
+    }
+}
+
+/// The names of TLS alert descriptions (RFC 8446 §6).
+pub fn alert_name(d: u8) -> Option<&'static str> {
+    Some(match d {
+        0 => "close_notify",
+        10 => "unexpected_message",
+        20 => "bad_record_mac",
+        22 => "record_overflow",
+        40 => "handshake_failure",
+        42 => "bad_certificate",
+        43 => "unsupported_certificate",
+        44 => "certificate_revoked",
+        45 => "certificate_expired",
+        46 => "certificate_unknown",
+        47 => "illegal_parameter",
+        48 => "unknown_ca",
+        49 => "access_denied",
+        50 => "decode_error",
+        51 => "decrypt_error",
+        70 => "protocol_version",
+        71 => "insufficient_security",
+        80 => "internal_error",
+        86 => "inappropriate_fallback",
+        90 => "user_canceled",
+        100 => "no_renegotiation",
+        109 => "missing_extension",
+        110 => "unsupported_extension",
+        112 => "unrecognized_name",
+        113 => "bad_certificate_status_response",
+        115 => "unknown_psk_identity",
+        116 => "certificate_required",
+        120 => "no_application_protocol",
+        _ => return None,
+    })
 }

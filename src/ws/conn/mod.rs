@@ -291,6 +291,7 @@ impl Conn {
             client_to_server: c2s,
             server_to_client: s2c,
             errors: std::mem::take(&mut self.errors),
+            tls: None,
         }
     }
 }

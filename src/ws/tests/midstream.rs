@@ -72,6 +72,7 @@ fn forced_decode_as() {
     let r = run_on(
         FlowInfo {
             carries: Carries::WebSocket,
+            tls: None,
             ..flow_info(true)
         },
         all_opts(),

@@ -31,6 +31,7 @@ fn flow_info(roles_known: bool) -> FlowInfo {
         roles_known,
         sub: None,
         carries: Default::default(),
+        tls: None,
     }
 }
 
