@@ -1,8 +1,9 @@
 //! The real-peer corpus: every message `wsdissect` decodes from each capture in
-//! testdata/corpus/ must be what the peers (Python websockets, aiohttp, Node ws) really
-//! sent, per connection and direction, in order, byte for byte. Where the capture cannot
-//! hold everything (snap length, late start), what is decoded must still be exact and what
-//! is not must be flagged.
+//! testdata/corpus/ must be what the peers (Python websockets, aiohttp, Node ws,
+//! Chromium) really sent, per connection and direction, in order, byte for byte, in the
+//! clear and inside TLS (decrypted with the key logs the peers wrote). Where the capture
+//! cannot hold everything (snap length, late start), what is decoded must still be exact
+//! and what is not must be flagged.
 
 mod common;
 
@@ -24,6 +25,8 @@ fn payload(m: &Value) -> Option<Vec<u8>> {
 struct Check {
     name: String,
     exact: bool,
+    /// The key log the peers wrote, for TLS captures.
+    keylog: Option<String>,
 }
 
 fn same(ours: &Value, truth: &Value) -> Result<(), String> {
@@ -74,7 +77,13 @@ fn check(c: &Check) -> (usize, usize) {
     let file = dir.join(&c.name);
     let truth_path = dir.join(c.name.rsplit_once('.').unwrap().0.to_string() + ".truth.jsonl");
     let truth = truth_by_direction(&truth_path);
-    let records = jsonl(&["--quiet", "--format", "jsonl", file.to_str().unwrap()]);
+    let mut args = vec!["--quiet", "--format", "jsonl"];
+    let keylog = c.keylog.as_ref().map(|k| dir.join(k));
+    if let Some(k) = &keylog {
+        args.extend(["--keylog", k.to_str().unwrap()]);
+    }
+    args.push(file.to_str().unwrap());
+    let records = jsonl(&args);
     let mut ours: BTreeMap<Key, Vec<Value>> = BTreeMap::new();
     for r in records.iter().filter(|r| r["record"] == "message") {
         let k = (
@@ -156,33 +165,43 @@ fn manifest() -> Vec<Value> {
     m.as_array().unwrap().clone()
 }
 
+/// Captures that cannot hold every message: a small snap length, a late start, holes
+/// cut into a capture after the fact.
+fn partial(e: &Value) -> bool {
+    e["snaplen"].as_u64().unwrap_or(0) < 65535
+        || e["starts_after_handshake"] == true
+        || e["partial"] == true
+}
+
 #[test]
 fn complete_captures_decode_exactly_what_the_peers_sent() {
     let mut total = 0;
     for e in manifest() {
-        if e["snaplen"].as_u64().unwrap_or(0) < 65535 || e["starts_after_handshake"] == true {
+        if partial(&e) {
             continue;
         }
         let (n, _) = check(&Check {
             name: e["file"].as_str().unwrap().into(),
             exact: true,
+            keylog: e["keylog"].as_str().map(str::to_string),
         });
         eprintln!("{}: {n} messages match the peers", e["file"]);
         total += n;
     }
-    assert!(total > 700, "only {total} messages compared");
+    assert!(total > 1100, "only {total} messages compared");
 }
 
 #[test]
 fn partial_captures_decode_exactly_and_flag_the_rest() {
     let mut seen = 0;
     for e in manifest() {
-        if !(e["snaplen"].as_u64().unwrap_or(0) < 65535 || e["starts_after_handshake"] == true) {
+        if !partial(&e) {
             continue;
         }
         let (n, flagged) = check(&Check {
             name: e["file"].as_str().unwrap().into(),
             exact: false,
+            keylog: e["keylog"].as_str().map(str::to_string),
         });
         eprintln!(
             "{}: {n} messages match the peers, {flagged} flagged undecodable",
@@ -191,5 +210,5 @@ fn partial_captures_decode_exactly_and_flag_the_rest() {
         assert!(n > 0, "{}: nothing decoded", e["file"]);
         seen += 1;
     }
-    assert!(seen >= 2);
+    assert!(seen >= 3);
 }

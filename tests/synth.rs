@@ -18,6 +18,7 @@ fn decode(bytes: &[u8]) -> (Vec<Record>, u64, Vec<String>) {
         "synth.pcap",
         Cursor::new(bytes),
         Config::default(),
+        &wsdissect::layers::tls::Keys::new(),
         &mut d,
         &mut |x| diags.push(x.to_string()),
         |d: &mut Dissector, _| {

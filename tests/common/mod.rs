@@ -2,6 +2,9 @@
 
 #![allow(dead_code)]
 
+pub mod write;
+
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -119,4 +122,61 @@ pub fn truth_by_direction(path: &Path) -> std::collections::BTreeMap<Key, Vec<se
         v.sort_by_key(|t| t["index"].as_u64().unwrap());
     }
     by
+}
+
+/// tshark's view: flow id → (node 0 address, node 1 address, node 0 bytes, node 1 bytes).
+pub type Follow = HashMap<u64, (String, String, Vec<u8>, Vec<u8>)>;
+
+/// One stream being read: id, node 0, node 1, node 0 bytes, node 1 bytes.
+pub type Stream = (u64, String, String, Vec<u8>, Vec<u8>);
+
+/// `tshark -z follow,PROTO,raw,N` for each of `flows` (PROTO `tcp`, or `tls` with the
+/// key log option in `extra`), parsed.
+pub fn tshark_follow(file: &Path, proto: &str, extra: &[&str], flows: &[u64]) -> Follow {
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-r").arg(file).arg("-q").args(extra);
+    for f in flows {
+        cmd.arg("-z").arg(format!("follow,{proto},raw,{f}"));
+    }
+    let out = cmd.output().expect("run tshark");
+    assert!(out.status.success(), "tshark failed on {}", file.display());
+    let text = String::from_utf8(out.stdout).expect("tshark output is text");
+    let mut result = Follow::new();
+    let mut cur: Option<Stream> = None;
+    for line in text.lines() {
+        if let Some(f) = line.strip_prefix("Filter: tcp.stream eq ") {
+            if let Some(c) = cur.take() {
+                result.insert(c.0, (c.1, c.2, c.3, c.4));
+            }
+            cur = Some((
+                f.trim().parse().unwrap(),
+                String::new(),
+                String::new(),
+                vec![],
+                vec![],
+            ));
+        } else if let Some(c) = cur.as_mut() {
+            if let Some(a) = line.strip_prefix("Node 0: ") {
+                c.1 = a.to_string();
+            } else if let Some(a) = line.strip_prefix("Node 1: ") {
+                c.2 = a.to_string();
+            } else if line.starts_with("===") || line.starts_with("Follow:") || line.is_empty() {
+            } else if let Some(hex) = line.strip_prefix('\t') {
+                c.4.extend(decode_hex(hex));
+            } else {
+                c.3.extend(decode_hex(line));
+            }
+        }
+    }
+    if let Some(c) = cur.take() {
+        result.insert(c.0, (c.1, c.2, c.3, c.4));
+    }
+    result
+}
+
+pub fn decode_hex(s: &str) -> Vec<u8> {
+    let s = s.trim();
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect()
 }

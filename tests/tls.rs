@@ -1,0 +1,383 @@
+//! wss:// captures of real peers (Python websockets, Node ws, Chromium) that wrote their
+//! key logs: what `wsdissect` says of each TLS connection must be what the peers
+//! negotiated, every decrypted stream must be byte for byte what `tshark -z
+//! follow,tls,raw` decrypts (on the lossy capture: begin with it), and a capture without keys must decode nothing and say so.
+//! The messages themselves are compared with the peers' truth in tests/corpus.rs.
+//! Hostile TLS (garbage after a ClientHello, an oversized record, junk key logs) ends
+//! in a clear warning or error, never a panic.
+
+mod common;
+
+use common::write::*;
+use common::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn corpus(name: &str) -> PathBuf {
+    testdata().join("corpus").join(name)
+}
+
+/// Manifest entries of the TLS captures.
+fn tls_captures() -> Vec<Value> {
+    let m: Value =
+        serde_json::from_str(&std::fs::read_to_string(corpus("manifest.json")).unwrap()).unwrap();
+    m.as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["tls"] == true)
+        .cloned()
+        .collect()
+}
+
+/// `--keylog FILE` for a capture, unless its keys are in the capture.
+fn keylog_args(e: &Value) -> Vec<String> {
+    match e["keylog"].as_str() {
+        Some(k) => vec!["--keylog".into(), corpus(k).display().to_string()],
+        None => vec![],
+    }
+}
+
+fn run_jsonl(args: &[String]) -> Vec<Value> {
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    jsonl(&a)
+}
+
+/// OpenSSL's names of the TLS 1.2 suites the peers negotiated, as IANA names them.
+fn iana(openssl: &str) -> &str {
+    match openssl {
+        "ECDHE-RSA-AES128-GCM-SHA256" => "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        "ECDHE-RSA-AES256-GCM-SHA384" => "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+        "ECDHE-RSA-CHACHA20-POLY1305" => "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        "ECDHE-RSA-AES128-SHA256" => "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384" => "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+        "AES128-GCM-SHA256" => "TLS_RSA_WITH_AES_128_GCM_SHA256",
+        "AES256-SHA" => "TLS_RSA_WITH_AES_256_CBC_SHA",
+        other => other,
+    }
+}
+
+#[test]
+fn flows_show_what_the_peers_negotiated() {
+    let mut checked = 0;
+    for e in tls_captures() {
+        let file = e["file"].as_str().unwrap();
+        let mut args = vec![
+            "flows".to_string(),
+            "--quiet".into(),
+            "--format".into(),
+            "jsonl".into(),
+        ];
+        args.extend(keylog_args(&e));
+        args.push(corpus(file).display().to_string());
+        let flows = run_jsonl(&args);
+        let by_port: BTreeMap<u64, &Value> = flows
+            .iter()
+            .map(|f| (port_of(f["client"].as_str().unwrap()), f))
+            .collect();
+        for c in e["tls_connections"].as_array().unwrap() {
+            let port = c["client_port"].as_u64().unwrap();
+            let f = by_port
+                .get(&port)
+                .unwrap_or_else(|| panic!("{file}: no flow for client port {port}"));
+            let t = &f["tls"];
+            let what = format!("{file} {}: {t}", c["conn"]);
+            assert_eq!(f["state"], "upgraded", "{what}");
+            assert_eq!(t["version"], c["version"], "{what}");
+            assert_eq!(
+                t["cipher_suite"],
+                iana(c["cipher"].as_str().unwrap()),
+                "{what}"
+            );
+            // The peers' report leaves out the SNI of resumed Node sessions; the
+            // ClientHello on the wire (read by tshark) has it.
+            assert_eq!(t["sni"], c["wire"]["sni"], "{what}");
+            assert_eq!(t["alpn"], c["alpn"], "{what}");
+            assert_eq!(t["resumed"], c["resumed"], "{what}");
+            assert_eq!(t["decrypted"], true, "{what}");
+            assert!(t.get("problem").is_none(), "{what}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "only {checked} TLS connections checked");
+}
+
+#[test]
+fn key_updates_are_followed_in_both_directions() {
+    let e = tls_captures()
+        .into_iter()
+        .find(|e| e["file"] == "17-keyupdate.pcap")
+        .unwrap();
+    let mut args = vec![
+        "flows".to_string(),
+        "--quiet".into(),
+        "--format".into(),
+        "jsonl".into(),
+    ];
+    args.extend(keylog_args(&e));
+    args.push(corpus("17-keyupdate.pcap").display().to_string());
+    let flows = run_jsonl(&args);
+    // Per direction, one entry per KeyUpdate message on the wire (its request_update).
+    let on_wire: usize = e["tls_connections"][0]["key_updates_on_wire"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_array().unwrap().len())
+        .sum();
+    assert_eq!(on_wire, 10);
+    assert_eq!(
+        flows[0]["tls"]["key_updates"].as_u64(),
+        Some(on_wire as u64)
+    );
+}
+
+#[test]
+fn decrypted_streams_equal_tshark_follow_tls() {
+    if !have_tshark("decrypted_streams_equal_tshark_follow_tls") {
+        return;
+    }
+    let mut checked = 0;
+    for e in tls_captures() {
+        if e["partial"] == true {
+            continue;
+        }
+        let file = corpus(e["file"].as_str().unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = vec![
+            "tcp".to_string(),
+            "--quiet".into(),
+            "--format".into(),
+            "jsonl".into(),
+            "--dump-dir".into(),
+            dir.path().display().to_string(),
+        ];
+        args.extend(keylog_args(&e));
+        args.push(file.display().to_string());
+        let flows = run_jsonl(&args);
+        let ids: Vec<u64> = flows
+            .iter()
+            .map(|f| f["flow"].as_u64().unwrap())
+            .filter(|id| {
+                dir.path()
+                    .join(format!("flow{id}.client_to_server.tls.bin"))
+                    .exists()
+            })
+            .collect();
+        let keylog = e["keylog"]
+            .as_str()
+            .map(|k| format!("tls.keylog_file:{}", corpus(k).display()));
+        let extra: Vec<&str> = match &keylog {
+            Some(k) => vec!["-o", k],
+            None => vec![],
+        };
+        let follow = tshark_follow(&file, "tls", &extra, &ids);
+        for id in ids {
+            let read =
+                |d: &str| std::fs::read(dir.path().join(format!("flow{id}.{d}.tls.bin"))).unwrap();
+            let ours = [read("client_to_server"), read("server_to_client")];
+            let (_, _, a, b) = follow
+                .get(&id)
+                .unwrap_or_else(|| panic!("{}: tshark has no stream {id}", file.display()));
+            // tshark names the nodes of a TLS stream loosely: compare the two directions
+            // as a pair. On the lossy capture tshark stops decrypting a direction where
+            // retransmissions came out of order (the peers' truth shows the rest is
+            // right, tests/corpus.rs): there its bytes must be where ours start.
+            let lossy = e["lossy"] == true;
+            let fits = |o: &[u8], t: &[u8]| o == t || (lossy && o.starts_with(t));
+            let same = (fits(&ours[0], a) && fits(&ours[1], b))
+                || (fits(&ours[0], b) && fits(&ours[1], a));
+            assert!(
+                same,
+                "{} flow {id}: decrypted streams differ from tshark ({}+{} vs {}+{} bytes)",
+                file.display(),
+                ours[0].len(),
+                ours[1].len(),
+                a.len(),
+                b.len()
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 20,
+        "only {checked} decrypted connections compared"
+    );
+}
+
+#[test]
+fn without_keys_nothing_is_decoded_and_it_is_said() {
+    let f = corpus("13-python-tls13.pcap");
+    let f = f.to_str().unwrap();
+    let out = wsdissect(&["--format", "jsonl", f]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty(), "messages decoded from ciphertext");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("2 TLS connections without keys (SNI ws.test): not decoded"),
+        "{err}"
+    );
+    // --decode-as on the TLS port must not turn ciphertext into messages either.
+    let out = wsdissect(&["--format", "jsonl", "--decode-as", "8443", f]);
+    assert!(out.stdout.is_empty(), "--decode-as decoded ciphertext");
+    let strict = wsdissect(&["--strict", "--quiet", f]);
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&strict.stderr)
+        .contains("--strict: 2 TLS connections without keys"));
+    let flows = jsonl(&["flows", "--quiet", "--format", "jsonl", f]);
+    assert_eq!(flows.len(), 2);
+    for fl in &flows {
+        assert_eq!(fl["state"], "encrypted");
+        assert_eq!(fl["tls"]["decrypted"], false);
+        assert_eq!(fl["tls"]["problem"], "no_key");
+        assert_eq!(fl["tls"]["version"], "TLSv1.3");
+        assert_eq!(fl["tls"]["sni"], "ws.test");
+        assert!(fl["first_seen"].as_str().unwrap() < fl["last_seen"].as_str().unwrap());
+    }
+}
+
+/// A pcapng holding only a Decryption Secrets Block with `keys` (and one packet that is
+/// not TCP, so that the file is a capture like any other).
+fn secrets_pcapng(keys: &[u8]) -> Vec<u8> {
+    let block = |kind: u32, body: &[u8]| {
+        let pad = (4 - body.len() % 4) % 4;
+        let len = (12 + body.len() + pad) as u32;
+        let mut b = kind.to_le_bytes().to_vec();
+        b.extend(len.to_le_bytes());
+        b.extend(body);
+        b.extend(std::iter::repeat_n(0, pad));
+        b.extend(len.to_le_bytes());
+        b
+    };
+    let mut shb = 0x1a2b3c4du32.to_le_bytes().to_vec();
+    shb.extend([1, 0, 0, 0]);
+    shb.extend(u64::MAX.to_le_bytes());
+    let mut dsb = 0x544c534bu32.to_le_bytes().to_vec();
+    dsb.extend((keys.len() as u32).to_le_bytes());
+    dsb.extend(keys);
+    dsb.extend(std::iter::repeat_n(0, (4 - keys.len() % 4) % 4));
+    let mut idb = vec![1, 0, 0, 0];
+    idb.extend(65535u32.to_le_bytes());
+    let arp = [0u8; 14];
+    let mut epb = 0u32.to_le_bytes().to_vec();
+    epb.extend([0; 8]);
+    epb.extend((arp.len() as u32).to_le_bytes());
+    epb.extend((arp.len() as u32).to_le_bytes());
+    epb.extend(arp);
+    let mut out = block(0x0a0d0d0a, &shb);
+    out.extend(block(0x0a, &dsb));
+    out.extend(block(1, &idb));
+    out.extend(block(6, &epb));
+    out
+}
+
+#[test]
+fn secrets_in_one_file_serve_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = std::fs::read(corpus("13-python-tls13.keys")).unwrap();
+    let dsb = dir.path().join("keys.pcapng");
+    std::fs::write(&dsb, secrets_pcapng(&keys)).unwrap();
+    let f = corpus("13-python-tls13.pcap");
+    // Given after the capture it serves: the keys are read before any file is decoded.
+    let records = jsonl(&[
+        "--quiet",
+        "--format",
+        "jsonl",
+        f.to_str().unwrap(),
+        dsb.to_str().unwrap(),
+    ]);
+    let truth = std::fs::read_to_string(corpus("13-python-tls13.truth.jsonl")).unwrap();
+    let sent = truth
+        .lines()
+        .filter(|l| l.contains("\"view\": \"sent\""))
+        .count();
+    assert_eq!(records.len(), sent);
+}
+
+#[test]
+fn junk_key_logs_are_refused_with_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.keys");
+    std::fs::write(&junk, "not a key log\n".repeat(1000)).unwrap();
+    let out = wsdissect(&[
+        "--keylog",
+        junk.to_str().unwrap(),
+        corpus("13-python-tls13.pcap").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("junk.keys: not an NSS key log file (line 1"),
+        "{err}"
+    );
+    let missing = wsdissect(&["--keylog", "/nonexistent/k", "-"]);
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+/// A ClientHello's first bytes and a body that parses: type, version, random, no session,
+/// one suite, no compression, no extensions.
+fn client_hello() -> Vec<u8> {
+    let mut hello = vec![3, 3];
+    hello.extend([0x42; 32]);
+    hello.extend([0, 0, 2, 0x13, 0x01, 1, 0]);
+    let mut hs = vec![1, 0, 0, hello.len() as u8];
+    hs.extend(hello);
+    let mut rec = vec![22, 3, 1, 0, hs.len() as u8];
+    rec.extend(hs);
+    rec
+}
+
+fn write_capture(path: &Path, f: impl FnOnce(&mut Pcap<std::fs::File>)) {
+    let mut p = Pcap::new(std::fs::File::create(path).unwrap(), 65535);
+    f(&mut p);
+}
+
+#[test]
+fn hostile_records_end_the_direction_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hostile.pcap");
+    write_capture(&path, |p| {
+        // Garbage right after a ClientHello, on port 80.
+        let mut c = Conn::new(1, 80);
+        c.syn(p);
+        let mut bytes = client_hello();
+        bytes.extend(b"GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n\x81\x05hello");
+        c.send(p, true, &bytes);
+        c.send(
+            p,
+            false,
+            b"HTTP/1.1 101 Switching Protocols\r\n\r\n\x81\x05hello",
+        );
+        // A record claiming more than any TLS version allows.
+        let mut c = Conn::new(2, 443);
+        c.syn(p);
+        let mut bytes = client_hello();
+        bytes.extend([23, 3, 3, 0xff, 0xff]);
+        bytes.extend(vec![0x17; 3000]);
+        c.send(p, true, &bytes);
+        c.send(p, false, &[22, 3, 3, 0x48, 0x01]);
+    });
+    let out = wsdissect(&["--format", "jsonl", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stdout.is_empty(),
+        "bytes inside TLS decoded as WebSocket"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("packet 4: flow 0 client_to_server: bytes that are not a TLS record"),
+        "{err}"
+    );
+    assert!(
+        err.contains("flow 1 client_to_server: bytes that are not a TLS record"),
+        "{err}"
+    );
+    let flows = jsonl(&[
+        "flows",
+        "--quiet",
+        "--format",
+        "jsonl",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(flows.len(), 2, "{flows:?}");
+    assert!(flows.iter().all(|f| f["state"] == "encrypted"));
+}
