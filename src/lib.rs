@@ -12,9 +12,9 @@
 //!    │                             (capture/packet.rs: a new link type goes here)
 //! tcp/       packets → streams     reassembly: two ordered byte streams per connection,
 //!    │                             reported through tcp::stream::StreamSink
-//! layers/    streams → streams     the stream stack: transformers (TLS: ciphertext in,
-//!    │                             plaintext out) and demultiplexers (HTTP/2: several
-//!    │                             streams out); today --decode-as
+//! layers/    streams → streams     the stream stack: transformers (layers/tls/: ciphertext
+//!    │                             in, plaintext out, with key logs) and demultiplexers
+//!    │                             (HTTP/2 next: several streams out); --decode-as
 //! http/      the HTTP/1.1 upgrade  sans-I/O request/response parsing, handshake rules
 //!    │
 //! ws/        streams → records     frames, messages, permessage-deflate, resync;
@@ -35,8 +35,10 @@
 //!
 //! Where things are: a WebSocket rule is a [`ws::problem::Problem`] variant plus its check
 //! in `ws/` (frame header rules in `ws/frame.rs`, per-direction rules in
-//! `ws/direction/`, handshake rules in [`http`]); TLS decryption goes in `layers/` as a
-//! transformer, HTTP/2 as a demultiplexer, neither touching `ws/`.
+//! `ws/direction/`, handshake rules in [`http`]); TLS decryption is in `layers/tls/` as a
+//! transformer (a new cipher suite in `layers/tls/crypto.rs`), HTTP/2 goes in `layers/`
+//! as a demultiplexer, neither touching `ws/`. What a layer learns of a connection for
+//! its flow record travels up on [`tcp::stream::FlowInfo`] (`tls`).
 //!
 //! # Shape
 //!

@@ -381,3 +381,143 @@ fn hostile_records_end_the_direction_with_a_warning() {
     assert_eq!(flows.len(), 2, "{flows:?}");
     assert!(flows.iter().all(|f| f["state"] == "encrypted"));
 }
+
+/// The packets of a little-endian microsecond pcap (as the corpus's), without those
+/// `drop` names (1-based).
+fn without_packets(pcap: &[u8], drop: impl Fn(u64) -> bool) -> Vec<u8> {
+    let mut out = pcap[..24].to_vec();
+    let (mut i, mut n) = (24, 0u64);
+    while i + 16 <= pcap.len() {
+        let len = u32::from_le_bytes(pcap[i + 8..i + 12].try_into().unwrap()) as usize;
+        n += 1;
+        if !drop(n) {
+            out.extend(&pcap[i..i + 16 + len]);
+        }
+        i += 16 + len;
+    }
+    out
+}
+
+#[test]
+fn a_wrong_key_stops_the_direction_and_says_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = std::fs::read_to_string(corpus("13-python-tls13.keys")).unwrap();
+    // Every SERVER_TRAFFIC_SECRET_0 changed in its last hex digit.
+    let wrong: String = keys
+        .lines()
+        .map(|l| {
+            if l.starts_with("SERVER_TRAFFIC_SECRET_0 ") {
+                let (head, last) = l.split_at(l.len() - 1);
+                format!("{head}{}\n", if last == "0" { "1" } else { "0" })
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    let k = dir.path().join("wrong.keys");
+    std::fs::write(&k, wrong).unwrap();
+    let f = corpus("13-python-tls13.pcap");
+    let (k, f) = (k.to_str().unwrap(), f.to_str().unwrap());
+    let out = wsdissect(&["--strict", "--format", "jsonl", "--keylog", k, f]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "flow 0 server_to_client: TLS decryption failed (wrong key or corrupt record)"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("TLS decryption problem"), "{err}");
+    // The server's first record carried the 101 answer: without it nothing is decoded,
+    // and nothing unverified is printed.
+    assert!(out.stdout.is_empty());
+    let flows = jsonl(&["flows", "--quiet", "--format", "jsonl", "--keylog", k, f]);
+    for fl in &flows {
+        assert_eq!(fl["tls"]["problem"], "failed", "{fl}");
+        assert!(fl["tls"]["failed_at_packet"].as_u64().is_some(), "{fl}");
+        assert_eq!(fl["tls"]["decrypted"], true, "{fl}");
+    }
+}
+
+#[test]
+fn resumed_tls12_sessions_reuse_the_master_secret_of_the_first() {
+    let e = tls_captures()
+        .into_iter()
+        .find(|e| e["file"] == "15-node-ws-tls.pcap")
+        .unwrap();
+    // Key log lines of the resumed TLS 1.2 connections (by ticket and by session ID) are
+    // removed: their master secret must come from the connection they resume.
+    let resumed: Vec<(String, u64)> = e["tls_connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["resumed"] == true && c["version"] == "TLSv1.2")
+        .map(|c| {
+            (
+                c["wire"]["client_random"].as_str().unwrap().to_string(),
+                c["client_port"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(resumed.len(), 2);
+    let keys = std::fs::read_to_string(corpus("15-node-ws-tls.keys")).unwrap();
+    let kept: String = keys
+        .lines()
+        .filter(|l| !resumed.iter().any(|(r, _)| l.contains(r.as_str())))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(kept.len() < keys.len());
+    let dir = tempfile::tempdir().unwrap();
+    let k = dir.path().join("first-only.keys");
+    std::fs::write(&k, kept).unwrap();
+    let f = corpus("15-node-ws-tls.pcap");
+    let flows = jsonl(&[
+        "flows",
+        "--quiet",
+        "--format",
+        "jsonl",
+        "--keylog",
+        k.to_str().unwrap(),
+        f.to_str().unwrap(),
+    ]);
+    for (_, port) in &resumed {
+        let fl = flows
+            .iter()
+            .find(|fl| port_of(fl["client"].as_str().unwrap()) == *port)
+            .unwrap();
+        assert_eq!(fl["tls"]["resumed"], true, "{fl}");
+        assert_eq!(fl["tls"]["decrypted"], true, "{fl}");
+        assert_eq!(fl["state"], "upgraded", "{fl}");
+    }
+}
+
+#[test]
+fn a_capture_started_after_the_handshake_is_said_to_be_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = std::fs::read(corpus("13-python-tls13.pcap")).unwrap();
+    // Packets 1-12 are connection 0's handshake and first records.
+    let late = dir.path().join("late.pcap");
+    std::fs::write(&late, without_packets(&pcap, |n| n <= 12)).unwrap();
+    let k = corpus("13-python-tls13.keys");
+    let args = |view: &'static str| {
+        vec![
+            view.to_string(),
+            "--quiet".into(),
+            "--format".into(),
+            "jsonl".into(),
+            "--keylog".into(),
+            k.display().to_string(),
+            late.display().to_string(),
+        ]
+    };
+    let flows = run_jsonl(&args("flows"));
+    let first = flows.iter().find(|f| f["flow"] == 0).unwrap();
+    assert_eq!(first["state"], "encrypted", "{first}");
+    assert_eq!(first["tls"]["problem"], "no_handshake", "{first}");
+    let second = flows.iter().find(|f| f["flow"] == 1).unwrap();
+    assert_eq!(second["state"], "upgraded", "{second}");
+    let mut msgs = args("flows");
+    msgs.remove(0);
+    let msgs = run_jsonl(&msgs);
+    assert!(!msgs.is_empty() && msgs.iter().all(|m| m["flow"] == 1));
+}

@@ -53,10 +53,18 @@ pub type Stack<S> = Tls<DecodeAs<S>>;
 impl Options {
     /// The stack of layers these options ask for, over `top`.
     pub fn stack<S: StreamSink>(&self, top: S) -> Stack<S> {
-        Tls::new(
-            self.keys.clone(),
-            DecodeAs::new(self.decode_as.clone(), top),
-        )
+        self.tls(self.above_tls(top))
+    }
+
+    /// The layers above decryption, over `top`: what works on plaintext.
+    pub fn above_tls<S: StreamSink>(&self, top: S) -> DecodeAs<S> {
+        DecodeAs::new(self.decode_as.clone(), top)
+    }
+
+    /// The TLS layer over `inner`. A run keeps one per capture, in packet order: TLS 1.2
+    /// resumption needs the sessions of earlier connections.
+    pub fn tls<S: StreamSink>(&self, inner: S) -> Tls<S> {
+        Tls::new(self.keys.clone(), inner)
     }
 }
 

@@ -21,8 +21,7 @@
 //! progress runs out (hundreds of MiB of messages in progress at once), which message
 //! is cut depends on how far each worker has got, so it may differ from a sequential run.
 
-use crate::layers::tls::TlsStats;
-use crate::layers::Stack;
+use crate::layers::{DecodeAs, Layer};
 use crate::run::{self, Decoding, Diagnostic, JsonlSettings, RunError};
 use crate::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
 use crate::view::json::JsonBuf;
@@ -63,9 +62,10 @@ enum Event {
         kind: CloseKind,
         at: Provenance,
     },
-    End {
-        flow: u64,
-    },
+    /// The flow as the layers below the workers end it (with what TLS learned).
+    End(Box<FlowInfo>),
+    /// A warning of the layers the reader runs (TLS), in its place among the events.
+    Warn(ws::Warning),
 }
 
 /// Events for one worker, with the payload bytes they refer to.
@@ -187,7 +187,7 @@ impl StreamSink for Router {
         );
     }
     fn end(&mut self, flow: &FlowInfo) {
-        self.push(flow.id, Event::End { flow: flow.id });
+        self.push(flow.id, Event::End(Box::new(flow.clone())));
     }
 }
 
@@ -210,16 +210,16 @@ fn write(out: &mut impl Write, err: &mut Option<io::Error>, text: &[u8], range: 
 }
 
 /// Feeds one worker's events to its dissector; returns its problems by kind and in
-/// total, and what its TLS layer found.
+/// total.
 fn work(
     worker: usize,
-    mut d: Stack<Dissector>,
+    mut d: DecodeAs<Dissector>,
     flow_records: bool,
     rx: Receiver<Batch>,
     tx: SyncSender<ToMerger>,
     recycled: Receiver<Vec<u8>>,
     spent: Sender<Batch>,
-) -> io::Result<(Problems, u64, TlsStats)> {
+) -> io::Result<(Problems, u64)> {
     let mut flows: HashMap<u64, FlowInfo> = HashMap::new();
     let mut json = JsonBuf::keeping(Vec::new());
     for mut batch in rx {
@@ -258,21 +258,14 @@ fn work(
                         d.close(info, dir, kind, at);
                     }
                 }
-                Event::End { flow } => {
-                    if let Some(info) = flows.remove(&flow) {
+                Event::End(info) => {
+                    if flows.remove(&info.id).is_some() {
                         d.end(&info);
                     }
                 }
+                Event::Warn(w) => items.push_back((seq, Item::Warning(w))),
             }
-            items.extend(d.drain_warnings().map(|w| {
-                let w = ws::Warning {
-                    packet: w.packet,
-                    kind: w.kind,
-                    message: w.message,
-                };
-                (seq, Item::Warning(w))
-            }));
-            let top = d.top_mut();
+            let top = d.inner_mut();
             items.extend(top.drain_warnings().map(|w| (seq, Item::Warning(w))));
             for r in top.drain_records() {
                 if flow_records || !matches!(r, Record::Flow(_)) {
@@ -293,9 +286,8 @@ fn work(
             break;
         }
     }
-    let tls = d.stats().clone();
-    let top = d.top();
-    Ok((top.problem_counts(), top.problems(), tls))
+    let top = d.inner();
+    Ok((top.problem_counts(), top.problems()))
 }
 
 /// Like [`run::dissect_jsonl`], with the WebSocket decoding spread over `workers`
@@ -334,7 +326,7 @@ pub fn dissect_jsonl<R: Read + Send>(
                 d.set_message_budget(budget.clone());
                 d
             });
-            let d = layers.stack(d);
+            let d = layers.above_tls(d);
             let mtx = mtx.clone();
             let (rtx, rrx) = mpsc::channel::<Vec<u8>>();
             recyclers.push(rtx);
@@ -346,14 +338,16 @@ pub fn dissect_jsonl<R: Read + Send>(
         drop(mtx);
         let keys = layers.keys.clone();
         let reader = s.spawn(move || {
-            let mut router = Router {
+            // TLS runs here, in packet order, so that a resumed session finds the one it
+            // resumes whichever worker decodes each; the workers get plaintext.
+            let mut router = layers.tls(Router {
                 seq: 0,
                 batches: (0..workers).map(|_| Batch::default()).collect(),
                 txs,
                 spent: spents,
                 packets: 0,
                 limits: Problems::default(),
-            };
+            });
             let mut report = |d: Diagnostic| {
                 let _ = dtx.send(ToMerger::Diag(d));
             };
@@ -364,7 +358,12 @@ pub fn dissect_jsonl<R: Read + Send>(
                 &keys,
                 &mut router,
                 &mut report,
-                |r, tcp| {
+                |tls, tcp| {
+                    let warnings: Vec<_> = tls.drain_warnings().collect();
+                    let r = tls.inner_mut();
+                    for w in warnings {
+                        r.push(0, Event::Warn(w));
+                    }
                     for s in tcp.drain_summaries() {
                         r.limits.add_tcp(&s, false);
                     }
@@ -376,9 +375,11 @@ pub fn dissect_jsonl<R: Read + Send>(
                     Ok(())
                 },
             );
+            let tls = router.stats().clone();
+            let router = router.inner_mut();
             let fin = router.flush(u64::MAX);
-            let limits = router.limits;
-            r.and_then(|st| fin.map(|()| (st, limits)).map_err(RunError::Output))
+            let limits = std::mem::take(&mut router.limits);
+            r.and_then(|st| fin.map(|()| (st, limits, tls)).map_err(RunError::Output))
         });
 
         let mut queues: Vec<VecDeque<Chunk>> = (0..workers).map(|_| VecDeque::new()).collect();
@@ -472,13 +473,12 @@ pub fn dissect_jsonl<R: Read + Send>(
         let stats = reader
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
-        let (mut counts, mut total, mut tls) = (Problems::default(), 0, TlsStats::default());
+        let (mut counts, mut total) = (Problems::default(), 0);
         for h in handles {
             match h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)) {
-                Ok((c, t, s)) => {
+                Ok((c, t)) => {
                     counts.merge(&c);
                     total += t;
-                    tls.merge(&s);
                 }
                 Err(e) => {
                     write_err.get_or_insert(e);
@@ -488,7 +488,7 @@ pub fn dissect_jsonl<R: Read + Send>(
         if let Some(e) = write_err {
             return Err(RunError::Output(e));
         }
-        let (stats, mut problems) = stats?;
+        let (stats, mut problems, tls) = stats?;
         out.flush()?;
         limiter.leftovers(file).for_each(&mut *diag);
         run::dissect::tls_summary(file, &tls, &mut problems, &mut *diag);

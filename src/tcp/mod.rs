@@ -62,7 +62,8 @@ impl Default for Config {
     }
 }
 
-/// A warning the caller prints, tied to a packet.
+/// A warning the caller prints, tied to a packet (the stages above TCP give the same
+/// type).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Warning {
     /// 1-based packet number.

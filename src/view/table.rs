@@ -13,7 +13,7 @@ use crate::tcp::FlowSummary;
 use crate::util::time::Timestamp;
 use crate::ws::problem::Problem;
 use crate::ws::protocol::WsDirection;
-use crate::ws::record::{FlowRecord, FlowState, FrameRecord, MessageRecord, Record};
+use crate::ws::record::{FlowRecord, FlowState, FrameRecord, MessageRecord, Record, TlsInfo};
 use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -279,6 +279,7 @@ impl Row for FlowRecord {
             "client",
             "server",
             "state",
+            "tls",
             "path",
             "protocol",
             "extensions",
@@ -307,6 +308,7 @@ impl Row for FlowRecord {
                 Some(code) if self.state == FlowState::Rejected => format!("rejected {code}"),
                 _ => self.state.to_string(),
             },
+            self.tls.as_ref().map(tls_cell).unwrap_or_default(),
             preview(self.path.as_deref().unwrap_or(""), 40),
             self.protocol.clone().unwrap_or_default(),
             preview(&self.extensions.join(", "), 60),
@@ -315,6 +317,31 @@ impl Row for FlowRecord {
             format!("{}/{}", c.gaps, s.gaps),
             preview(&problems.join("; "), 80),
         ]
+    }
+}
+
+/// A TLS connection in a few words: `1.3 AES_128_GCM_SHA256 ws.test`, with `resumed` and
+/// what kept it from being decrypted.
+fn tls_cell(t: &TlsInfo) -> String {
+    let mut words: Vec<String> = Vec::new();
+    if let Some(v) = t.version() {
+        words.push(v.strip_prefix("TLSv").map_or(v.clone(), str::to_string));
+    }
+    if let Some(s) = t.cipher_suite() {
+        let s = s.strip_prefix("TLS_").unwrap_or(&s).replace("_WITH_", "_");
+        words.push(s);
+    }
+    words.extend(t.0.sni.clone());
+    if t.0.resumed {
+        words.push("resumed".into());
+    }
+    if let Some(p) = t.problem() {
+        words.push(p.replace('_', " "));
+    }
+    if words.is_empty() {
+        "tls".into()
+    } else {
+        words.join(" ")
     }
 }
 

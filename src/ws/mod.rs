@@ -77,17 +77,10 @@ impl Default for Options {
     }
 }
 
-/// A diagnostic for stderr: something in the input could not be decoded as it should.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Warning {
-    /// 1-based packet number the problem was found at.
-    pub packet: u64,
-    /// What kind of warning this is, in a few words (the same for every warning of the
-    /// kind, whatever its numbers): how a printer limits them.
-    pub kind: &'static str,
-    /// What happened, starting with `flow N direction:` when it concerns a flow.
-    pub message: String,
-}
+/// A diagnostic for stderr, tied to a packet; its message starts with
+/// `flow N direction:` when it concerns a flow. The same type as the TCP stage's and the
+/// layers' warnings, so that one limiter and one printer serve them all.
+pub use crate::tcp::Warning;
 
 /// Records, warnings and the problem count, shared by all connections.
 #[derive(Debug)]
