@@ -521,3 +521,112 @@ fn a_capture_started_after_the_handshake_is_said_to_be_tls() {
     let msgs = run_jsonl(&msgs);
     assert!(!msgs.is_empty() && msgs.iter().all(|m| m["flow"] == 1));
 }
+
+#[test]
+fn traffic_secrets_alone_are_enough() {
+    // Some tools log only the application traffic secrets: the encrypted handshake is
+    // skipped, every message still decodes.
+    let keys = std::fs::read_to_string(corpus("13-python-tls13.keys")).unwrap();
+    let only: String = keys
+        .lines()
+        .filter(|l| {
+            l.starts_with("CLIENT_TRAFFIC_SECRET_0 ") || l.starts_with("SERVER_TRAFFIC_SECRET_0 ")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let k = dir.path().join("traffic.keys");
+    std::fs::write(&k, only).unwrap();
+    let f = corpus("13-python-tls13.pcap");
+    let (k, f) = (k.to_str().unwrap(), f.to_str().unwrap());
+    let ours = jsonl(&["--quiet", "--format", "jsonl", "--keylog", k, f]);
+    let all = jsonl(&[
+        "--quiet",
+        "--format",
+        "jsonl",
+        "--keylog",
+        corpus("13-python-tls13.keys").to_str().unwrap(),
+        f,
+    ]);
+    assert_eq!(ours, all);
+    assert!(ours.len() > 50);
+}
+
+#[test]
+fn records_are_framed_whatever_the_chunks_and_the_order_of_directions() {
+    use wsdissect::layers::tls::{Keys, Session, Up};
+    use wsdissect::tcp::stream::{Direction, Provenance};
+    let f = corpus("13-python-tls13.pcap");
+    let k = corpus("13-python-tls13.keys");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    wsdissect(&[
+        "tcp",
+        "--quiet",
+        "--dump-dir",
+        d,
+        "--keylog",
+        k.to_str().unwrap(),
+        f.to_str().unwrap(),
+    ]);
+    let read = |name: &str| std::fs::read(dir.path().join(name)).unwrap();
+    let cipher = [
+        read("flow0.client_to_server.bin"),
+        read("flow0.server_to_client.bin"),
+    ];
+    let plain = [
+        read("flow0.client_to_server.tls.bin"),
+        read("flow0.server_to_client.tls.bin"),
+    ];
+    let keys = Keys::new();
+    keys.add_text(&std::fs::read(&k).unwrap());
+    let mut rng = 0x9e3779b97f4a7c15u64;
+    let mut next = |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    for round in 0..20 {
+        let mut s = Session::new(keys.clone());
+        let mut got = [Vec::new(), Vec::new()];
+        let mut sink = |u: Up| {
+            if let Up::Data(d, b, _) = u {
+                got[d.index()].extend_from_slice(b);
+            }
+        };
+        let dirs = [Direction::ClientToServer, Direction::ServerToClient];
+        let mut pos = [0usize, 0];
+        // Round 0 sends the client's whole stream first: its encrypted records must wait
+        // for the server's hello.
+        while pos[0] < cipher[0].len() || pos[1] < cipher[1].len() {
+            let i = if round == 0 {
+                usize::from(pos[0] >= cipher[0].len())
+            } else if pos[0] >= cipher[0].len() {
+                1
+            } else if pos[1] >= cipher[1].len() {
+                0
+            } else {
+                next(2) as usize
+            };
+            let n = 1 + next(if round % 2 == 0 { 7 } else { 4000 }) as usize;
+            let end = (pos[i] + n).min(cipher[i].len());
+            s.data(
+                dirs[i],
+                &cipher[i][pos[i]..end],
+                Provenance::default(),
+                &mut sink,
+            );
+            pos[i] = end;
+        }
+        let warnings: Vec<_> = s.drain_warnings().collect();
+        assert!(
+            got[0] == plain[0] && got[1] == plain[1],
+            "round {round}: {}+{} bytes of {}+{}; {warnings:?}",
+            got[0].len(),
+            got[1].len(),
+            plain[0].len(),
+            plain[1].len()
+        );
+    }
+}

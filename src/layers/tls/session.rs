@@ -172,11 +172,51 @@ struct Resync {
     searched: u64,
 }
 
+/// Bytes not yet read, in a buffer whose front is dropped only when more bytes come (a
+/// chunk holding many small records then costs one move, not one per record).
+#[derive(Debug, Default)]
+struct Pending {
+    data: Vec<u8>,
+    head: usize,
+}
+
+impl Pending {
+    fn bytes(&self) -> &[u8] {
+        &self.data[self.head..]
+    }
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.data[self.head..]
+    }
+    fn len(&self) -> usize {
+        self.data.len() - self.head
+    }
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    fn get(&self, r: impl std::slice::SliceIndex<[u8], Output = [u8]>) -> Option<&[u8]> {
+        self.bytes().get(r)
+    }
+    fn extend(&mut self, b: &[u8]) {
+        if self.head > 0 {
+            self.data.drain(..self.head);
+            self.head = 0;
+        }
+        self.data.extend_from_slice(b);
+    }
+    fn consume(&mut self, n: usize) {
+        self.head += n.min(self.len());
+    }
+    fn clear(&mut self) {
+        self.data.clear();
+        self.head = 0;
+    }
+}
+
 /// One direction of the connection.
 #[derive(Debug)]
 struct Half {
     /// Bytes not yet framed into records, from stream offset `base`.
-    buf: Vec<u8>,
+    buf: Pending,
     base: u64,
     /// The stream offset each chunk in `buf` ends at, and the packet that carried it.
     marks: VecDeque<(u64, Provenance)>,
@@ -195,7 +235,7 @@ struct Half {
 impl Half {
     fn new() -> Half {
         Half {
-            buf: Vec::new(),
+            buf: Pending::default(),
             base: 0,
             marks: VecDeque::new(),
             keying: Keying::Plain,
@@ -234,7 +274,7 @@ impl Half {
     /// Forgets the first `n` bytes of `buf`.
     fn consume(&mut self, n: usize) {
         let n = n.min(self.buf.len());
-        self.buf.drain(..n);
+        self.buf.consume(n);
         self.base += n as u64;
         while self.marks.len() > 1 && self.marks.front().is_some_and(|(e, _)| *e <= self.base) {
             self.marks.pop_front();
@@ -322,7 +362,7 @@ impl Session {
             self.stop(dir, at.packet, Note::NotARecord);
             return;
         }
-        h.buf.extend_from_slice(bytes);
+        h.buf.extend(bytes);
         let end = h.end();
         h.marks.push_back((end, at));
         self.pump(dir, up);
@@ -370,7 +410,7 @@ impl Session {
     fn stop(&mut self, dir: Direction, packet: u64, note: Note) {
         let h = &mut self.halves[dir.index()];
         h.keying = Keying::Stopped;
-        h.buf = Vec::new();
+        h.buf = Pending::default();
         h.marks.clear();
         h.hs = Vec::new();
         if matches!(note, Note::DecryptFailed | Note::Lost | Note::NotARecord)
@@ -470,7 +510,7 @@ impl Session {
                 return None;
             };
             let (seq0, stage) = (*seq, *stage);
-            let mut body = h.buf[5..5 + len].to_vec();
+            let mut body = h.buf.bytes()[5..5 + len].to_vec();
             let mut found = None;
             let mut gen = None::<Opener>;
             'tries: for generation in 0..2 {
@@ -482,7 +522,7 @@ impl Session {
                     },
                 };
                 for k in 0..=MAX_LOST_RECORDS {
-                    body.copy_from_slice(&h.buf[5..5 + len]);
+                    body.copy_from_slice(&h.buf.bytes()[5..5 + len]);
                     if o.open(seq0 + k, &hdr, &mut body).is_ok() {
                         found = Some((generation, k));
                         break 'tries;
@@ -552,13 +592,19 @@ impl Session {
                         *keying = Keying::Hold;
                         return Step::Wait;
                     }
+                    if dir == Direction::ServerToClient && self.ch.is_none() {
+                        // The server's bytes came first (captures merged from two
+                        // interfaces): its hello is read after the client's.
+                        *keying = Keying::Hold;
+                        return Step::Wait;
+                    }
                     Ok((hdr[0], plain, false))
                 }
                 Keying::Sealed { .. } if hdr[0] == content::CHANGE_CIPHER_SPEC => {
                     Ok((hdr[0], plain, false))
                 }
                 Keying::Sealed { opener, seq, stage } => {
-                    let Some(body) = buf.get_mut(plain) else {
+                    let Some(body) = buf.bytes_mut().get_mut(plain) else {
                         return Step::Wait;
                     };
                     // A failed attempt may leave the body garbled; 0-RTT data that does
@@ -791,6 +837,9 @@ impl Session {
                 }
                 self.ch = Some(Box::new(ch));
                 self.changed = true;
+                if matches!(self.halves[1].keying, Keying::Hold) {
+                    self.halves[1].keying = Keying::Plain;
+                }
             }
             Message::ServerHello(sh)
                 if dir == Direction::ServerToClient && !sh.retry && self.sh.is_none() =>
