@@ -47,7 +47,7 @@ use crate::view::stats::Aggregator;
 use crate::view::{DumpSink, Format, TableStyle, View};
 use crate::ws;
 use crate::ws::problem::Problems;
-use crate::ws::record::Record;
+use crate::ws::record::{FlowState, Record};
 use diag::Console;
 use progress::Progress;
 use std::io::{self, BufWriter, Write};
@@ -218,6 +218,9 @@ pub fn stats(
             }
             Ok(ControlFlow::Continue(()))
         }
+        // A TLS connection nothing was decrypted from has no WebSocket statistics (the
+        // file's closing line counts it).
+        Record::Flow(fr) if fr.state == FlowState::Encrypted => Ok(ControlFlow::Continue(())),
         Record::Flow(fr) => {
             let s = agg.flow(&fr);
             if f.flow(&fr) && f.limit.is_none_or(|l| rows < l) {

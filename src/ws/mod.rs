@@ -45,7 +45,7 @@ mod tests;
 use std::collections::HashMap;
 
 use crate::http::HandshakeProblem;
-use crate::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
+use crate::tcp::stream::{CloseKind, Decryption, Direction, FlowInfo, Provenance, StreamSink};
 use conn::{Conn, Phase};
 use problem::Problems;
 use record::{FlowRecord, FlowState, Record};
@@ -306,9 +306,14 @@ impl StreamSink for Dissector {
             out,
         } = self;
         let Some(mut conn) = conns.remove(&key(flow)) else {
-            // A TLS connection that handed up nothing (no key, or nothing decrypted):
-            // say so on a record of its own.
-            if let Some(tls) = flow.tls.as_ref().filter(|_| opts.flows) {
+            // A TLS connection that handed up nothing because it could not be decrypted
+            // (no key, nothing that verified): say so on a record of its own. One that
+            // was decrypted and carried no application data is no WebSocket.
+            if let Some(tls) = flow
+                .tls
+                .as_ref()
+                .filter(|t| opts.flows && !(t.records > 0 && t.decryption == Decryption::Decrypted))
+            {
                 out.records
                     .push(Record::Flow(FlowRecord::encrypted(file, flow, tls.clone())));
             }
