@@ -144,9 +144,22 @@ impl Session {
             {
                 self.server_hello(sh, at);
             }
-            Message::EncryptedExtensions { alpn, .. } if alpn.is_some() => {
-                self.summary.alpn = alpn;
-                self.changed = true;
+            Message::EncryptedExtensions { alpn, early_data } => {
+                if alpn.is_some() {
+                    self.summary.alpn = alpn;
+                    self.changed = true;
+                }
+                if let Some(o) = self.early.take() {
+                    if matches!(self.halves[0].keying, Keying::Hold) {
+                        self.halves[0].keying = Keying::Sealed {
+                            opener: o,
+                            seq: 0,
+                            stage: Stage::Early {
+                                accepted: early_data,
+                            },
+                        };
+                    }
+                }
             }
             Message::Ticket(t) => {
                 if let Some(m) = self.master {
@@ -269,15 +282,19 @@ impl Session {
             };
             let early = open(s.client_early.filter(|_| ch_early));
             let client = match (early, open(s.client_handshake), open(s.client_traffic)) {
-                (Some(o), _, _) => Keying::Sealed {
-                    opener: o,
-                    seq: 0,
-                    stage: Stage::Early,
-                },
+                (Some(o), _, _) => {
+                    // Read once the server's EncryptedExtensions say whether it took them.
+                    self.early = Some(o);
+                    Keying::Hold
+                }
                 (None, Some(o), _) => Keying::Sealed {
                     opener: o,
                     seq: 0,
-                    stage: Stage::Handshake,
+                    stage: if ch_early {
+                        Stage::SkipEarly { skipped: 0 }
+                    } else {
+                        Stage::Handshake
+                    },
                 },
                 (None, None, Some(o)) => Keying::Sealed {
                     opener: o,

@@ -163,10 +163,15 @@ enum Keying {
 /// Which secret a TLS 1.3 direction's keys come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stage {
-    /// Client 0-RTT data; a record that does not open is tried with the handshake keys.
-    Early,
+    /// Client 0-RTT data, handed up only when the server `accepted` it (its
+    /// EncryptedExtensions say so): rejected early data never reached the application. A
+    /// record that does not open is tried with the handshake keys.
+    Early { accepted: bool },
     /// The encrypted handshake.
     Handshake,
+    /// The client offered 0-RTT data that cannot be read (no early secret): records that
+    /// do not open with the handshake keys are skipped, `skipped` so far.
+    SkipEarly { skipped: u32 },
     /// The key log lacks the handshake secret: records are tried with the traffic keys
     /// and skipped (the encrypted handshake) until one opens, `skipped` so far.
     SkipHandshake { skipped: u32 },
@@ -189,6 +194,9 @@ pub struct Session {
     changed: bool,
     /// Encrypted records opened.
     opened: u64,
+    /// The client's 0-RTT keys, until the server's EncryptedExtensions say whether it
+    /// accepted the early data (the client's records wait till then).
+    early: Option<Opener>,
     warnings: Vec<Warning>,
 }
 
@@ -207,6 +215,7 @@ impl Session {
             summary: TlsSummary::default(),
             changed: true,
             opened: 0,
+            early: None,
             warnings: Vec::new(),
         }
     }
@@ -369,18 +378,25 @@ impl Session {
                     };
                     // A failed attempt may leave the body garbled; 0-RTT data that does
                     // not open is tried again with other keys.
-                    let copy = (*stage == Stage::Early).then(|| body.to_vec());
+                    let copy = matches!(stage, Stage::Early { .. }).then(|| body.to_vec());
                     match opener.open(*seq, &hdr, body) {
                         Ok(o) => {
                             *seq += 1;
-                            if let Stage::SkipHandshake { .. } = stage {
-                                *stage = Stage::Traffic;
+                            match *stage {
+                                Stage::SkipHandshake { .. } => *stage = Stage::Traffic,
+                                Stage::SkipEarly { .. } => *stage = Stage::Handshake,
+                                _ => {}
                             }
-                            Ok((
-                                o.content_type,
-                                5 + o.plaintext.start..5 + o.plaintext.end,
-                                true,
-                            ))
+                            // Rejected 0-RTT data: opened, verified, not handed up.
+                            let ty = match *stage {
+                                Stage::Early { accepted: false }
+                                    if o.content_type == content::APPLICATION_DATA =>
+                                {
+                                    0
+                                }
+                                _ => o.content_type,
+                            };
+                            Ok((ty, 5 + o.plaintext.start..5 + o.plaintext.end, true))
                         }
                         Err(e) => {
                             if let Some(c) = copy {
@@ -439,7 +455,7 @@ impl Session {
             return Step::Stop;
         };
         match *stage {
-            Stage::Early => {
+            Stage::Early { .. } => {
                 // 0-RTT data ended, or was never readable: the handshake keys next.
                 let o = self
                     .secrets
@@ -457,6 +473,12 @@ impl Session {
             }
             Stage::SkipHandshake { skipped } if skipped < MAX_SKIPPED_HANDSHAKE => {
                 *stage = Stage::SkipHandshake {
+                    skipped: skipped + 1,
+                };
+                Step::Read
+            }
+            Stage::SkipEarly { skipped } if skipped < MAX_SKIPPED_HANDSHAKE => {
+                *stage = Stage::SkipEarly {
                     skipped: skipped + 1,
                 };
                 Step::Read
