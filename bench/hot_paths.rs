@@ -25,6 +25,7 @@ fn capture(size: u64, deflate: bool) -> Vec<u8> {
             size,
             deflate,
             seed: 42,
+            ..Default::default()
         },
     )
     .expect("generate");

@@ -33,6 +33,7 @@ fn many_files_equal_concatenated_single_runs() {
             size: 12 << 20,
             deflate: true,
             seed: 9,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -82,6 +83,7 @@ fn sharded_file_equals_sequential() {
             size: 1 << 20,
             deflate,
             seed: 5,
+            ..Default::default()
         };
         wsdissect_testkit::generate(&mut v, o).unwrap();
         inputs.push((format!("synth-{deflate}"), v));

@@ -11,11 +11,22 @@
 //! closing handshake (close frames, FIN, ACK) at the end. Compressed messages use raw
 //! deflate with context takeover and a sync flush, the `00 00 ff ff` tail stripped
 //! (RFC 7692). The same options always give the same bytes.
+//!
+//! With [`Options::tls`] the same traffic goes inside TLS 1.3 (TLS_AES_128_GCM_SHA256,
+//! ports 443 and 8443): each connection opens with a handshake of OpenSSL's shape, then
+//! every application write (the HTTP request, the response, each WebSocket frame) becomes
+//! records of at most 16 KiB, and [`generate_with_keylog`] writes the secrets that open
+//! them as an NSS key log. A TLS capture carries the same messages as the plain capture
+//! of the same seed (packet timing draws from its own generator, so the extra segments
+//! change no message), fewer of them by the size the records add.
 
 use base64::Engine;
 use flate2::{Compress, Compression, FlushCompress};
 use sha1::{Digest, Sha1};
 use std::io::{self, Write};
+use tls::{Handshake, Sealer};
+
+mod tls;
 
 /// Maximum TCP payload per segment (1500-byte MTU minus IPv4 and TCP headers and options).
 pub const MSS: usize = 1448;
@@ -43,6 +54,8 @@ pub struct Options {
     pub deflate: bool,
     /// PRNG seed.
     pub seed: u64,
+    /// Carry the traffic in TLS 1.3 (see the module documentation).
+    pub tls: bool,
 }
 
 impl Default for Options {
@@ -51,6 +64,7 @@ impl Default for Options {
             size: 1 << 20,
             deflate: false,
             seed: 0x5eed,
+            tls: false,
         }
     }
 }
@@ -72,6 +86,8 @@ pub struct Summary {
     pub payload_bytes: u64,
     /// Of which messages sent compressed.
     pub compressed_messages: u64,
+    /// TLS records written, handshake ones included (0 without [`Options::tls`]).
+    pub tls_records: u64,
 }
 
 /// A small, fast, seeded PRNG (SplitMix64).
@@ -247,6 +263,8 @@ struct Side {
     unacked: u32,
     /// permessage-deflate compressor of this side.
     deflate: Option<Compress>,
+    /// Record protection of this side's application data, in TLS captures.
+    tls: Option<Sealer>,
 }
 
 struct Conn {
@@ -260,13 +278,16 @@ struct PcapOut<W: Write> {
     packets: u64,
     /// Microseconds since the epoch.
     clock: u64,
+    /// The clock's own generator, so that the segments TLS adds leave the messages'
+    /// randomness as in the plain capture.
+    jitter: Rng,
     pkt: Vec<u8>,
 }
 
 const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 impl<W: Write> PcapOut<W> {
-    fn new(mut w: W) -> io::Result<Self> {
+    fn new(mut w: W, jitter: Rng) -> io::Result<Self> {
         let mut h = Vec::with_capacity(24);
         h.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
         h.extend_from_slice(&2u16.to_le_bytes());
@@ -281,20 +302,14 @@ impl<W: Write> PcapOut<W> {
             bytes: 24,
             packets: 0,
             clock: 1_764_000_000_000_000,
+            jitter,
             pkt: Vec::with_capacity(2048),
         })
     }
 
     /// Writes one TCP segment from `from` to `to`.
-    fn segment(
-        &mut self,
-        rng: &mut Rng,
-        from: &Side,
-        to: &Side,
-        flags: u8,
-        payload: &[u8],
-    ) -> io::Result<()> {
-        self.clock += rng.range(2, 40);
+    fn segment(&mut self, from: &Side, to: &Side, flags: u8, payload: &[u8]) -> io::Result<()> {
+        self.clock += self.jitter.range(2, 40);
         let p = &mut self.pkt;
         p.clear();
         p.extend_from_slice(&to.mac);
@@ -367,14 +382,16 @@ fn checksum(acc: u32, data: &[u8]) -> u16 {
 }
 
 impl Conn {
-    fn new(i: usize, rng: &mut Rng, deflate: bool) -> Conn {
+    fn new(i: usize, rng: &mut Rng, opts: &Options) -> Conn {
         let side = |ip: [u8; 4], port: u16, mac_last: u8, seq: u32| Side {
             ip,
             port,
             mac: [0x02, 0, 0, 0, 0, mac_last],
             seq,
             unacked: 0,
-            deflate: deflate
+            tls: None,
+            deflate: opts
+                .deflate
                 .then(|| Compress::new_with_window_bits(Compression::default(), false, 15)),
         };
         // Connection 1 starts near the end of the sequence space to exercise wraparound.
@@ -391,12 +408,13 @@ impl Conn {
             1 + i as u8,
             isn(rng),
         );
-        let s = side(
-            [10, 0, 1, 1],
-            if i.is_multiple_of(2) { 80 } else { 8080 },
-            0x80,
-            isn(rng),
-        );
+        let port = match (opts.tls, i.is_multiple_of(2)) {
+            (false, true) => 80,
+            (false, false) => 8080,
+            (true, true) => 443,
+            (true, false) => 8443,
+        };
+        let s = side([10, 0, 1, 1], port, 0x80, isn(rng));
         Conn { sides: [c, s] }
     }
 }
@@ -405,7 +423,6 @@ impl Conn {
 /// acknowledging every second full segment and the last one.
 fn send<W: Write>(
     out: &mut PcapOut<W>,
-    rng: &mut Rng,
     conn: &mut Conn,
     from: usize,
     data: &[u8],
@@ -419,11 +436,11 @@ fn send<W: Write>(
     let mut chunks = data.chunks(MSS).peekable();
     while let Some(c) = chunks.next() {
         let last = chunks.peek().is_none();
-        out.segment(rng, s, r, ACK | if last { PSH } else { 0 }, c)?;
+        out.segment(s, r, ACK | if last { PSH } else { 0 }, c)?;
         s.seq = s.seq.wrapping_add(c.len() as u32);
         r.unacked += 1;
         if r.unacked >= 2 || last {
-            out.segment(rng, r, s, ACK, &[])?;
+            out.segment(r, s, ACK, &[])?;
             r.unacked = 0;
         }
     }
@@ -476,25 +493,123 @@ fn compress(c: &mut Compress, data: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Writes a capture as described in the module documentation.
+/// A side's application writes for one send: their bytes, where each ends, and the
+/// records they become in TLS captures (one write, one or more records).
+#[derive(Default)]
+struct Writes {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+    sealed: Vec<u8>,
+}
+
+impl Writes {
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+    }
+
+    /// Ends the write begun where the previous one ended.
+    fn end(&mut self) {
+        self.ends.push(self.bytes.len());
+    }
+}
+
+/// Sends the writes `w` from side `from` of `conn`: as they are, or as TLS records when
+/// the side has a sealer.
+fn transmit<W: Write>(
+    out: &mut PcapOut<W>,
+    conn: &mut Conn,
+    from: usize,
+    w: &mut Writes,
+    sum: &mut Summary,
+) -> io::Result<()> {
+    let Some(sealer) = &mut conn.sides[from].tls else {
+        return send(out, conn, from, &w.bytes);
+    };
+    w.sealed.clear();
+    let mut start = 0;
+    for &end in &w.ends {
+        sum.tls_records +=
+            sealer.seal(tls::APPLICATION_DATA, &w.bytes[start..end], &mut w.sealed)?;
+        start = end;
+    }
+    send(out, conn, from, &w.sealed)
+}
+
+/// Opens TLS on `conn` after its TCP handshake: writes its key log lines, sends the
+/// handshake flights and a session ticket, and leaves both sides sealing application
+/// data with their traffic keys.
+fn tls_handshake<W: Write>(
+    out: &mut PcapOut<W>,
+    conn: &mut Conn,
+    hs: &Handshake,
+    keylog: &mut dyn Write,
+    sum: &mut Summary,
+) -> io::Result<()> {
+    hs.keylog(keylog)?;
+    let mut wire = Vec::new();
+    let [mut client, mut server] = hs.handshake_sealers()?;
+    hs.client_hello(&mut wire);
+    sum.tls_records += 1;
+    send(out, conn, 0, &wire)?;
+    wire.clear();
+    sum.tls_records += hs.server_flight(&mut server, &mut wire)?;
+    send(out, conn, 1, &wire)?;
+    wire.clear();
+    sum.tls_records += hs.client_finished(&mut client, &mut wire)?;
+    send(out, conn, 0, &wire)?;
+    let [client, mut server] = hs.traffic_sealers()?;
+    wire.clear();
+    sum.tls_records += hs.ticket(&mut server, &mut wire)?;
+    send(out, conn, 1, &wire)?;
+    conn.sides[0].tls = Some(client);
+    conn.sides[1].tls = Some(server);
+    Ok(())
+}
+
+/// Seed offset of the generator of TLS handshake randoms and secrets.
+const TLS_SEED: u64 = 0x7153_7153_7153_7153;
+
+/// Seed offset of the packet clock's generator.
+const JITTER_SEED: u64 = 0xc10c_c10c_c10c_c10c;
+
+/// Writes a capture as described in the module documentation (a TLS capture's key log is
+/// dropped: [`generate_with_keylog`] keeps it).
 pub fn generate<W: Write>(w: W, opts: Options) -> io::Result<Summary> {
+    generate_with_keylog(w, &mut io::sink(), opts)
+}
+
+/// Writes a capture as [`generate`] does and, with [`Options::tls`], the NSS key log of
+/// its connections to `keylog`.
+pub fn generate_with_keylog<W: Write>(
+    w: W,
+    keylog: &mut dyn Write,
+    opts: Options,
+) -> io::Result<Summary> {
     let mut rng = Rng::new(opts.seed);
-    let mut out = PcapOut::new(w)?;
+    let mut tls_rng = Rng::new(opts.seed ^ TLS_SEED);
+    let jitter = Rng::new(opts.seed ^ JITTER_SEED);
+    let mut out = PcapOut::new(w, jitter)?;
     let mut sum = Summary::default();
     let mut conns: Vec<Conn> = (0..CONNECTIONS)
-        .map(|i| Conn::new(i, &mut rng, opts.deflate))
+        .map(|i| Conn::new(i, &mut rng, &opts))
         .collect();
-    let mut wire = Vec::new();
+    let mut wr = Writes::default();
     let mut msg = Vec::new();
     let mut z = Vec::new();
 
     for (i, conn) in conns.iter_mut().enumerate() {
         let [c, s] = &mut conn.sides;
-        out.segment(&mut rng, c, s, SYN, &[])?;
+        out.segment(c, s, SYN, &[])?;
         c.seq = c.seq.wrapping_add(1);
-        out.segment(&mut rng, s, c, SYN | ACK, &[])?;
+        out.segment(s, c, SYN | ACK, &[])?;
         s.seq = s.seq.wrapping_add(1);
-        out.segment(&mut rng, c, s, ACK, &[])?;
+        out.segment(c, s, ACK, &[])?;
+        let port = s.port;
+        if opts.tls {
+            let hs = Handshake::new(&mut tls_rng);
+            tls_handshake(&mut out, conn, &hs, keylog, &mut sum)?;
+        }
         let mut key = [0u8; 16];
         key[..8].copy_from_slice(&rng.next_u64().to_le_bytes());
         key[8..].copy_from_slice(&rng.next_u64().to_le_bytes());
@@ -512,17 +627,20 @@ pub fn generate<W: Write>(w: W, opts: Options) -> io::Result<Summary> {
             ""
         };
         let req = format!(
-            "GET /feed/{i} HTTP/1.1\r\nHost: 10.0.1.1:{}\r\nUser-Agent: wsdissect-synth/1\r\n\
+            "GET /feed/{i} HTTP/1.1\r\nHost: 10.0.1.1:{port}\r\nUser-Agent: wsdissect-synth/1\r\n\
              Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n\
-             Sec-WebSocket-Version: 13\r\n{ext_offer}\r\n",
-            s.port
+             Sec-WebSocket-Version: 13\r\n{ext_offer}\r\n"
         );
         let resp = format!(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Accept: {accept}\r\n{ext_answer}\r\n"
         );
-        send(&mut out, &mut rng, conn, 0, req.as_bytes())?;
-        send(&mut out, &mut rng, conn, 1, resp.as_bytes())?;
+        for (from, text) in [(0, req), (1, resp)] {
+            wr.clear();
+            wr.bytes.extend_from_slice(text.as_bytes());
+            wr.end();
+            transmit(&mut out, conn, from, &mut wr, &mut sum)?;
+        }
     }
 
     while out.bytes < opts.size {
@@ -550,12 +668,20 @@ pub fn generate<W: Write>(w: W, opts: Options) -> io::Result<Summary> {
             _ => false,
         };
         let payload = if compressed { &z } else { &msg };
-        wire.clear();
+        wr.clear();
         let mut pieces = payload.chunks(FRAGMENT).peekable();
         let mut first = true;
         if payload.is_empty() {
             let mask = (from == 0).then(|| (rng.next_u64() as u32).to_be_bytes());
-            frame(&mut wire, true, false, if text { 1 } else { 2 }, mask, &[]);
+            frame(
+                &mut wr.bytes,
+                true,
+                false,
+                if text { 1 } else { 2 },
+                mask,
+                &[],
+            );
+            wr.end();
         }
         while let Some(p) = pieces.next() {
             let mask = (from == 0).then(|| (rng.next_u64() as u32).to_be_bytes());
@@ -565,36 +691,39 @@ pub fn generate<W: Write>(w: W, opts: Options) -> io::Result<Summary> {
                 (true, false) => 2,
             };
             frame(
-                &mut wire,
+                &mut wr.bytes,
                 pieces.peek().is_none(),
                 first && compressed,
                 op,
                 mask,
                 p,
             );
+            wr.end();
             first = false;
         }
-        send(&mut out, &mut rng, conn, from, &wire)?;
+        transmit(&mut out, conn, from, &mut wr, &mut sum)?;
     }
 
     for conn in &mut conns {
         let close = [0x03, 0xe8, b'b', b'y', b'e'];
         for from in [0, 1] {
-            wire.clear();
+            wr.clear();
             let mask = (from == 0).then(|| (rng.next_u64() as u32).to_be_bytes());
-            frame(&mut wire, true, false, 8, mask, &close);
-            send(&mut out, &mut rng, conn, from, &wire)?;
+            frame(&mut wr.bytes, true, false, 8, mask, &close);
+            wr.end();
+            transmit(&mut out, conn, from, &mut wr, &mut sum)?;
             sum.messages += 1;
             sum.payload_bytes += close.len() as u64;
         }
         let [c, s] = &mut conn.sides;
-        out.segment(&mut rng, s, c, FIN | ACK, &[])?;
+        out.segment(s, c, FIN | ACK, &[])?;
         s.seq = s.seq.wrapping_add(1);
-        out.segment(&mut rng, c, s, FIN | ACK, &[])?;
+        out.segment(c, s, FIN | ACK, &[])?;
         c.seq = c.seq.wrapping_add(1);
-        out.segment(&mut rng, s, c, ACK, &[])?;
+        out.segment(s, c, ACK, &[])?;
     }
     out.w.flush()?;
+    keylog.flush()?;
     sum.bytes = out.bytes;
     sum.packets = out.packets;
     Ok(sum)
@@ -640,6 +769,7 @@ mod tests {
             size: 200_000,
             deflate: true,
             seed: 7,
+            tls: true,
         };
         let (mut a, mut b) = (Vec::new(), Vec::new());
         assert_eq!(generate(&mut a, o).unwrap(), generate(&mut b, o).unwrap());
