@@ -295,3 +295,43 @@ fn strict_run_with_keys_finds_nothing_wrong() {
         );
     }
 }
+
+#[test]
+fn accepted_early_data_without_its_secret_is_a_gap_that_is_said() {
+    // Without the CLIENT_EARLY_TRAFFIC_SECRET lines, connection 1's 0-RTT request cannot
+    // be read: it is reported, and the request after the handshake still decrypts.
+    let e = entry("21");
+    let keys = std::fs::read_to_string(path_of(&e, "keylog")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let k = dir.path().join("no-early.keys");
+    std::fs::write(
+        &k,
+        keys.lines()
+            .filter(|l| !l.starts_with("CLIENT_EARLY_TRAFFIC_SECRET"))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    )
+    .unwrap();
+    let f = path_of(&e, "file");
+    let out = wsdissect(&["--keylog", k.to_str().unwrap(), &f]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("flow 1 client_to_server: 0-RTT data the server accepted cannot be decrypted"),
+        "{err}"
+    );
+    let d = tempfile::tempdir().unwrap();
+    let recs = jsonl(&[
+        "tcp",
+        "--quiet",
+        "--format",
+        "jsonl",
+        "--dump-dir",
+        d.path().to_str().unwrap(),
+        "--keylog",
+        k.to_str().unwrap(),
+        &f,
+    ]);
+    assert_eq!(recs.len(), 3);
+    let c2s = std::fs::read(d.path().join("flow1.client_to_server.tls.bin")).unwrap();
+    assert!(c2s.starts_with(b"GET /after-handshake"), "{}", show(&c2s));
+}

@@ -145,6 +145,7 @@ impl Session {
                 self.server_hello(sh, at);
             }
             Message::EncryptedExtensions { alpn, early_data } => {
+                self.early_accepted = early_data;
                 if alpn.is_some() {
                     self.summary.alpn = alpn;
                     self.changed = true;
@@ -291,7 +292,10 @@ impl Session {
                     opener: o,
                     seq: 0,
                     stage: if ch_early {
-                        Stage::SkipEarly { skipped: 0 }
+                        Stage::SkipEarly {
+                            skipped: 0,
+                            bytes: 0,
+                        }
                     } else {
                         Stage::Handshake
                     },

@@ -81,6 +81,8 @@ pub enum Note {
     HandshakeGap,
     /// After a gap no record opened within the search bounds.
     Lost,
+    /// The server accepted 0-RTT data and the key log has no early secret for it.
+    EarlyDataLost,
     /// A TCP gap inside encrypted records: they were skipped and the next one found.
     Resynced {
         /// Records lost.
@@ -98,6 +100,7 @@ impl Note {
             Note::Malformed(_) => "tls malformed handshake",
             Note::HandshakeGap => "tls handshake gap",
             Note::Lost => "tls lost",
+            Note::EarlyDataLost => "tls early data lost",
             Note::Resynced { .. } => "tls resynced",
         }
     }
@@ -119,6 +122,7 @@ impl Note {
             Note::Lost => {
                 "no TLS record could be opened after a TCP gap; the rest of this direction is not decoded".into()
             }
+            Note::EarlyDataLost => "0-RTT data the server accepted cannot be decrypted (the key log has no CLIENT_EARLY_TRAFFIC_SECRET for it): a gap at the start of the client's stream".into(),
             Note::Resynced { records } => format!(
                 "TCP gap inside TLS: {records} record(s) lost, decryption resumed at the next record"
             ),
@@ -170,8 +174,8 @@ enum Stage {
     /// The encrypted handshake.
     Handshake,
     /// The client offered 0-RTT data that cannot be read (no early secret): records that
-    /// do not open with the handshake keys are skipped, `skipped` so far.
-    SkipEarly { skipped: u32 },
+    /// do not open with the handshake keys are skipped, `skipped` so far, `bytes` long.
+    SkipEarly { skipped: u32, bytes: u64 },
     /// The key log lacks the handshake secret: records are tried with the traffic keys
     /// and skipped (the encrypted handshake) until one opens, `skipped` so far.
     SkipHandshake { skipped: u32 },
@@ -197,6 +201,10 @@ pub struct Session {
     /// The client's 0-RTT keys, until the server's EncryptedExtensions say whether it
     /// accepted the early data (the client's records wait till then).
     early: Option<Opener>,
+    /// The server accepted 0-RTT data (its EncryptedExtensions said so).
+    early_accepted: bool,
+    /// 0-RTT records the server read but this key log cannot open: how many, how long.
+    early_lost: Option<(u32, u64)>,
     warnings: Vec<Warning>,
 }
 
@@ -216,6 +224,8 @@ impl Session {
             changed: true,
             opened: 0,
             early: None,
+            early_accepted: false,
+            early_lost: None,
             warnings: Vec::new(),
         }
     }
@@ -384,7 +394,12 @@ impl Session {
                             *seq += 1;
                             match *stage {
                                 Stage::SkipHandshake { .. } => *stage = Stage::Traffic,
-                                Stage::SkipEarly { .. } => *stage = Stage::Handshake,
+                                Stage::SkipEarly { skipped, bytes } => {
+                                    if skipped > 0 && self.early_accepted {
+                                        self.early_lost = Some((skipped, bytes));
+                                    }
+                                    *stage = Stage::Handshake
+                                }
                                 _ => {}
                             }
                             // Rejected 0-RTT data: opened, verified, not handed up.
@@ -416,8 +431,19 @@ impl Session {
                 }
                 (ty, range)
             }
-            Err(_) => return self.not_opened(dir, at),
+            Err(_) => return self.not_opened(dir, 5 + len as u64, at),
         };
+        if let Some((records, bytes)) = self.early_lost.take() {
+            // The server read 0-RTT data this key log cannot open: a gap at the start of
+            // the client's stream (its last record was EndOfEarlyData's four bytes).
+            let plain = bytes.saturating_sub(u64::from(records) * 22 + 4);
+            self.warnings.push(Warning {
+                dir,
+                packet: at.packet,
+                note: Note::EarlyDataLost,
+            });
+            up(Up::Gap(dir, plain, at));
+        }
         match ty {
             content::CHANGE_CIPHER_SPEC => self.change_cipher_spec(dir),
             content::ALERT => self.alert(dir, range, at, up),
@@ -449,7 +475,7 @@ impl Session {
     }
 
     /// A record that did not open under the direction's keys.
-    fn not_opened(&mut self, dir: Direction, at: Provenance) -> Step {
+    fn not_opened(&mut self, dir: Direction, record_len: u64, at: Provenance) -> Step {
         let i = dir.index();
         let Keying::Sealed { stage, .. } = &mut self.halves[i].keying else {
             return Step::Stop;
@@ -477,9 +503,10 @@ impl Session {
                 };
                 Step::Read
             }
-            Stage::SkipEarly { skipped } if skipped < MAX_SKIPPED_HANDSHAKE => {
+            Stage::SkipEarly { skipped, bytes } if skipped < MAX_SKIPPED_HANDSHAKE => {
                 *stage = Stage::SkipEarly {
                     skipped: skipped + 1,
+                    bytes: bytes + record_len,
                 };
                 Step::Read
             }
