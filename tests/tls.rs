@@ -1,7 +1,8 @@
 //! wss:// captures of real peers (Python websockets, Node ws, Chromium) that wrote their
 //! key logs: what `wsdissect` says of each TLS connection must be what the peers
 //! negotiated, every decrypted stream must be byte for byte what `tshark -z
-//! follow,tls,raw` decrypts (on the lossy capture: begin with it), and a capture without keys must decode nothing and say so.
+//! follow,tls,raw` decrypts (on the lossy capture: begin with it), every frame must name
+//! the packet tshark shows it in, and a capture without keys must decode nothing and say so.
 //! The messages themselves are compared with the peers' truth in tests/corpus.rs.
 //! Hostile TLS (garbage after a ClientHello, an oversized record, junk key logs) ends
 //! in a clear warning or error, never a panic.
@@ -629,4 +630,66 @@ fn records_are_framed_whatever_the_chunks_and_the_order_of_directions() {
             plain[1].len()
         );
     }
+}
+
+#[test]
+fn frames_name_the_packets_tshark_names() {
+    // The packet that completed each frame's record is where tshark shows the frame.
+    if !have_tshark("frames_name_the_packets_tshark_names") {
+        return;
+    }
+    let mut checked = 0;
+    for e in tls_captures() {
+        if e["lossy"] == true {
+            continue;
+        }
+        let file = corpus(e["file"].as_str().unwrap());
+        let mut args = vec![
+            "--quiet".to_string(),
+            "--format".into(),
+            "jsonl".into(),
+            "--frames".into(),
+        ];
+        args.extend(keylog_args(&e));
+        args.push(file.display().to_string());
+        let mut ours: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+        for r in run_jsonl(&args).iter().filter(|r| r["record"] == "frame") {
+            ours.entry(r["flow"].as_u64().unwrap())
+                .or_default()
+                .push(r["packets"][1].as_u64().unwrap());
+        }
+        let mut cmd = std::process::Command::new("tshark");
+        cmd.arg("-r").arg(&file);
+        if let Some(k) = e["keylog"].as_str() {
+            cmd.arg("-o")
+                .arg(format!("tls.keylog_file:{}", corpus(k).display()));
+        }
+        let out = cmd
+            .args([
+                "-Y",
+                "websocket",
+                "-T",
+                "fields",
+                "-e",
+                "tcp.stream",
+                "-e",
+                "frame.number",
+                "-e",
+                "websocket.opcode",
+            ])
+            .output()
+            .unwrap();
+        let mut theirs: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let f: Vec<&str> = line.split('\t').collect();
+            let (stream, frame) = (f[0].parse().unwrap(), f[1].parse().unwrap());
+            // One line per packet, one opcode per WebSocket frame in it.
+            for _ in f[2].split(',') {
+                theirs.entry(stream).or_default().push(frame);
+            }
+        }
+        assert_eq!(ours, theirs, "{}", file.display());
+        checked += ours.values().map(Vec::len).sum::<usize>();
+    }
+    assert!(checked >= 400, "only {checked} frames compared");
 }
