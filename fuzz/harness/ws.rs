@@ -63,6 +63,7 @@ pub fn run(input: &Input) {
             Carries::Unknown
         },
         tls: None,
+        h2: None,
     };
     let mut d = Dissector::new("fuzz.pcap".into(), opts);
     let mut packet = 0u64;

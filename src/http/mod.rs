@@ -7,13 +7,15 @@
 //!
 //! The files: this one the heads and the accept key; `extensions.rs` the
 //! `Sec-WebSocket-Extensions` elements and the permessage-deflate parameters;
-//! `problem.rs` what can be wrong with a handshake ([`HandshakeProblem`]).
+//! `problem.rs` what can be wrong with a handshake ([`HandshakeProblem`]); [`h2`] the
+//! same handshake over HTTP/2 (RFC 8441 extended CONNECT).
 
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
 use thiserror::Error;
 
 mod extensions;
+pub mod h2;
 mod problem;
 
 pub use extensions::{parse_extension, permessage_deflate, DeflateParams, Extension};

@@ -26,9 +26,11 @@
 //! were.
 
 mod decode_as;
+pub mod h2;
 pub mod tls;
 
 pub use decode_as::DecodeAs;
+pub use h2::H2;
 pub use tls::Tls;
 
 use crate::tcp::stream::StreamSink;
@@ -47,8 +49,12 @@ pub struct Options {
 }
 
 /// The layers of a run, over the WebSocket stage `S`, outermost first: TLS takes
-/// ciphertext and passes plaintext; `--decode-as` marks what it passes.
-pub type Stack<S> = Tls<DecodeAs<S>>;
+/// ciphertext and passes plaintext; HTTP/2 hands up the WebSocket streams of a
+/// connection; `--decode-as` marks what it passes.
+pub type Stack<S> = Tls<Plain<S>>;
+
+/// The layers above decryption.
+pub type Plain<S> = H2<DecodeAs<S>>;
 
 impl Options {
     /// The stack of layers these options ask for, over `top`.
@@ -57,8 +63,8 @@ impl Options {
     }
 
     /// The layers above decryption, over `top`: what works on plaintext.
-    pub fn above_tls<S: StreamSink>(&self, top: S) -> DecodeAs<S> {
-        DecodeAs::new(self.decode_as.clone(), top)
+    pub fn above_tls<S: StreamSink>(&self, top: S) -> Plain<S> {
+        H2::new(DecodeAs::new(self.decode_as.clone(), top))
     }
 
     /// The TLS layer over `inner`. A run keeps one per capture, in packet order: TLS 1.2
@@ -71,10 +77,22 @@ impl Options {
 impl<S: StreamSink> Stack<S> {
     /// The sink on top of the stack (the WebSocket stage).
     pub fn top(&self) -> &S {
-        self.inner().inner()
+        self.inner().top()
     }
 
     /// The sink on top of the stack, to drain what it produced.
+    pub fn top_mut(&mut self) -> &mut S {
+        self.inner_mut().top_mut()
+    }
+}
+
+impl<S: StreamSink> Plain<S> {
+    /// The sink on top of the plaintext layers (the WebSocket stage).
+    pub fn top(&self) -> &S {
+        self.inner().inner()
+    }
+
+    /// The sink on top of the plaintext layers, to drain what it produced.
     pub fn top_mut(&mut self) -> &mut S {
         self.inner_mut().inner_mut()
     }

@@ -22,6 +22,7 @@ fn flow(port: u16) -> FlowInfo {
         sub: None,
         carries: Carries::Unknown,
         tls: None,
+        h2: None,
     }
 }
 

@@ -7,6 +7,7 @@
 //! Lines, the job each core runs on the parallel path.
 
 use crate::layers::tls::TlsStats;
+use crate::layers::Layer;
 use crate::run::diag::{Diagnostic, WarnLimiter};
 use crate::run::progress::Progress;
 use crate::run::stages::run_until;
@@ -55,7 +56,8 @@ pub(crate) fn dissect<R: Read, B>(
             for s in tcp.drain_summaries() {
                 problems.add_tcp(&s, false);
             }
-            for w in d.drain_warnings() {
+            let h2: Vec<_> = d.inner_mut().drain_warnings().collect();
+            for w in d.drain_warnings().chain(h2) {
                 if let Some(x) = limiter.pass(file, w.packet, w.kind, w.message) {
                     (diag.borrow_mut())(x);
                 }

@@ -21,7 +21,7 @@
 //! progress runs out (hundreds of MiB of messages in progress at once), which message
 //! is cut depends on how far each worker has got, so it may differ from a sequential run.
 
-use crate::layers::{DecodeAs, Layer};
+use crate::layers::{Layer, Plain};
 use crate::run::{self, Decoding, Diagnostic, JsonlSettings, RunError};
 use crate::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
 use crate::view::json::JsonBuf;
@@ -213,7 +213,7 @@ fn write(out: &mut impl Write, err: &mut Option<io::Error>, text: &[u8], range: 
 /// total.
 fn work(
     worker: usize,
-    mut d: DecodeAs<Dissector>,
+    mut d: Plain<Dissector>,
     flow_records: bool,
     rx: Receiver<Batch>,
     tx: SyncSender<ToMerger>,
@@ -265,7 +265,8 @@ fn work(
                 }
                 Event::Warn(w) => items.push_back((seq, Item::Warning(w))),
             }
-            let top = d.inner_mut();
+            items.extend(d.drain_warnings().map(|w| (seq, Item::Warning(w))));
+            let top = d.top_mut();
             items.extend(top.drain_warnings().map(|w| (seq, Item::Warning(w))));
             for r in top.drain_records() {
                 if flow_records || !matches!(r, Record::Flow(_)) {
@@ -286,7 +287,7 @@ fn work(
             break;
         }
     }
-    let top = d.inner();
+    let top = d.top();
     Ok((top.problem_counts(), top.problems()))
 }
 

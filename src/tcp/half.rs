@@ -277,6 +277,7 @@ mod tests {
             sub: None,
             carries: Default::default(),
             tls: None,
+            h2: None,
         }
     }
 

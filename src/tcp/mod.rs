@@ -171,6 +171,7 @@ impl Reassembler {
                 sub: None,
                 carries: Carries::Unknown,
                 tls: None,
+                h2: None,
             };
             self.next_id += 1;
             sink.open(&info);

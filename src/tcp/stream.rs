@@ -139,6 +139,41 @@ pub struct FlowInfo {
     /// What a TLS layer learned of the connection, when it carried TLS (shared: layers
     /// hand the same description to every event of the flow).
     pub tls: Option<Arc<TlsSummary>>,
+    /// The HTTP/2 stream these bytes are the DATA of, when an HTTP/2 layer opened it as
+    /// a WebSocket (RFC 8441): its request and response headers.
+    pub h2: Option<Arc<H2Stream>>,
+}
+
+/// An HTTP/2 stream that an extended CONNECT (RFC 8441) asked to carry a WebSocket:
+/// what the HTTP/2 layer decoded of it, for the WebSocket stage to read the handshake
+/// from (HTTP/2 has no key and no 101: the `:status` says it all).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct H2Stream {
+    /// The stream id (odd: client-initiated).
+    pub stream_id: u32,
+    /// The request's header fields, pseudo-headers (`:method`, `:protocol`, `:path`,
+    /// `:authority`) first, names in lower case, as decoded.
+    pub request: Vec<(String, String)>,
+    /// The response's header fields (`:status` first); empty when none was seen.
+    pub response: Vec<(String, String)>,
+    /// Other streams of the same connection (pages, images, API calls), not decoded:
+    /// counted when the connection ends.
+    pub other_streams: u32,
+}
+
+impl H2Stream {
+    /// The first value of header `name` in `fields`.
+    pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+        fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The response's `:status`, when it had one.
+    pub fn status(&self) -> Option<u16> {
+        Self::field(&self.response, ":status")?.parse().ok()
+    }
 }
 
 /// What the TLS layer learned of a connection: what its flow record shows.

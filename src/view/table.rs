@@ -139,7 +139,7 @@ impl Row for InMessageTable<'_> {
             detail.push_str(&format!(" ⚠ {}", preview(&join(&f.errors, "; "), 80)));
         }
         vec![
-            f.flow.to_string(),
+            flow_cell(f.flow, f.h2_stream_id),
             time_of_day(&f.timestamp),
             arrow(f.direction).to_string(),
             format!("[{}]", f.opcode),
@@ -231,7 +231,7 @@ impl Row for MessageRecord {
             payload.push_str(&format!("⚠ {}", preview(&join(&self.errors, "; "), 80)));
         }
         vec![
-            self.flow.to_string(),
+            flow_cell(self.flow, self.h2_stream_id),
             time_of_day(&self.timestamp),
             arrow(self.direction).to_string(),
             self.opcode.to_string(),
@@ -257,7 +257,7 @@ impl Row for FrameRecord {
             .map(|b| if *b { '1' } else { '0' })
             .collect();
         vec![
-            self.flow.to_string(),
+            flow_cell(self.flow, self.h2_stream_id),
             time_of_day(&self.timestamp),
             arrow(self.direction).to_string(),
             if self.fin { "1" } else { "0" }.to_string(),
@@ -301,11 +301,17 @@ impl Row for FlowRecord {
             problems.push(format!("{und} undecodable"));
         }
         vec![
-            self.flow.to_string(),
+            flow_cell(self.flow, self.h2_stream_id),
             self.client.to_string(),
             self.server.to_string(),
-            match self.status {
-                Some(code) if self.state == FlowState::Rejected => format!("rejected {code}"),
+            match (self.status, self.h2_stream_id) {
+                (Some(code), None) if self.state == FlowState::Rejected => {
+                    format!("rejected {code}")
+                }
+                (Some(code), Some(_)) if self.state == FlowState::Rejected => {
+                    format!("rejected {code} (HTTP/2)")
+                }
+                (_, Some(_)) => format!("{} (HTTP/2)", self.state),
                 _ => self.state.to_string(),
             },
             self.tls.as_ref().map(tls_cell).unwrap_or_default(),
@@ -317,6 +323,15 @@ impl Row for FlowRecord {
             format!("{}/{}", c.gaps, s.gaps),
             preview(&problems.join("; "), 80),
         ]
+    }
+}
+
+/// The flow column: the connection's number, and `/stream` for a WebSocket on an
+/// HTTP/2 stream.
+pub(crate) fn flow_cell(flow: u64, h2: Option<u32>) -> String {
+    match h2 {
+        Some(s) => format!("{flow}/{s}"),
+        None => flow.to_string(),
     }
 }
 

@@ -219,8 +219,17 @@ impl Dissector {
 impl StreamSink for Dissector {
     fn open(&mut self, flow: &FlowInfo) {
         // State is made on the first bytes, gap or close: a connection that carries
-        // nothing (a SYN flood) costs nothing here and yields no record.
+        // nothing (a SYN flood) costs nothing here and yields no record. An HTTP/2
+        // WebSocket stream is opened by its handshake, which is already complete.
         self.conns.remove(&key(flow));
+        if let Some(h2) = &flow.h2 {
+            let mut conn = Box::new(Conn::new(flow));
+            let Dissector {
+                file, opts, out, ..
+            } = self;
+            conn.h2_handshake(file, opts, out, h2);
+            self.conns.insert(key(flow), conn);
+        }
     }
 
     fn data(&mut self, flow: &FlowInfo, dir: Direction, bytes: &[u8], at: Provenance) {
@@ -349,6 +358,7 @@ impl StreamSink for Dissector {
         if opts.flows {
             let mut rec = conn.flow_record(file);
             rec.tls = flow.tls.clone().map(record::TlsInfo);
+            rec.h2_other_streams = flow.h2.as_ref().map(|h| h.other_streams);
             out.records.push(Record::Flow(rec));
         }
     }

@@ -39,6 +39,9 @@ pub struct MessageRecord {
     pub client: Endpoint,
     /// Server `IP:PORT`.
     pub server: Endpoint,
+    /// The HTTP/2 stream the WebSocket runs on (RFC 8441); absent for HTTP/1.1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub h2_stream_id: Option<u32>,
     /// `client_to_server` or `server_to_client` (as the WebSocket roles see it).
     pub direction: WsDirection,
     /// `text`, `binary`, `close`, `ping`, `pong` or `reserved:N`.
@@ -136,6 +139,9 @@ pub struct FrameRecord {
     pub client: Endpoint,
     /// Server `IP:PORT`.
     pub server: Endpoint,
+    /// The HTTP/2 stream the WebSocket runs on (RFC 8441); absent for HTTP/1.1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub h2_stream_id: Option<u32>,
     /// `client_to_server` or `server_to_client`.
     pub direction: WsDirection,
     /// Time of the packet holding the frame's last byte.
@@ -203,6 +209,9 @@ pub struct FlowRecord {
     pub client: Endpoint,
     /// Server `IP:PORT`.
     pub server: Endpoint,
+    /// The HTTP/2 stream the WebSocket runs on (RFC 8441); absent for HTTP/1.1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub h2_stream_id: Option<u32>,
     /// How the connection became (or did not become) WebSocket.
     pub state: FlowState,
     /// Time of the first packet of the connection.
@@ -267,6 +276,10 @@ pub struct FlowRecord {
     /// The TLS the connection was carried in, when it was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsInfo>,
+    /// Other HTTP/2 streams of the connection (pages, images, API calls), not decoded;
+    /// present for HTTP/2 WebSockets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub h2_other_streams: Option<u32>,
 }
 
 /// How a connection became (or did not become) WebSocket.

@@ -51,8 +51,6 @@ pub struct TlsStats {
     pub unsupported: u64,
     /// Connections where a record did not verify.
     pub failed: u64,
-    /// Decrypted connections that negotiated HTTP/2 (ALPN `h2`).
-    pub h2: u64,
 }
 
 /// Server names kept for the summary line.
@@ -66,7 +64,6 @@ impl TlsStats {
         self.no_key += o.no_key;
         self.unsupported += o.unsupported;
         self.failed += o.failed;
-        self.h2 += o.h2;
         self.no_key_more |= o.no_key_more;
         for n in &o.no_key_names {
             self.name(n);
@@ -106,13 +103,6 @@ impl TlsStats {
                 "{} TLS connection{} with a version or cipher suite that cannot be decrypted",
                 self.unsupported,
                 plural(self.unsupported)
-            ));
-        }
-        if self.h2 > 0 {
-            v.push(format!(
-                "{} TLS connection{} negotiated HTTP/2 (ALPN h2): HTTP/2 inside TLS is not decoded",
-                self.h2,
-                plural(self.h2)
             ));
         }
         v
@@ -367,12 +357,7 @@ impl<S: StreamSink> StreamSink for Tls<S> {
 fn count(stats: &mut TlsStats, s: &crate::tcp::stream::TlsSummary) {
     stats.connections += 1;
     match s.decryption {
-        Decryption::Decrypted => {
-            stats.decrypted += 1;
-            if s.alpn.as_deref() == Some("h2") {
-                stats.h2 += 1;
-            }
-        }
+        Decryption::Decrypted => stats.decrypted += 1,
         Decryption::Pending => {}
         Decryption::NoKey | Decryption::NoHandshake => {
             stats.no_key += 1;

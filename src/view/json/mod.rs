@@ -51,6 +51,10 @@ impl JsonBuf {
             ",\"client\":\"{}\",\"server\":\"{}\"",
             m.client, m.server
         )?;
+        if let Some(id) = m.h2_stream_id {
+            self.raw(b",\"h2_stream_id\":");
+            self.u64(u64::from(id));
+        }
         self.raw(b",\"direction\":\"");
         self.raw(m.direction.as_str().as_bytes());
         self.raw(b"\",\"opcode\":");
@@ -138,6 +142,7 @@ mod tests {
             flow: 3,
             client: "[::1]:5".parse().unwrap(),
             server: "1.2.3.4:80".parse().unwrap(),
+            h2_stream_id: Some(u32::MAX >> 1),
             direction: "client_to_server".parse().unwrap(),
             opcode: "close".parse().unwrap(),
             timestamp: "2026-01-01T00:00:00.000001Z".parse().unwrap(),

@@ -147,6 +147,7 @@ impl Conn {
             flow: info.id,
             client: *client,
             server: *server,
+            h2_stream: info.h2.as_ref().map(|h| h.stream_id),
             dir,
             deflate,
             opts,
@@ -292,6 +293,8 @@ impl Conn {
             server_to_client: s2c,
             errors: std::mem::take(&mut self.errors),
             tls: None,
+            h2_stream_id: self.info.h2.as_ref().map(|h| h.stream_id),
+            h2_other_streams: None,
         }
     }
 }

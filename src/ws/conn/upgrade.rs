@@ -188,4 +188,59 @@ impl Conn {
         }
         self.response = Some(resp);
     }
+
+    /// An HTTP/2 stream a layer below opened with an extended CONNECT (RFC 8441): the
+    /// handshake is its request and response headers, a 2xx status opens the WebSocket
+    /// (the client sends on the connection's client side), any other refuses it.
+    pub(in crate::ws) fn h2_handshake(
+        &mut self,
+        file: &str,
+        opts: &Options,
+        out: &mut Out,
+        h2: &crate::tcp::stream::H2Stream,
+    ) {
+        let req = http::h2::request(&h2.request);
+        let resp = http::h2::response(&h2.response);
+        self.request = Some(req);
+        if !(200..300).contains(&resp.status) {
+            self.answer_seen = true;
+            self.response = Some(resp);
+            self.reject();
+            return;
+        }
+        self.answer_seen = true;
+        let (params, errs) = http::permessage_deflate(&resp.extensions);
+        self.deflate = params;
+        self.errors.extend(errs.into_iter().map(Problem::from));
+        if let Some(req) = &self.request {
+            if params.is_some()
+                && !req.extensions.iter().any(|e| {
+                    http::parse_extension(e)
+                        .name
+                        .eq_ignore_ascii_case("permessage-deflate")
+                })
+            {
+                self.errors.push(HandshakeProblem::DeflateNotOffered.into());
+            }
+            if let Some(p) = resp.protocols.first() {
+                if !req.protocols.contains(p) {
+                    self.errors
+                        .push(HandshakeProblem::ProtocolNotOffered(p.clone()).into());
+                }
+            }
+        }
+        if resp.protocols.len() > 1 {
+            self.errors.push(HandshakeProblem::SeveralProtocols.into());
+        }
+        self.response = Some(resp);
+        self.start_ws(
+            file,
+            opts,
+            out,
+            FlowState::Upgraded,
+            Direction::ClientToServer,
+            [None, None],
+            [0, 0],
+        );
+    }
 }

@@ -61,6 +61,8 @@ pub struct Ctx<'a> {
     pub client: Endpoint,
     /// WebSocket server address.
     pub server: Endpoint,
+    /// The HTTP/2 stream the WebSocket runs on.
+    pub h2_stream: Option<u32>,
     /// Direction as the WebSocket roles see it.
     pub dir: WsDirection,
     /// Compression of this direction.

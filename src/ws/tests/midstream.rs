@@ -73,6 +73,7 @@ fn forced_decode_as() {
         FlowInfo {
             carries: Carries::WebSocket,
             tls: None,
+            h2: None,
             ..flow_info(true)
         },
         all_opts(),

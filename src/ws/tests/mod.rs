@@ -32,6 +32,7 @@ fn flow_info(roles_known: bool) -> FlowInfo {
         sub: None,
         carries: Default::default(),
         tls: None,
+        h2: None,
     }
 }
 
