@@ -14,7 +14,8 @@
 //!    │                             reported through tcp::stream::StreamSink
 //! layers/    streams → streams     the stream stack: transformers (layers/tls/: ciphertext
 //!    │                             in, plaintext out, with key logs) and demultiplexers
-//!    │                             (HTTP/2 next: several streams out); --decode-as
+//!    │                             (layers/h2/: one stream per RFC 8441 WebSocket);
+//!    │                             --decode-as
 //! http/      the HTTP/1.1 upgrade  sans-I/O request/response parsing, handshake rules
 //!    │
 //! ws/        streams → records     frames, messages, permessage-deflate, resync;
@@ -36,9 +37,10 @@
 //! Where things are: a WebSocket rule is a [`ws::problem::Problem`] variant plus its check
 //! in `ws/` (frame header rules in `ws/frame.rs`, per-direction rules in
 //! `ws/direction/`, handshake rules in [`http`]); TLS decryption is in `layers/tls/` as a
-//! transformer (a new cipher suite in `layers/tls/crypto.rs`), HTTP/2 goes in `layers/`
-//! as a demultiplexer, neither touching `ws/`. What a layer learns of a connection for
-//! its flow record travels up on [`tcp::stream::FlowInfo`] (`tls`).
+//! transformer (a new cipher suite in `layers/tls/crypto.rs`), HTTP/2 in `layers/h2/` as
+//! a demultiplexer, neither touching the frame decoder. What a layer learns of a
+//! connection travels up on [`tcp::stream::FlowInfo`] (`tls`; `h2`, the handshake of an
+//! HTTP/2 WebSocket, which [`http::h2`] reads).
 //!
 //! # Shape
 //!

@@ -104,6 +104,9 @@ pub struct ConnectionFilter {
     /// Only connection N (0-based, as Wireshark's tcp.stream).
     #[arg(long, value_name = "N", help_heading = "Filters")]
     pub flow: Option<u64>,
+    /// Only the WebSocket on HTTP/2 stream S (RFC 8441), with --flow its connection.
+    #[arg(long, value_name = "S", help_heading = "Filters")]
+    pub h2_stream: Option<u32>,
     /// Only connections from this client: ADDR, ADDR:PORT, [V6ADDR]:PORT.
     #[arg(long, value_name = "ADDR[:PORT]", help_heading = "Filters")]
     pub client: Option<AddrMatch>,

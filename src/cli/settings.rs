@@ -55,6 +55,7 @@ impl Common {
         let s = &self.select;
         Filter {
             flow: s.flow,
+            h2_stream: s.h2_stream,
             client: s.client,
             server: s.server,
             since: s.since,

@@ -5,20 +5,22 @@
 //! ([`Layer::inner`]) and passes byte streams up to it:
 //!
 //! ```text
-//! tcp::Reassembler ──▶ layer ──▶ layer ──▶ ws::Dissector
-//!      (packets)     transformer   demultiplexer   (frames, messages)
+//! tcp::Reassembler ──▶ Tls ──▶ H2 ──▶ DecodeAs ──▶ ws::Dissector
+//!      (packets)    transformer  demultiplexer       (frames, messages)
 //! ```
 //!
-//! - A **transformer** hands up the same stream with other bytes: TLS will take
-//!   ciphertext and pass plaintext, each chunk still tagged with the capture packet that
-//!   carried it ([`Provenance`]), so that message records keep naming their packets.
+//! - A **transformer** hands up the same stream with other bytes: [`Tls`] takes
+//!   ciphertext and passes plaintext, each chunk still tagged with the capture packets
+//!   that carried its record ([`Provenance`]), so that message records keep naming their
+//!   packets.
 //! - A **demultiplexer** hands up several streams of one connection, told apart by
-//!   [`FlowInfo::sub`] (HTTP/2 will give each extended-CONNECT stream its id), each with
-//!   its own open/data/close/end.
-//! - A layer that learns what a stream is says so in [`FlowInfo::carries`]; the
-//!   WebSocket stage then starts decoding frames at once instead of looking for an
-//!   upgrade. [`DecodeAs`] (`--decode-as PORT`) is the simplest layer: it changes no byte
-//!   and only says "these are WebSocket frames".
+//!   [`FlowInfo::sub`], each with its own open/data/close/end: [`H2`] gives each
+//!   WebSocket opened by extended CONNECT its stream id, and its handshake on
+//!   [`FlowInfo::h2`].
+//! - A layer that learns what a stream is says so on [`FlowInfo`]: the WebSocket stage
+//!   then starts decoding frames at once instead of looking for an upgrade. [`DecodeAs`]
+//!   (`--decode-as PORT`) is the simplest layer: it changes no byte and only says "these
+//!   are WebSocket frames" ([`FlowInfo::carries`]).
 //!
 //! Layers detect on their own whether a stream is theirs (a ClientHello, an HTTP/2
 //! preface) and pass other streams through unchanged, so they stack in any order

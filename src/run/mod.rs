@@ -391,6 +391,7 @@ fn each_record(
 fn parallel(settings: &Settings, opts: &Decoding, console: &Console) -> bool {
     let f = &settings.filter;
     let unfiltered = f.flow.is_none()
+        && f.h2_stream.is_none()
         && f.client.is_none()
         && f.server.is_none()
         && f.direction.is_none()

@@ -35,6 +35,9 @@ fn instant(t: &Timestamp) -> (i64, u32) {
 pub struct Filter {
     /// Connection index.
     pub flow: Option<u64>,
+    /// HTTP/2 stream of a WebSocket over HTTP/2 (records of other WebSockets never
+    /// match; TCP records ignore it).
+    pub h2_stream: Option<u32>,
     /// Client address.
     pub client: Option<AddrMatch>,
     /// Server address.
@@ -106,7 +109,11 @@ impl Filter {
         self.direction.is_none() && self.opcodes.is_empty() && self.grep.is_none()
     }
 
-    fn endpoints(&self, flow: u64, client: &Endpoint, server: &Endpoint) -> bool {
+    fn endpoints(&self, flow: u64, h2: Option<u32>, client: &Endpoint, server: &Endpoint) -> bool {
+        self.h2_stream.is_none_or(|s| Some(s) == h2) && self.connection(flow, client, server)
+    }
+
+    fn connection(&self, flow: u64, client: &Endpoint, server: &Endpoint) -> bool {
         self.flow.is_none_or(|f| f == flow)
             && self.client.as_ref().is_none_or(|c| c.matches(client))
             && self.server.as_ref().is_none_or(|s| s.matches(server))
@@ -129,7 +136,7 @@ impl Filter {
 
     /// True when the message passes every criterion but the limit.
     pub fn message(&self, m: &MessageRecord) -> bool {
-        self.endpoints(m.flow, &m.client, &m.server)
+        self.endpoints(m.flow, m.h2_stream_id, &m.client, &m.server)
             && self.direction.is_none_or(|d| d == m.direction)
             && self.opcode(m.opcode)
             && self.at(&m.timestamp)
@@ -142,7 +149,7 @@ impl Filter {
     /// True when a frame passes the criteria that can be judged on the frame alone
     /// (everything but opcode and grep, which its message decides).
     pub fn frame(&self, f: &FrameRecord) -> bool {
-        self.endpoints(f.flow, &f.client, &f.server)
+        self.endpoints(f.flow, f.h2_stream_id, &f.client, &f.server)
             && self.direction.is_none_or(|d| d == f.direction)
             && self.at(&f.timestamp)
     }
@@ -150,12 +157,13 @@ impl Filter {
     /// True when the WebSocket connection passes the connection-level criteria (flow,
     /// client, server, and a lifetime overlapping the time window).
     pub fn flow(&self, f: &FlowRecord) -> bool {
-        self.endpoints(f.flow, &f.client, &f.server) && self.overlaps(&f.first_seen, &f.last_seen)
+        self.endpoints(f.flow, f.h2_stream_id, &f.client, &f.server)
+            && self.overlaps(&f.first_seen, &f.last_seen)
     }
 
     /// As [`Filter::flow`], for TCP connections.
     pub fn tcp(&self, s: &FlowSummary) -> bool {
-        self.endpoints(s.flow, &s.client, &s.server) && self.overlaps(&s.first_seen, &s.last_seen)
+        self.connection(s.flow, &s.client, &s.server) && self.overlaps(&s.first_seen, &s.last_seen)
     }
 }
 
@@ -231,9 +239,22 @@ mod tests {
                 server: Some("[2001:db8::1]:80".parse().unwrap()),
                 ..f.clone()
             },
+            Filter {
+                h2_stream: Some(1),
+                ..f.clone()
+            },
         ] {
             assert!(!broken.message(&m), "{broken:?}");
         }
+        let on_stream = MessageRecord {
+            h2_stream_id: Some(1),
+            ..m.clone()
+        };
+        assert!(Filter {
+            h2_stream: Some(1),
+            ..f.clone()
+        }
+        .message(&on_stream));
         let bin = msg(
             3,
             "client_to_server",
