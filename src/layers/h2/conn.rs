@@ -199,6 +199,18 @@ impl Default for Conn {
 }
 
 impl Conn {
+    /// A connection upgraded from HTTP/1.1 (`Upgrade: h2c`, RFC 7540 §3.2): the client's
+    /// first `client` bytes are its request, then the preface; the server's first
+    /// `server` bytes are its 101 answer. The upgraded request is stream 1, another
+    /// stream.
+    pub fn upgraded(client: usize, server: usize) -> Conn {
+        let mut c = Conn::new();
+        c.framers[0].preface += client;
+        c.framers[1].preface = server;
+        c.other_streams = 1;
+        c
+    }
+
     /// A connection whose client direction starts with the preface.
     pub fn new() -> Conn {
         let decoder = || {

@@ -3,7 +3,8 @@
 //!
 //! A connection is HTTP/2 when its client's first bytes are the connection preface
 //! (`PRI * HTTP/2.0…`): h2c with prior knowledge on any port, or ALPN `h2` inside a
-//! decrypted TLS connection (whose plaintext starts with the same preface). Its frames
+//! decrypted TLS connection (whose plaintext starts with the same preface); or when an
+//! HTTP/1.1 request with `Upgrade: h2c` is answered 101. Its frames
 //! are read by a [`Conn`]; a stream whose `:method CONNECT` / `:protocol websocket`
 //! request is answered with a 2xx status becomes a stream of its own above this layer,
 //! [`FlowInfo::sub`] its stream id and [`FlowInfo::h2`] its request and response
@@ -78,6 +79,8 @@ impl<S: StreamSink> H2<S> {
     /// Decides an undecided flow when its client's bytes tell (or nothing more will
     /// come, `done`), and replays what it held.
     fn settle(&mut self, flow: &FlowInfo, done: bool) {
+        // Bytes held until the client's say what the connection is (a request for
+        // h2c: until its answer).
         let Some(Flow::Undecided(held)) = self.flows.get(&flow.id) else {
             return;
         };
@@ -89,15 +92,22 @@ impl<S: StreamSink> H2<S> {
             .collect();
         let total: usize = held.iter().map(|(_, b, _)| b.len()).sum();
         let n = client.len();
-        let decided = if n == PREFACE.len() && client[..] == PREFACE[..] {
+        let h2 = |conn| {
             Flow::H2(Box::new(H2Flow {
-                conn: Conn::new(),
+                conn,
                 subs: BTreeMap::new(),
             }))
-        } else if client[..] != PREFACE[..n] || done || total > MAX_UNDECIDED {
-            Flow::Pass
-        } else {
+        };
+        let decided = if n == PREFACE.len() && client[..] == PREFACE[..] {
+            h2(Conn::new())
+        } else if client[..] == PREFACE[..n] && !done && total <= MAX_UNDECIDED {
             return;
+        } else {
+            match upgrade(held) {
+                Upgrade::Yes { client, server } => h2(Conn::upgraded(client, server)),
+                Upgrade::Wait if !done && total <= MAX_UNDECIDED => return,
+                _ => Flow::Pass,
+            }
         };
         let Some(Flow::Undecided(held)) = self.flows.insert(flow.id, decided) else {
             return;
@@ -123,6 +133,64 @@ impl<S: StreamSink> H2<S> {
             Some(Flow::Pass) | None => inner.data(flow, dir, bytes, at),
             Some(Flow::Undecided(_)) => {}
         }
+    }
+}
+
+/// What the bytes held so far say of an HTTP/1.1 upgrade to h2c.
+enum Upgrade {
+    /// Upgraded: the request and the 101 answer are this long.
+    Yes { client: usize, server: usize },
+    /// A request for h2c whose answer is not complete yet, or a request not yet complete.
+    Wait,
+    /// Not an upgrade to h2c, or refused.
+    No,
+}
+
+/// Looks for `Upgrade: h2c` in the client's request and a 101 in the server's answer
+/// (RFC 7540 §3.2), in the bytes held.
+fn upgrade(held: &[(Direction, Vec<u8>, Provenance)]) -> Upgrade {
+    let side = |d: Direction| -> Vec<u8> {
+        held.iter()
+            .filter(|(x, _, _)| *x == d)
+            .flat_map(|(_, b, _)| b.iter().copied())
+            .collect()
+    };
+    let c = side(Direction::ClientToServer);
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut req = httparse::Request::new(&mut headers);
+    let client = match req.parse(&c) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Upgrade::Wait,
+        Err(_) => return Upgrade::No,
+    };
+    let value = |h: &[httparse::Header], name: &str| -> Vec<String> {
+        h.iter()
+            .filter(|x| x.name.eq_ignore_ascii_case(name))
+            .flat_map(|x| {
+                String::from_utf8_lossy(x.value)
+                    .split(',')
+                    .map(|t| t.trim().to_ascii_lowercase())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    if !value(req.headers, "upgrade").iter().any(|t| t == "h2c") {
+        return Upgrade::No;
+    }
+    let body: usize = value(req.headers, "content-length")
+        .first()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let s = side(Direction::ServerToClient);
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut resp = httparse::Response::new(&mut headers);
+    match resp.parse(&s) {
+        Ok(httparse::Status::Complete(n)) if resp.code == Some(101) => Upgrade::Yes {
+            client: client + body,
+            server: n,
+        },
+        Ok(httparse::Status::Partial) => Upgrade::Wait,
+        _ => Upgrade::No,
     }
 }
 

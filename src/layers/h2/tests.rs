@@ -437,3 +437,69 @@ fn hostile_header_blocks_are_bounded_and_said() {
     );
     assert!(records.iter().any(|r| matches!(r, Record::Flow(_))));
 }
+
+#[test]
+fn an_http1_upgrade_to_h2c_carries_websockets_too() {
+    let (mut ce, mut se) = (Encoder::new(), Encoder::new());
+    let mut c = b"GET / HTTP/1.1\r\nHost: h2.test\r\nConnection: Upgrade, HTTP2-Settings\r\n\
+Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n"
+        .to_vec();
+    let mut w: Wire = vec![(C, c.clone())];
+    let mut s =
+        b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n".to_vec();
+    s.extend(frame(ty::SETTINGS, 0, 0, &[0, 8, 0, 0, 0, 1]));
+    s.extend(frame(
+        ty::HEADERS,
+        flag::END_HEADERS | flag::END_STREAM,
+        1,
+        &block(&mut se, &[(":status", "200")]),
+    ));
+    w.push((S, s));
+    c = PREFACE.to_vec();
+    c.extend(frame(ty::SETTINGS, 0, 0, &[]));
+    let req = block(
+        &mut ce,
+        &[
+            (":method", "CONNECT"),
+            (":protocol", "websocket"),
+            (":path", "/up"),
+            (":authority", "h2.test"),
+        ],
+    );
+    c.extend(frame(ty::HEADERS, flag::END_HEADERS, 3, &req));
+    w.push((C, c));
+    w.push((
+        S,
+        frame(
+            ty::HEADERS,
+            flag::END_HEADERS,
+            3,
+            &block(&mut se, &[(":status", "200")]),
+        ),
+    ));
+    w.push((C, frame(ty::DATA, 0, 3, &ws(1, true, b"upgraded"))));
+    for chunk in [1, 7, 1000] {
+        let (records, warnings) = run(&w, chunk);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let texts: Vec<_> = records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Message(m) => Some((m.h2_stream_id, m.text.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(texts, [(Some(3), Some("upgraded".to_string()))], "{chunk}");
+        let flow = records.iter().find_map(|r| match r {
+            Record::Flow(f) => Some(f),
+            _ => None,
+        });
+        assert_eq!(flow.unwrap().h2_other_streams, Some(1));
+    }
+    // Refused (no 101): the bytes go up as they came, as HTTP/1.1.
+    let refused: Wire = vec![
+        (C, w[0].1.clone()),
+        (S, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec()),
+    ];
+    let (records, warnings) = run(&refused, 5);
+    assert!(records.is_empty() && warnings.is_empty());
+}
