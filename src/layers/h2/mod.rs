@@ -260,12 +260,23 @@ impl<S: StreamSink> StreamSink for H2<S> {
     }
 
     fn data(&mut self, flow: &FlowInfo, dir: Direction, bytes: &[u8], at: Provenance) {
-        match self.flows.get_mut(&flow.id) {
+        // One table lookup per event: this runs for every segment of every connection.
+        let H2 {
+            flows,
+            inner,
+            warnings,
+        } = self;
+        match flows.get_mut(&flow.id) {
             Some(Flow::Undecided(held)) => {
                 held.push((dir, bytes.to_vec(), at));
                 self.settle(flow, false);
             }
-            _ => self.feed(flow, dir, bytes, at),
+            Some(Flow::H2(h)) => {
+                let H2Flow { conn, subs } = &mut **h;
+                conn.data(dir, bytes, at, &mut |u| pass_up(inner, flow, subs, u));
+                collect(flow, conn, warnings);
+            }
+            Some(Flow::Pass) | None => inner.data(flow, dir, bytes, at),
         }
     }
 

@@ -292,12 +292,14 @@ impl<S: StreamSink> StreamSink for Tls<S> {
     }
 
     fn data(&mut self, flow: &FlowInfo, dir: Direction, bytes: &[u8], at: Provenance) {
+        // One table lookup per event: this runs for every segment of every connection.
         match self.flows.get_mut(&flow.id) {
             Some(Flow::Undecided(held)) => {
                 held.push((dir, bytes.to_vec(), at));
                 self.settle(flow, false);
             }
-            _ => self.feed(flow, dir, bytes, at),
+            Some(Flow::Pass) | None => self.inner.data(flow, dir, bytes, at),
+            Some(Flow::Tls(_)) => self.feed(flow, dir, bytes, at),
         }
     }
 
