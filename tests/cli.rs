@@ -26,10 +26,7 @@ fn truth(capture: &str) -> BTreeMap<Key, Vec<Value>> {
 }
 
 fn key(r: &Value) -> Key {
-    (
-        port_of(r["client"].as_str().unwrap()),
-        r["direction"].as_str().unwrap().to_string(),
-    )
+    key_of(r)
 }
 
 fn messages(args: &[&str]) -> Vec<Value> {
@@ -423,8 +420,8 @@ fn stats_count_what_the_peers_sent() {
                 ("client_to_server", "server_to_client"),
                 ("server_to_client", "client_to_server"),
             ] {
-                let sent = &t[&(port, dir.to_string())];
-                let back = &t[&(port, other.to_string())];
+                let sent = &t[&(port, dir.to_string(), 0)];
+                let back = &t[&(port, other.to_string(), 0)];
                 let mut by: BTreeMap<String, u64> = BTreeMap::new();
                 for m in sent {
                     *by.entry(m["opcode"].as_str().unwrap().into()).or_default() += 1;

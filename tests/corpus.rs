@@ -86,11 +86,7 @@ fn check(c: &Check) -> (usize, usize) {
     let records = jsonl(&args);
     let mut ours: BTreeMap<Key, Vec<Value>> = BTreeMap::new();
     for r in records.iter().filter(|r| r["record"] == "message") {
-        let k = (
-            port_of(r["client"].as_str().unwrap()),
-            r["direction"].as_str().unwrap().to_string(),
-        );
-        ours.entry(k).or_default().push(r.clone());
+        ours.entry(key_of(r)).or_default().push(r.clone());
     }
     let mut matched = 0;
     let mut flagged = 0;

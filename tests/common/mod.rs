@@ -87,8 +87,18 @@ pub fn have_tshark(what: &str) -> bool {
     ok
 }
 
-/// A connection direction in the corpus: (client port, direction name).
-pub type Key = (u64, String);
+/// A connection direction in the corpus: (client port, direction name, HTTP/2 stream id
+/// or 0).
+pub type Key = (u64, String, u64);
+
+/// The key of a message record.
+pub fn key_of(r: &serde_json::Value) -> Key {
+    (
+        port_of(r["client"].as_str().unwrap()),
+        r["direction"].as_str().unwrap().to_string(),
+        r["h2_stream_id"].as_u64().unwrap_or(0),
+    )
+}
 
 /// The port of an `IP:PORT` or `[v6]:PORT` address.
 pub fn port_of(addr: &str) -> u64 {
@@ -115,6 +125,7 @@ pub fn truth_by_direction(path: &Path) -> std::collections::BTreeMap<Key, Vec<se
         let k = (
             t["client_port"].as_u64().unwrap(),
             t["direction"].as_str().unwrap().to_string(),
+            t["h2_stream_id"].as_u64().unwrap_or(0),
         );
         by.entry(k).or_default().push(t);
     }
