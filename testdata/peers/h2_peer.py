@@ -20,7 +20,7 @@ client ends its side of the stream (END_STREAM); at the end it sends GOAWAY and 
 
 Extra script ops (client only, not WebSocket messages): {"op": "h2_get", "path"} sends a GET on
 a new stream and reads the whole response; {"op": "h2_connect", "path"} sends an extended
-CONNECT the server is expected to refuse, and records the status.
+CONNECT the server is expected to refuse, records the status, then resets the stream (CANCEL).
 
 Writes OUT (truth records with h2_stream_id), BASE.h2.jsonl (per stream: method, path, protocol,
 status, response headers, body length/SHA-256), BASE.tls.jsonl and BASE.keys (TLS).
@@ -113,8 +113,19 @@ class Client:
             data = await self.reader.read(65536)
             if not data:
                 break
-            for ev in self.h2.receive_data(data):
-                self.on_event(ev)
+            try:
+                for ev in self.h2.receive_data(data):
+                    self.on_event(ev)
+            except Exception as e:  # noqa: BLE001  (would otherwise die silently in this task)
+                import traceback
+                traceback.print_exc()
+                self.failed = e
+                for st in self.streams.values():
+                    st.q.put_nowait(CLOSED)
+                    st.ws_closed.set()
+                    st.got_headers.set()
+                    st.ended.set()
+                break
             self.flush()
         for st in self.streams.values():
             st.got_headers.set()
@@ -134,6 +145,10 @@ class Client:
         elif isinstance(ev, h2.events.DataReceived):
             self.h2.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
             if st.ws is not None:
+                if st.ws.state == ConnectionState.CLOSED:
+                    if ev.data:  # (the server's END_STREAM after its close frame comes as an empty DATA)
+                        raise RuntimeError(f"stream {st.sid}: {len(ev.data)} bytes after the closing handshake")
+                    return
                 st.ws.receive_data(ev.data)
                 self.ws_events(st)
             else:
@@ -274,11 +289,11 @@ class Adapter:
             raise RuntimeError(f"extended CONNECT to {path} was accepted, expected a refusal")
         await asyncio.wait_for(st.ended.wait(), 10)
         if st.reset is None and not st.end_sent:
-            st.end_sent = True  # the server answered and ended its side; end ours too
-            try:
-                self.cl.h2.end_stream(st.sid)
-            except Exception:  # noqa: BLE001  (stream already closed by the server)
-                pass
+            # the server answered and ended its side; we drop our side with RST_STREAM(CANCEL) (an
+            # empty DATA frame with END_STREAM on a stream hypercorn has already forgotten makes
+            # hypercorn 0.18.0 fail the whole connection: KeyError in H2Protocol._handle_events)
+            st.end_sent = True
+            self.cl.h2.reset_stream(st.sid, error_code=8)
             self.cl.flush()
         self.cl.log_stream(st, "CONNECT", path, "websocket", h, body_length=len(st.body))
 
