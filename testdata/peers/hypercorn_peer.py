@@ -225,6 +225,11 @@ async def websocket(scope, receive, send):
     try:
         ad.started()
         await run_script(ad, SCRIPTS[CONNS[idx]["script"]])
+        script = SCRIPTS[CONNS[idx]["script"]]
+        if OPTS.get("end_stream_after_close") and script[-1]["op"] == "close" and script[-1]["from"] == "client":
+            # hypercorn 0.18.0 echoes a client's close frame but never ends its side of the stream;
+            # Chromium only reports the close (onclose) once the stream is ended, so end it here
+            await ad.stream.send(hyp_h2.EndData(stream_id=ad.stream.stream_id))
     except Exception as e:  # noqa: BLE001
         ERRORS.append(f"{conn}: {e!r}")
         raise
