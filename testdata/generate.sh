@@ -10,6 +10,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 NS="wsdissect-gen-$$"
 WS_PY_VERSION="17.4"          # python websockets
 AIOHTTP_VERSION="3.14.5"      # aiohttp
+HYPERCORN_VERSION="0.18.0"    # hypercorn (WebSocket over HTTP/2 server, scenarios 24-26)
+H2_VERSION="4.4.1"            # h2 (HTTP/2 client of peers/h2_peer.py; hypercorn uses it too)
+WSPROTO_VERSION="1.3.2"       # wsproto (WebSocket frames of hypercorn and of peers/h2_peer.py)
 # node ws version is pinned in peers/package.json
 export WSD_WORK="${WSD_WORK:-/tmp/wsdissect-testdata-work}"
 export PEER_TIMEOUT="${PEER_TIMEOUT:-60}"
@@ -47,13 +50,18 @@ if [[ ! -x "$HERE/.venv/bin/python" ]]; then
   log "creating python venv"
   python3 -m venv "$HERE/.venv"
 fi
-if ! "$HERE/.venv/bin/python" - "$WS_PY_VERSION" "$AIOHTTP_VERSION" <<'EOF' 2>/dev/null
-import sys, websockets, aiohttp
-sys.exit(0 if (websockets.__version__, aiohttp.__version__) == (sys.argv[1], sys.argv[2]) else 1)
+if ! "$HERE/.venv/bin/python" - "$WS_PY_VERSION" "$AIOHTTP_VERSION" "$HYPERCORN_VERSION" "$H2_VERSION" \
+     "$WSPROTO_VERSION" <<'EOF' 2>/dev/null
+import sys
+from importlib.metadata import version
+have = tuple(version(p) for p in ("websockets", "aiohttp", "hypercorn", "h2", "wsproto"))
+sys.exit(0 if have == tuple(sys.argv[1:6]) else 1)
 EOF
 then
-  log "pip install websockets==$WS_PY_VERSION aiohttp==$AIOHTTP_VERSION"
-  "$HERE/.venv/bin/pip" install -q "websockets==$WS_PY_VERSION" "aiohttp==$AIOHTTP_VERSION"
+  log "pip install websockets==$WS_PY_VERSION aiohttp==$AIOHTTP_VERSION hypercorn==$HYPERCORN_VERSION" \
+      "h2==$H2_VERSION wsproto==$WSPROTO_VERSION"
+  "$HERE/.venv/bin/pip" install -q "websockets==$WS_PY_VERSION" "aiohttp==$AIOHTTP_VERSION" \
+      "hypercorn==$HYPERCORN_VERSION" "h2==$H2_VERSION" "wsproto==$WSPROTO_VERSION"
 fi
 
 WS_NODE_VERSION=$(sed -n 's/.*"ws": *"\([^"]*\)".*/\1/p' "$HERE/peers/package.json")

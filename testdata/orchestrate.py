@@ -46,6 +46,10 @@ def log(*a):
 def peer_cmd(impl, role, scen_path, pair, out, gate):
     if impl == "chromium":
         cmd = [PY, os.path.join(HERE, "peers", "chromium_peer.py"), role, scen_path, pair, out]
+    elif impl == "hypercorn":
+        cmd = [PY, os.path.join(HERE, "peers", "hypercorn_peer.py"), role, scen_path, pair, out]
+    elif impl == "h2-wsproto":
+        cmd = [PY, os.path.join(HERE, "peers", "h2_peer.py"), role, scen_path, pair, out]
     elif impl == "node-ws":
         cmd = [NODE, os.path.join(HERE, "peers", "node_peer.js"), role, scen_path, pair, out]
     else:
@@ -239,10 +243,23 @@ def run_scenario(sc_path):
         for r in truth:
             f.write(json.dumps(r, ensure_ascii=False, sort_keys=False) + "\n")
     crosscheck_views(truth, name)
-    conns = len({(r["client_port"], r["server_port"]) for r in truth})
+    conns = len({(r["client_port"], r["server_port"], r.get("h2_stream_id")) for r in truth})
     deflate = any(r.get("compressed") for r in truth if r["view"] == "sent")
     tshark_keys = keyfile if (is_tls and not cap.get("dsb")) else None
     problems = []
+    if sc.get("h2"):  # WebSocket over HTTP/2: tshark's WebSocket dissector does not look inside h2 DATA
+        h2_extra = h2_report(sc, wdir, cfile, tshark_keys, truth)
+        tls_extra = {"tls": is_tls, "keylog": os.path.basename(keyfile) if keyfile else None, **h2_extra}
+        log(f"{name}: {len(truth)} truth records, {conns} WebSockets, {time.time() - t0:.1f}s")
+        return {
+            "file": capture_file(sc), "truth": tname, "format": cap["format"],
+            "linktype": cap.get("linktype", "EN10MB"), "snaplen": cap.get("snaplen", 262144),
+            "lossy": False, "loss_method": None, "starts_after_handshake": False,
+            "connections": conns, "deflate": deflate,
+            "ip_version": 6 if any(":" in pr["server"].get("host", "") for pr in sc["pairs"]) else 4,
+            "server_ports": [pr["server"]["port"] for pr in sc["pairs"]],
+            "description": sc["description"], **tls_extra,
+        }
     if not (late or cap.get("snaplen")):
         problems = tshark_check(cfile, sc, truth, tshark_keys, tolerate=sc.get("tshark_tolerate"))
     tls_extra = {"tls": is_tls, "keylog": os.path.basename(keyfile) if keyfile and not cap.get("dsb") else None}
@@ -439,6 +456,301 @@ def tls_report(sc, wdir, cfile, keyfile, tshark_keys, truth):
     return {"tls_connections": entries, "tshark_decrypted_all": all_ok}
 
 
+# ------------------------------------------------------------------ WebSocket over HTTP/2 (RFC 8441)
+def _as_list(x):
+    return x if isinstance(x, list) else [x]
+
+
+def h2_frames(cfile, sc, keys):
+    """Every HTTP/2 frame tshark decodes: (frame number, client port, direction, stream id, type,
+    flags, DATA payload, [(header name, value)])."""
+    cmd = ["tshark", "-r", cfile, "-n", "--no-duplicate-keys", "-o", "tcp.reassemble_out_of_order:TRUE"]
+    if keys:
+        cmd += ["-o", f"tls.keylog_file:{keys}"]
+    for pr in sc["pairs"]:
+        cmd += ["-d", f"tcp.port=={pr['server']['port']},{'tls' if sc.get('tls') else 'http2'}"]
+    cmd += ["-Y", "http2", "-T", "json", "-J", "frame tcp http2"]
+    pkts = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout or "[]")
+    server_ports = {pr["server"]["port"] for pr in sc["pairs"]}
+    out = []
+    for pk in pkts:
+        lay = pk["_source"]["layers"]
+        num = int(_as_list(lay["frame"])[0]["frame.number"])
+        tcp = _as_list(lay["tcp"])[0]
+        sp, dp = int(tcp["tcp.srcport"]), int(tcp["tcp.dstport"])
+        cport, d = (sp, "client_to_server") if dp in server_ports else (dp, "server_to_client")
+        for h in _as_list(lay["http2"]):
+            for st in _as_list(h.get("http2.stream", [])):
+                if "http2.type" not in st:
+                    continue
+                data = bytes.fromhex(st.get("http2.data.data", "").replace(":", "")) if st["http2.type"] == "0" else None
+                hdrs = [(x.get("http2.header.name"), x.get("http2.header.value"))
+                        for x in _as_list(st.get("http2.header", []))]
+                out.append((num, cport, d, int(st["http2.streamid"]), int(st["http2.type"]),
+                            int(st["http2.flags"], 16), data, hdrs))
+    return out
+
+
+def parse_ws_frames(data, client, deflate):
+    """WebSocket messages in one direction of an RFC 8441 stream (the concatenated DATA payloads):
+    [opcode, frames, rsv1, length, sha256] per message; deflate = (sender_no_context_takeover,) or None.
+    Also returns problems (masking, truncation)."""
+    import hashlib
+    import zlib
+    msgs, problems, pos, cur, inflater = [], [], 0, None, None
+    while pos < len(data):
+        if pos + 2 > len(data):
+            problems.append("truncated frame header")
+            break
+        b0, b1 = data[pos], data[pos + 1]
+        fin, rsv1, op, masked, ln = b0 >> 7, (b0 >> 6) & 1, b0 & 15, b1 >> 7, b1 & 127
+        pos += 2
+        if ln == 126:
+            ln = int.from_bytes(data[pos:pos + 2], "big")
+            pos += 2
+        elif ln == 127:
+            ln = int.from_bytes(data[pos:pos + 8], "big")
+            pos += 8
+        key = None
+        if masked:
+            key = data[pos:pos + 4]
+            pos += 4
+        if bool(masked) != client:
+            problems.append(f"frame at {pos}: masked={masked}")
+        pl = data[pos:pos + ln]
+        pos += ln
+        if len(pl) < ln:
+            problems.append("truncated frame payload")
+            break
+        if key:
+            k = (key * (ln // 4 + 1))[:ln]
+            pl = (int.from_bytes(pl, "big") ^ int.from_bytes(k, "big")).to_bytes(ln, "big") if ln else b""
+        if op >= 8:
+            msgs.append([OPCODES.get(op, str(op)), 1, False, len(pl), hashlib.sha256(pl).hexdigest()])
+            continue
+        if op in (1, 2):
+            cur = [OPCODES[op], 1, bool(rsv1), [pl]]
+        elif cur is None:
+            problems.append("continuation without a message")
+            continue
+        else:
+            cur[1] += 1
+            cur[3].append(pl)
+        if fin:
+            body = b"".join(cur[3])
+            if cur[2]:
+                if deflate is None:
+                    problems.append("RSV1 without permessage-deflate")
+                else:
+                    if inflater is None or deflate[0]:
+                        inflater = zlib.decompressobj(-15)
+                    body = inflater.decompress(body + b"\x00\x00\xff\xff")
+            msgs.append([cur[0], cur[1], cur[2], len(body), hashlib.sha256(body).hexdigest()])
+            cur = None
+    return msgs, problems
+
+
+def _deflate_params(ext):
+    """permessage-deflate parameters of a sec-websocket-extensions response value"""
+    if not ext or not ext.startswith("permessage-deflate"):
+        return None
+    return {p.split("=")[0].strip(): (p.split("=")[1].strip() if "=" in p else True)
+            for p in ext.split(";")[1:]}
+
+
+def h2_report(sc, wdir, cfile, keys, truth):
+    """The HTTP/2 side of an h2 scenario, from tshark (-Y http2; with the key log for TLS):
+    every stream's request and response HEADERS, the WebSockets (extended CONNECT + :status 200)
+    with their stream ids, and the other streams. The WebSocket frames are parsed here from the
+    DATA payloads tshark decoded and compared with the truth (tshark itself does not dissect
+    WebSocket inside HTTP/2). Cross-checked with what the peers logged about their streams."""
+    frames = h2_frames(cfile, sc, keys)
+    streams = {}
+    settings = defaultdict(dict)
+    for num, cport, d, sid, typ, flags, data, hdrs in frames:
+        if sid == 0:
+            continue
+        s = streams.setdefault((cport, sid), {"req": None, "resp": None, "data": {"client_to_server": bytearray(),
+                                                                              "server_to_client": bytearray()},
+                                              "end": {}, "rst": None, "frames": 0, "first_frame": num})
+        s["frames"] += 1
+        if typ == 1:
+            if d == "client_to_server" and s["req"] is None:
+                s["req"] = hdrs
+            elif d == "server_to_client" and s["resp"] is None:
+                s["resp"] = hdrs
+        elif typ == 0:
+            s["data"][d] += data
+        elif typ == 3:
+            s["rst"] = d
+        if typ in (0, 1) and flags & 1:
+            s["end"][d] = num
+    # SETTINGS_ENABLE_CONNECT_PROTOCOL (0x8) as tshark shows it (fields: id/value per setting)
+    ecp = {}
+    for sp, dp, ids, vals in tshark_fields(
+            cfile, keys, "http2.type == 4 && http2.flags.ack.settings == 0",
+            ["tcp.srcport", "tcp.dstport", "http2.settings.id", "http2.settings.extended_connect"],
+            extra=[x for pr in sc["pairs"] for x in
+                   ("-d", f"tcp.port=={pr['server']['port']},{'tls' if sc.get('tls') else 'http2'}")]):
+        if int(sp) in {pr["server"]["port"] for pr in sc["pairs"]}:
+            ecp[int(dp)] = {"setting_ids": [int(x) for x in ids.split(",") if x],
+                            "enable_connect_protocol": vals or None}
+    conn_of = {(r["client_port"], r["h2_stream_id"]): r["conn"] for r in truth}
+    want = defaultdict(list)
+    for r in truth:
+        if r["view"] == "sent":
+            want[(r["client_port"], r["h2_stream_id"], r["direction"])].append(
+                [r["opcode"], r["fragments"], r["compressed"], r["length"], r["sha256"]])
+    peer_logs = defaultdict(dict)
+    for path in glob.glob(os.path.join(wdir, "*.h2.jsonl")):
+        role = path.rsplit(".", 3)[-3]
+        with open(path) as f:
+            for line in f:
+                e = json.loads(line)
+                k = (e["client_port"], e["stream"])
+                if role == "server" and e.get("event") == "response":
+                    peer_logs[k]["server_status"] = e["status"]
+                elif role == "client":
+                    peer_logs[k]["client_status"] = e["status"]
+    websockets, others, problems = [], [], []
+    for (cport, sid), s in sorted(streams.items()):
+        req, resp = dict(s["req"] or []), dict(s["resp"] or [])
+        status = int(resp[":status"]) if ":status" in resp else None
+        pl = peer_logs.get((cport, sid), {})
+        for who in ("client_status", "server_status"):
+            if who in pl and pl[who] != status:
+                problems.append(f"stream {sid}: {who} {pl[who]} but tshark shows :status {status}")
+        if req.get(":method") == "CONNECT" and req.get(":protocol") == "websocket" and status == 200:
+            ext = resp.get("sec-websocket-extensions")
+            dp = _deflate_params(ext)
+            entry = {"conn": conn_of.get((cport, sid)), "client_port": cport, "h2_stream_id": sid,
+                     "path": req.get(":path"), "authority": req.get(":authority"), "scheme": req.get(":scheme"),
+                     "status": status, "extensions_offered": req.get("sec-websocket-extensions"),
+                     "extensions": ext, "protocols_offered": req.get("sec-websocket-protocol"),
+                     "protocol": resp.get("sec-websocket-protocol"),
+                     "end_stream": {k: v is not None for k, v in
+                                    (("client_to_server", s["end"].get("client_to_server")),
+                                     ("server_to_client", s["end"].get("server_to_client")))},
+                     "rst_stream": s["rst"],
+                     "data_bytes": {k: len(v) for k, v in s["data"].items()},
+                     "tshark_headers": True}
+            for d in ("client_to_server", "server_to_client"):
+                sender_noctx = None
+                if dp is not None:
+                    sender_noctx = (bool(dp.get("client_no_context_takeover" if d == "client_to_server"
+                                                else "server_no_context_takeover")),)
+                got, probs = parse_ws_frames(bytes(s["data"][d]), d == "client_to_server", sender_noctx)
+                w = want.get((cport, sid, d), [])
+                problems += [f"stream {sid} {d}: {p}" for p in probs]
+                if len(got) != len(w):
+                    problems.append(f"stream {sid} {d}: truth {len(w)} messages, h2 DATA {len(got)}")
+                for i, (a, b) in enumerate(zip(w, got)):
+                    if a[0] != b[0] or (a[1] is not None and a[1] != b[1]) or \
+                            (a[2] is not None and a[2] != b[2]) or a[3] != b[3] or a[4] != b[4]:
+                        problems.append(f"stream {sid} {d} #{i}: truth {a[:4]} h2 DATA {b[:4]}")
+                entry.setdefault("messages", {})[d] = len(got)
+            websockets.append(entry)
+        else:
+            others.append({"stream": sid, "client_port": cport, "method": req.get(":method"),
+                           "path": req.get(":path"), "protocol": req.get(":protocol"), "status": status,
+                           "content_type": resp.get("content-type"),
+                           "response_body_bytes": len(s["data"]["server_to_client"]),
+                           "end_stream": {k: v is not None for k, v in
+                                          (("client_to_server", s["end"].get("client_to_server")),
+                                           ("server_to_client", s["end"].get("server_to_client")))},
+                           "rst_stream": s["rst"]})
+    ws_keys = {(e["client_port"], e["h2_stream_id"]) for e in websockets}
+    for k in {(r["client_port"], r["h2_stream_id"]) for r in truth} - ws_keys:
+        problems.append(f"truth WebSocket {k} not found as an extended CONNECT with :status 200")
+    if problems:
+        raise RuntimeError("h2 check failed:\n  " + "\n  ".join(problems[:30]))
+    log(f"h2: {len(websockets)} WebSockets {[(e['h2_stream_id'], e['path'], e['extensions'], e['protocol']) for e in websockets]}, "
+        f"other streams {[(o['stream'], o['method'], o['path'], o['status']) for o in others]}; "
+        "WebSocket frames in the DATA agree with the truth")
+    res = {"h2": True, "h2_websockets": websockets, "h2_other_streams": others,
+           "h2_settings_from_server": {str(k): v for k, v in ecp.items()},
+           "tshark_h2_headers": "tshark -Y http2 shows every stream's HEADERS, the WebSocket requests with "
+                                ":method CONNECT and :protocol websocket (it does not dissect the WebSocket "
+                                "frames inside the DATA frames)",
+           "h2_data_check": "agrees"}
+    if sc.get("tls"):
+        res.update(h2_tls_report(sc, wdir, cfile, keys, truth))
+    return res
+
+
+def h2_tls_report(sc, wdir, cfile, keys, truth):
+    """tls_connections for h2 scenarios: one entry per TCP connection (which may carry several
+    WebSockets and other streams); peers' reports must agree; ALPN must be h2."""
+    reports = defaultdict(dict)
+    for path in glob.glob(os.path.join(wdir, "*.tls.jsonl")):
+        with open(path) as f:
+            for line in f:
+                r = json.loads(line)
+                reports[(r["client_port"], r["server_port"])][r["role"]] = r
+    keylog = defaultdict(lambda: defaultdict(int))
+    with open(keys) as f:
+        for line in f:
+            p = line.split()
+            if len(p) == 3:
+                keylog[p[1].lower()][p[0]] += 1
+    extra = [x for pr in sc["pairs"] for x in ("-d", f"tcp.port=={pr['server']['port']},tls")]
+    hello = {}
+    for stream, sport, dport, rnd, sni, alpn in tshark_fields(
+            cfile, keys, "tls.handshake.type == 1",
+            ["tcp.stream", "tcp.srcport", "tcp.dstport", "tls.handshake.random",
+             "tls.handshake.extensions_server_name", "tls.handshake.extensions_alpn_str"], extra=extra):
+        hello[(int(sport), int(dport))] = {"stream": int(stream), "random": rnd.replace(":", "").lower(),
+                                           "sni": sni or None, "alpn_offered": alpn.split(",") if alpn else []}
+    shello = {}
+    for sport, dport, suite, ver in tshark_fields(
+            cfile, keys, "tls.handshake.type == 2",
+            ["tcp.srcport", "tcp.dstport", "tls.handshake.ciphersuite", "tls.handshake.extensions.supported_version"],
+            extra=extra):
+        shello[(int(dport), int(sport))] = {"suite": suite.split(",")[0], "supported_version": ver or None}
+    alpn_sel = {}
+    for sport, dport, alpn in tshark_fields(cfile, keys, "tls.handshake.type == 8",
+                                            ["tcp.srcport", "tcp.dstport", "tls.handshake.extensions_alpn_str"],
+                                            extra=extra):
+        alpn_sel[(int(dport), int(sport))] = alpn or None
+    ws_by_port = defaultdict(list)
+    for r in truth:
+        if r["conn"] not in ws_by_port[r["client_port"]]:
+            ws_by_port[r["client_port"]].append(r["conn"])
+    entries, all_ok = [], True
+    for key, h in sorted(hello.items(), key=lambda kv: kv[1]["stream"]):
+        rep = reports.get(key, {})
+        c, s_ = rep.get("client"), rep.get("server")
+        a = c or s_
+        if c and s_:
+            for fld in ("version", "cipher", "alpn", "resumed"):
+                if c[fld] != s_[fld]:
+                    raise RuntimeError(f"{key}: client says {fld}={c[fld]!r}, server {s_[fld]!r}")
+        cli, srv = follow_tls(cfile, keys, h["stream"])
+        if srv.startswith(b"PRI * HTTP/2.0"):
+            cli, srv = srv, cli
+        ok = cli.startswith(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") and len(srv) > 0
+        if key[0] in ws_by_port and not ok:
+            raise RuntimeError(f"{key}: tshark does not decrypt the HTTP/2 connection")
+        all_ok &= ok
+        entries.append({
+            "conn": None, "websocket_conns": ws_by_port.get(key[0], []),
+            "client_port": key[0], "server_port": key[1],
+            "version": a["version"] if a else None, "cipher": a["cipher"] if a else None,
+            "sni": (s_ or {}).get("sni") if s_ else (a or {}).get("sni"),
+            "alpn": a["alpn"] if a else None, "resumed": a["resumed"] if a else None, "resumption": None,
+            "wire": {"tcp_stream": h["stream"], "client_random": h["random"], "sni": h["sni"],
+                     "alpn_offered": h["alpn_offered"], "alpn_selected": alpn_sel.get(key),
+                     **{f"server_hello_{k}": v for k, v in shello.get(key, {}).items()}},
+            "keylog_labels": dict(sorted(keylog.get(h["random"], {}).items())),
+            "tshark_decrypted": ok, "tshark_decrypted_bytes": [len(cli), len(srv)],
+            "reported_by": {k: {f: v for f, v in r.items() if f not in ("role", "conn", "client_port", "server_port")}
+                            for k, r in rep.items()},
+        })
+        log(f"TLS {key}: {entries[-1]['version']} {entries[-1]['cipher']} alpn={entries[-1]['alpn']} "
+            f"ws={entries[-1]['websocket_conns']} keylog={entries[-1]['keylog_labels']} decrypted={ok}")
+    return {"tls_connections": entries, "tshark_decrypted_all": all_ok}
+
+
 def nflog_to_ethernet(src, dst, nano=False):
     """Rewrite a LINKTYPE_NFLOG pcap as LINKTYPE_ETHERNET with the all-zero MAC
     header loopback uses, keeping timestamps; only IPv4/IPv6 payloads (TLV 9)."""
@@ -494,9 +806,12 @@ def merge_truth(sc, wdir):
             order[f"{pr['name']}/{ci}"] = (pr_i, ci)
     # a browser peer cannot see its own port: take it from the other peer's records
     ports = {r["conn"]: r["client_port"] for r in recs if r["client_port"] is not None}
+    sids = {r["conn"]: r["h2_stream_id"] for r in recs if r.get("h2_stream_id") is not None}
     for r in recs:
         if r["client_port"] is None:
             r["client_port"] = ports[r["conn"]]
+        if "h2_stream_id" in r and r["h2_stream_id"] is None:
+            r["h2_stream_id"] = sids[r["conn"]]
     out = []
     for i, r in enumerate(recs):
         out.append(((order[r["conn"]], r["direction"] != "client_to_server",
@@ -505,6 +820,7 @@ def merge_truth(sc, wdir):
     res = []
     for _, r in out:
         nr = {k: r.get(k) for k in ("peer", "view", "impl", "conn", "server_ip", "client_port", "server_port",
+                                     *(("h2_stream_id",) if "h2_stream_id" in r else ()),
                                      "direction", "index", "opcode", "length", "sha256", "fragments",
                                      "compressed", "close_code", "close_reason", "auto")}
         for k in ("text", "hex"):
@@ -517,7 +833,7 @@ def merge_truth(sc, wdir):
 def crosscheck_views(truth, name):
     by = defaultdict(lambda: {"sent": [], "received": []})
     for r in truth:
-        by[(r["client_port"], r["direction"])][r["view"]].append(r)
+        by[(r["client_port"], r.get("h2_stream_id"), r["direction"])][r["view"]].append(r)
     for key, v in by.items():
         s = [(r["opcode"], r["sha256"]) for r in v["sent"] if r["opcode"] in ("text", "binary")]
         g = [(r["opcode"], r["sha256"]) for r in v["received"] if r["opcode"] in ("text", "binary")]

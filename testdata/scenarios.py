@@ -204,8 +204,8 @@ def pair(name, server, client_impl, scripts, client_options=None, concurrent=Tru
     """scripts: script names, or (script name, per-connection client TLS options) for wss://"""
     p = {"name": name, "server": server,
          "client": {"impl": client_impl, "options": client_options or {}},
-         "connections": [{"script": s} if isinstance(s, str) else {"script": s[0], "tls": s[1]}
-                         for s in scripts],
+         "connections": [{"script": s} if isinstance(s, str) else dict(s) if isinstance(s, dict)
+                         else {"script": s[0], "tls": s[1]} for s in scripts],
          "concurrent": concurrent}
     if client_tls is not None:
         p["client"]["tls"] = client_tls
@@ -218,6 +218,30 @@ def tls(server, **o):
     ciphersuites (TLS 1.3), options [NO_ENCRYPT_THEN_MAC, NO_TICKET], alpn [..]; client side
     also resume_from (node: connection index whose session to offer)."""
     return {**server, "tls": o}
+
+
+def hyper(port, options=None, host="127.0.0.1"):
+    """WebSocket-over-HTTP/2 server: hypercorn + ASGI app (peers/hypercorn_peer.py)"""
+    return {"impl": "hypercorn", "host": host, "port": port, "options": options or {}}
+
+
+def h2ws(script, deflate=None, protocols=None):
+    """one WebSocket (extended CONNECT) of the h2 client (peers/h2_peer.py): deflate = None (no
+    offer) or the keyword arguments of wsproto's PerMessageDeflate (its offer is sent)"""
+    ws = {}
+    if deflate is not None:
+        ws["deflate"] = deflate
+    if protocols:
+        ws["protocols"] = protocols
+    return {"script": script, "ws": ws}
+
+
+def h2_mix(seed, closer="c", code=1000, reason="bye", light=False, big=None, extra=()):
+    """mix() for the wsproto peers: everything (wsproto sends no empty final continuation frame,
+    so a fragmented message has exactly len(frags) frames); `extra` is inserted after action 6
+    (e.g. the client's other HTTP/2 requests)."""
+    s = mix(seed, closer=closer, code=code, reason=reason, light=light, big=big)
+    return s[:6] + list(extra) + s[6:]
 
 
 DEFLATE_CTX = {"perMessageDeflate": {"threshold": 0}}
@@ -518,6 +542,69 @@ SCENARIOS = [
                        "page); client_port comes from the server's records.",
         "pairs": [pair("a", tls(pyws(8452), cert="rsa"), "chromium", ["cr"], client_options={"page_port": 8453})],
         "scripts": {"cr": browser(160)},
+    },
+    # ------------------------------------------------------------- WebSocket over HTTP/2 (RFC 8441)
+    # "h2": true: hypercorn server, client on h2 + wsproto (or Chromium); several WebSockets may share
+    # one TCP connection (one HTTP/2 stream each), the truth has h2_stream_id, and orchestrate.py
+    # checks the HTTP/2 streams with tshark instead of its WebSocket dissector (which does not
+    # look inside HTTP/2 DATA).
+    {
+        "name": "24-h2c-websocket",
+        "capture": {"format": "pcap-us", "tool": "tcpdump", "iface": "lo"},
+        "h2": True,
+        "description": "WebSocket over cleartext HTTP/2 (h2c, prior knowledge: the client starts with the "
+                       "connection preface), RFC 8441 extended CONNECT (:protocol websocket) on stream 1, "
+                       "hypercorn server (SETTINGS_ENABLE_CONNECT_PROTOCOL=1), client on the h2 library + "
+                       "wsproto, permessage-deflate (wsproto's offer client_max_window_bits=15; "
+                       "server_max_window_bits=15, accepted as offered, context takeover). Full mix: "
+                       "text/binary/empty/non-ASCII, 125/126/65535/65536 B, fragmented messages both ways, "
+                       "pings, unsolicited pong, close 1000 from the client. WebSocket frames are split "
+                       "across HTTP/2 DATA frames (at most 16384 bytes each).",
+        "pairs": [pair("a", hyper(8470), "h2-wsproto", [h2ws("h2c", deflate={})])],
+        "scripts": {"h2c": h2_mix(170, closer="c", code=1000, reason="h2c bye")},
+    },
+    {
+        "name": "25-h2-tls-websockets",
+        "capture": {"format": "pcap-us", "tool": "tcpdump", "iface": "lo"},
+        "h2": True,
+        "tls": True,
+        "description": "WebSockets over HTTP/2 over TLS 1.3 (ALPN h2, RSA certificate, SNI ws.test), one TCP "
+                       "connection: stream 1 extended CONNECT with permessage-deflate (offer "
+                       "client_max_window_bits=10; server_max_window_bits=11; server_no_context_takeover, "
+                       "accepted with the same parameters), stream 3 extended CONNECT without extensions "
+                       "offering subprotocols chat.v2, chat.v1 (server picks chat.v2); both conversations "
+                       "run at the same time (interleaved); light mix plus a 65536-byte binary from the client on each. On conn a/0's script, after its sixth action: "
+                       "GET /status.json (stream 5, 200, JSON) and an extended CONNECT to /forbidden that "
+                       "the app refuses before accepting (stream 7; hypercorn answers 403). hypercorn "
+                       "server, h2 + wsproto client. Key log: both peers' NSS key logs.",
+        "pairs": [pair("a", tls(hyper(8471, {"protocols": ["chat.v2"]}), cert="rsa"), "h2-wsproto",
+                       [h2ws("h2t0", deflate={"client_max_window_bits": 10, "server_max_window_bits": 11,
+                                              "server_no_context_takeover": True}),
+                        h2ws("h2t1", protocols=["chat.v2", "chat.v1"])])],
+        "scripts": {"h2t0": h2_mix(180, closer="c", code=1000, reason="stream 1 done", light=True, big=65536,
+                                   extra=[{"from": "client", "op": "h2_get", "path": "/status.json"},
+                                          {"from": "client", "op": "h2_connect", "path": "/forbidden"}]),
+                    "h2t1": h2_mix(181, closer="s", code=1001, reason="stream 3 going away", light=True,
+                                   big=65536)},
+    },
+    {
+        "name": "26-chromium-h2-websocket",
+        "capture": {"format": "pcap-us", "tool": "tcpdump", "iface": "lo"},
+        "h2": True,
+        "tls": True,
+        "description": "headless Chromium (SSLKEYLOGFILE) loads https://ws.test:8472/ from hypercorn over HTTP/2 "
+                       "(TLS 1.3, ALPN h2); the page's JavaScript opens wss://ws.test:8472/a/0 on the same "
+                       "origin, which Chromium sends as an RFC 8441 extended CONNECT on the same HTTP/2 "
+                       "connection (the server announced SETTINGS_ENABLE_CONNECT_PROTOCOL=1), with its "
+                       "permessage-deflate offer (accepted), then POSTs its report on that connection too. "
+                       "Other streams: GET / (200), POST /report (204) and whatever else Chromium asks "
+                       "(favicon: 404). Chromium's sent records have fragments/compressed null; client_port "
+                       "and h2_stream_id come from the server's records.",
+        "pairs": [pair("a", tls(hyper(8472, {"page": True, "end_stream_after_close": True}), cert="rsa"), "chromium", ["crh2"],
+                       client_options={"same_origin_h2": True})],
+        # no empty client message: over HTTP/2, Chromium 156 never put the page's ws.send("") on the wire
+        # (the server waited 60 s for it; the same script over HTTP/1.1 works, see 19)
+        "scripts": {"crh2": [a for a in browser(190) if not (a["from"] == "client" and a.get("text") == "")]},
     },
 ]
 

@@ -56,7 +56,12 @@ TIMEOUT = float(os.environ.get("PEER_TIMEOUT", "60"))
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "chromium")
 HOST = P["server"].get("host", "127.0.0.1")
 PORT = P["server"]["port"]
-PAGE_PORT = P["client"]["options"]["page_port"]
+# same_origin_h2: the scenario's server (hypercorn) serves the page itself, over HTTP/2, and
+# takes the report: the page's WebSocket goes to the same origin, so Chromium can open it as an
+# RFC 8441 extended CONNECT on the HTTP/2 connection it already has. This peer then only writes
+# the page to PAIR.page.html next to OUT, starts Chromium, and waits for PAIR.report.json.
+SAME_ORIGIN_H2 = bool(P["client"]["options"].get("same_origin_h2"))
+PAGE_PORT = PORT if SAME_ORIGIN_H2 else P["client"]["options"]["page_port"]
 
 
 def version():
@@ -186,12 +191,32 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 def main():
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(os.path.join(tlsutil.CERTS, "rsa.crt"), os.path.join(tlsutil.CERTS, "rsa.key"))
-    ctx.keylog_filename = PAGE_KEYLOG
-    httpd = http.server.ThreadingHTTPServer((HOST, PAGE_PORT), Handler)
-    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    if SAME_ORIGIN_H2:
+        report = os.path.join(os.path.dirname(OUT), f"{PAIR}.report.json")
+        with open(os.path.join(os.path.dirname(OUT), f"{PAIR}.page.html"), "wb") as f:
+            f.write(page())
+        httpd = None
+
+        def wait_report():
+            deadline = time.time() + TIMEOUT
+            while time.time() < deadline:
+                if os.path.exists(report):
+                    time.sleep(0.2)  # written by the server in one go; let it finish
+                    with open(report) as f:
+                        REPORT["data"] = json.load(f)
+                    return True
+                time.sleep(0.1)
+            return False
+    else:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(tlsutil.CERTS, "rsa.crt"), os.path.join(tlsutil.CERTS, "rsa.key"))
+        ctx.keylog_filename = PAGE_KEYLOG
+        httpd = http.server.ThreadingHTTPServer((HOST, PAGE_PORT), Handler)
+        httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+
+        def wait_report():
+            return GOT.wait(TIMEOUT)
 
     profile = tempfile.mkdtemp(prefix="wsd-chromium-")
     env = {**os.environ, "SSLKEYLOGFILE": KEYLOG}
@@ -204,7 +229,7 @@ def main():
     err = open(BASE + ".chromium.log", "w")
     proc = subprocess.Popen(cmd, env=env, stdout=err, stderr=err, start_new_session=True)
     try:
-        if not GOT.wait(TIMEOUT):
+        if not wait_report():
             raise RuntimeError("no report from the page")
     finally:
         time.sleep(0.3)
@@ -213,7 +238,8 @@ def main():
             proc.wait(10)
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(proc.pid, signal.SIGKILL)
-        httpd.shutdown()
+        if httpd is not None:
+            httpd.shutdown()
         shutil.rmtree(profile, ignore_errors=True)
     data = REPORT["data"]
     if isinstance(data, dict):
@@ -224,8 +250,9 @@ def main():
                                f"{[x['op'] for x in r['sent']]}, received "
                                f"{[(x['op'], len(base64.b64decode(x['b64']))) for x in r['received']]}, "
                                f"close {r['close']}")
-    with open(KEYLOG, "ab") as f, open(PAGE_KEYLOG, "rb") as g:
-        f.write(g.read())
+    if not SAME_ORIGIN_H2:
+        with open(KEYLOG, "ab") as f, open(PAGE_KEYLOG, "rb") as g:
+            f.write(g.read())
     def from_summary(r, **kw):
         """a truth record from the page's summary (payload only when <= 200 bytes)"""
         small = base64.b64decode(r["b64"]) if r.get("b64") is not None else b""
@@ -260,6 +287,9 @@ def main():
             recs.append(rec(direction="server_to_client", view="received", index=None, opcode="close",
                             payload=close_payload(c["code"], c["reason"]), close_code=c["code"],
                             close_reason=c["reason"]))
+    if SAME_ORIGIN_H2:  # the page cannot know its HTTP/2 stream either: orchestrate.py copies the server's
+        for r in recs:
+            r["h2_stream_id"] = None
     with open(OUT, "a") as f:
         for r in recs:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
