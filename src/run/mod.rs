@@ -261,7 +261,7 @@ pub fn extract(
             Ok(settings.stop_if(f.limit.is_some_and(|l| taken >= l)))
         }
         Record::Flow(fr) => {
-            ex.end_flow(&fr.file, fr.flow);
+            ex.end_flow(&fr.file, fr.flow, fr.h2_stream_id);
             Ok(ControlFlow::Continue(()))
         }
         Record::Frame(_) => Ok(ControlFlow::Continue(())),

@@ -56,7 +56,7 @@ pub struct Extractor {
     per_file_dirs: bool,
     manifest: BufWriter<File>,
     /// Messages seen so far per connection, by direction (client→server, server→client).
-    next_index: HashMap<(String, u64), [u64; 2]>,
+    next_index: HashMap<(String, u64, Option<u32>), [u64; 2]>,
     /// Subdirectory of each capture file (with several files), unique even when two
     /// paths sanitise to the same name.
     dirs: HashMap<String, String>,
@@ -88,7 +88,10 @@ pub fn payload_name(m: &MessageRecord, index: u64) -> String {
         Some(_) => "txt",
         None => "bin",
     };
-    format!("flow{:04}-{dir}-{index:06}-{opcode}.{ext}", m.flow)
+    match m.h2_stream_id {
+        Some(s) => format!("flow{:04}s{s}-{dir}-{index:06}-{opcode}.{ext}", m.flow),
+        None => format!("flow{:04}-{dir}-{index:06}-{opcode}.{ext}", m.flow),
+    }
 }
 
 fn looks_like_json(t: &str) -> bool {
@@ -129,7 +132,10 @@ impl Extractor {
     /// Counts message `m` in its direction and, when `selected`, writes its payload file
     /// and manifest line. Takes the record to move its payload out rather than copy it.
     pub fn message(&mut self, mut m: MessageRecord, selected: bool) -> io::Result<()> {
-        let counters = self.next_index.entry((m.file.clone(), m.flow)).or_default();
+        let counters = self
+            .next_index
+            .entry((m.file.clone(), m.flow, m.h2_stream_id))
+            .or_default();
         let slot = &mut counters[m.direction.index()];
         let index = *slot;
         *slot += 1;
@@ -178,8 +184,8 @@ impl Extractor {
     }
 
     /// Forgets a finished connection's message counters.
-    pub fn end_flow(&mut self, file: &str, flow: u64) {
-        self.next_index.remove(&(file.to_string(), flow));
+    pub fn end_flow(&mut self, file: &str, flow: u64, h2_stream: Option<u32>) {
+        self.next_index.remove(&(file.to_string(), flow, h2_stream));
     }
 
     /// The subdirectory for a capture file: its sanitised name, with `-2`, `-3`, … added

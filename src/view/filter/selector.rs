@@ -34,8 +34,9 @@ pub struct Selector {
     flows_hidden: bool,
 }
 
-/// A waiting frame's message: file, connection, direction, and control (or data).
-type FrameKey = (String, u64, WsDirection, bool);
+/// A waiting frame's message: file, connection (and HTTP/2 stream), direction, and control
+/// (or data).
+type FrameKey = (String, (u64, Option<u32>), WsDirection, bool);
 
 impl Selector {
     /// A selector applying `filter`.
@@ -89,7 +90,12 @@ impl Selector {
                 } else if !self.filter.frame(f) || self.full() {
                     Some(false)
                 } else {
-                    let key = (f.file.clone(), f.flow, f.direction, f.opcode.is_control());
+                    let key = (
+                        f.file.clone(),
+                        (f.flow, f.h2_stream_id),
+                        f.direction,
+                        f.opcode.is_control(),
+                    );
                     let seq = self.head + self.queue.len() as u64;
                     self.open.entry(key).or_default().push(seq);
                     None
@@ -97,7 +103,12 @@ impl Selector {
             }
             Record::Message(m) => {
                 let pass = self.filter.message(m) && self.take();
-                let key = (m.file.clone(), m.flow, m.direction, m.opcode.is_control());
+                let key = (
+                    m.file.clone(),
+                    (m.flow, m.h2_stream_id),
+                    m.direction,
+                    m.opcode.is_control(),
+                );
                 for seq in self.open.remove(&key).unwrap_or_default() {
                     self.decide(seq, pass);
                 }
@@ -107,7 +118,7 @@ impl Selector {
                 let ended: Vec<FrameKey> = self
                     .open
                     .keys()
-                    .filter(|k| k.0 == f.file && k.1 == f.flow)
+                    .filter(|k| k.0 == f.file && k.1 == (f.flow, f.h2_stream_id))
                     .cloned()
                     .collect();
                 let alone = self.filter.is_connection_level() && !self.full();

@@ -121,6 +121,9 @@ pub struct StatsRecord {
     pub file: String,
     /// Connection index in the file.
     pub flow: u64,
+    /// The HTTP/2 stream of a WebSocket over HTTP/2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub h2_stream_id: Option<u32>,
     /// Client `IP:PORT`.
     pub client: Endpoint,
     /// Server `IP:PORT`.
@@ -210,7 +213,7 @@ fn round3(x: f64) -> f64 {
 /// Builds [`StatsRecord`]s from message and flow records.
 #[derive(Debug, Default)]
 pub struct Aggregator {
-    conns: HashMap<(String, u64), [DirAcc; 2]>,
+    conns: HashMap<(String, u64, Option<u32>), [DirAcc; 2]>,
 }
 
 impl Aggregator {
@@ -226,7 +229,10 @@ impl Aggregator {
 
     /// Counts one message.
     pub fn message(&mut self, m: &MessageRecord) {
-        let dirs = self.conns.entry((m.file.clone(), m.flow)).or_default();
+        let dirs = self
+            .conns
+            .entry((m.file.clone(), m.flow, m.h2_stream_id))
+            .or_default();
         let i = m.direction.index();
         let t = m.timestamp.as_f64();
         let d = &mut dirs[i];
@@ -275,13 +281,14 @@ impl Aggregator {
     pub fn flow(&mut self, f: &FlowRecord) -> StatsRecord {
         let dirs = self
             .conns
-            .remove(&(f.file.clone(), f.flow))
+            .remove(&(f.file.clone(), f.flow, f.h2_stream_id))
             .unwrap_or_default();
         let duration = (f.last_seen.as_f64() - f.first_seen.as_f64()).max(0.0);
         StatsRecord {
             record: "stats",
             file: f.file.clone(),
             flow: f.flow,
+            h2_stream_id: f.h2_stream_id,
             client: f.client,
             server: f.server,
             state: f.state,

@@ -142,7 +142,7 @@ impl Row for StatsRecord {
             ));
         }
         vec![
-            self.flow.to_string(),
+            crate::view::table::flow_cell(self.flow, self.h2_stream_id),
             "→ c2s\n← s2c".to_string(),
             two(&|d| d.opcodes()),
             two(&|d| d.bytes()),
