@@ -150,3 +150,43 @@ fn stream_filter_selects_one_websocket_of_a_connection() {
     let conn = run(&args(&e, &["--flow", "0"]));
     assert_eq!(conn.len(), all.len());
 }
+
+#[test]
+fn stats_and_extract_keep_the_streams_of_a_connection_apart() {
+    let e = h2_captures()
+        .into_iter()
+        .find(|e| e["h2_websockets"].as_array().unwrap().len() >= 2)
+        .unwrap();
+    let stats = run(&args(&e, &["stats"]));
+    for w in e["h2_websockets"].as_array().unwrap() {
+        let id = w["h2_stream_id"].as_u64().unwrap();
+        let s = stats
+            .iter()
+            .find(|s| s["h2_stream_id"] == id)
+            .unwrap_or_else(|| panic!("no stats for stream {id}: {stats:?}"));
+        for (d, n) in w["messages"].as_object().unwrap() {
+            assert_eq!(s[d]["messages"], *n, "stream {id} {d}: {s}");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x");
+    let mut a = args(&e, &["extract", "--out", out.to_str().unwrap()]);
+    a.retain(|x| x != "--format" && x != "jsonl");
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    assert!(wsdissect(&a).status.success());
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let sent: usize = e["h2_websockets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|w| w["messages"].as_object().unwrap().values())
+        .map(|n| n.as_u64().unwrap() as usize)
+        .sum();
+    assert_eq!(
+        names.iter().filter(|n| n.starts_with("flow0000s")).count(),
+        sent
+    );
+}
