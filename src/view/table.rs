@@ -151,23 +151,50 @@ impl Row for InMessageTable<'_> {
     }
 }
 
-/// Escapes control characters and cuts `s` to about `max` characters for a table cell.
+/// Escapes what a terminal would not show as it is, and cuts `s` to `max` screen columns
+/// for a table cell (CJK and emoji take two). Escaped: control characters, and the
+/// invisible format characters a payload could use to make a cell lie, bidirectional
+/// embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069: `gnp.exe` shown as
+/// `exe.png`), zero-width characters and marks.
 pub fn preview(s: &str, max: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
     let mut out = String::new();
-    for (n, c) in s.chars().enumerate() {
-        if n >= max {
+    let mut width = 0;
+    for c in s.chars() {
+        let escaped = match c {
+            '\n' => Some("\\n".to_string()),
+            '\r' => Some("\\r".to_string()),
+            '\t' => Some("\\t".to_string()),
+            c if c.is_control() || invisible(c) => Some(format!("\\u{{{:x}}}", c as u32)),
+            _ => None,
+        };
+        let w = escaped.as_ref().map_or(c.width().unwrap_or(0), String::len);
+        if width + w > max {
             out.push('…');
             break;
         }
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
+        width += w;
+        match escaped {
+            Some(e) => out.push_str(&e),
+            None => out.push(c),
         }
     }
     out
+}
+
+/// Format characters that change how text around them is shown without showing
+/// themselves.
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00ad}' // soft hyphen
+        | '\u{061c}' // Arabic letter mark
+        | '\u{180e}' // Mongolian vowel separator
+        | '\u{200b}'..='\u{200f}' // zero-width space, joiners, LRM, RLM
+        | '\u{202a}'..='\u{202e}' // bidirectional embeddings and overrides
+        | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
+        | '\u{2066}'..='\u{2069}' // bidirectional isolates
+        | '\u{feff}' // zero-width no-break space
+    )
 }
 
 fn arrow(direction: WsDirection) -> &'static str {
@@ -403,6 +430,20 @@ mod tests {
     use super::*;
     use crate::view::tests::msg;
     use crate::view::{Format, TableStyle, TABLE_CHUNK};
+
+    #[test]
+    fn previews_cannot_lie_about_what_a_payload_holds() {
+        // "gnp.exe" behind a right-to-left override would show as "exe.png".
+        assert_eq!(preview("\u{202e}gnp.exe", 40), "\\u{202e}gnp.exe");
+        assert_eq!(
+            preview("a\u{200b}b\u{2066}c\u{feff}d\u{7}", 80),
+            "a\\u{200b}b\\u{2066}c\\u{feff}d\\u{7}"
+        );
+        // Wide characters count two columns.
+        assert_eq!(preview("日本語のテキスト", 8), "日本語の…");
+        assert_eq!(preview("🎉🚀ab", 5), "🎉🚀a…");
+        assert_eq!(preview("abc", 3), "abc");
+    }
 
     #[test]
     fn coloured_tables_colour_arrows_and_warnings_only_when_asked() {
