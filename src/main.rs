@@ -43,6 +43,9 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         None => {
             let a = cli.messages;
             let c = &a.common;
+            if let Some(e) = cli::misplaced_view(&c.files) {
+                return Err(e);
+            }
             let settings = c.settings(Some(&a.contents));
             run::messages(&settings, &a.ws.options(a.frames)?, &c.inputs(), stdout())
         }
@@ -63,7 +66,13 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Some(Command::Extract(a)) => {
             let c = &a.common;
             let settings = c.settings(Some(&a.contents));
-            run::extract(&settings, &a.ws.options(false)?, &c.inputs(), &a.out)
+            run::extract(
+                &settings,
+                &a.ws.options(false)?,
+                &c.inputs(),
+                &a.out,
+                a.force,
+            )
         }
         Some(Command::Tcp(a)) => {
             let c = &a.common;

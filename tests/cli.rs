@@ -627,3 +627,43 @@ fn decode_as_forces_its_port_only() {
         "--decode-as changed the messages"
     );
 }
+
+#[test]
+fn options_before_a_view_name_are_explained_not_read_as_a_file() {
+    let f = corpus("01-python-websockets-deflate.pcap");
+    let out = wsdissect(&["--format", "jsonl", "flows", &f]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`flows` is a view, not a file"), "{err}");
+}
+
+#[test]
+fn extract_refuses_a_directory_that_is_not_empty_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("earlier.txt"), "evidence of another run").unwrap();
+    let d = dir.path().to_str().unwrap();
+    let f = corpus("01-python-websockets-deflate.pcap");
+    let out = wsdissect(&["extract", "--quiet", "--out", d, &f]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
+    assert_eq!(std::fs::read_dir(d).unwrap().count(), 1);
+    let out = wsdissect(&["extract", "--quiet", "--force", "--out", d, &f]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(std::fs::read_dir(d).unwrap().count() > 2);
+}
+
+#[test]
+fn sizes_take_units() {
+    let f = corpus("02-node-ws-plain-2mb.pcap");
+    let small = jsonl(&[
+        "--quiet",
+        "--format",
+        "jsonl",
+        "--max-message-size",
+        "1MiB",
+        &f,
+    ]);
+    assert!(small.iter().any(|m| m["truncated"] == true));
+    let out = wsdissect(&["--max-message-size", "12XB", &f]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -79,11 +79,11 @@ pub struct Common {
     #[arg(long)]
     pub strict: bool,
     /// Out-of-order bytes held per TCP direction before a hole is declared a gap.
-    #[arg(long, default_value_t = Config::default().max_ooo_bytes, value_name = "BYTES")]
+    #[arg(long, default_value_t = Config::default().max_ooo_bytes, value_name = "BYTES", value_parser = size)]
     pub max_ooo_bytes: usize,
     /// Out-of-order bytes held across all TCP connections; beyond it the holes of the
     /// connection holding most are declared gaps.
-    #[arg(long, default_value_t = Config::default().max_ooo_total, value_name = "BYTES")]
+    #[arg(long, default_value_t = Config::default().max_ooo_total, value_name = "BYTES", value_parser = size)]
     pub max_ooo_total: usize,
     /// TCP connections tracked at once; the least recently active are evicted beyond it.
     #[arg(long, default_value_t = Config::default().max_flows, value_name = "N")]
@@ -158,7 +158,7 @@ pub struct WsArgs {
     #[arg(long, value_name = "FILE")]
     pub keylog: Vec<std::path::PathBuf>,
     /// Largest message kept after decompression; bigger ones are truncated and flagged.
-    #[arg(long, default_value_t = 64 << 20, value_name = "BYTES")]
+    #[arg(long, default_value_t = 64 << 20, value_name = "BYTES", value_parser = size)]
     pub max_message_size: usize,
 }
 
@@ -204,6 +204,10 @@ pub struct ExtractArgs {
     /// Directory to write payload files and manifest.jsonl into (created if needed).
     #[arg(long, short, value_name = "DIR")]
     pub out: PathBuf,
+    /// Write into DIR even when it is not empty (files of an earlier run may mix with
+    /// this one's).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -263,4 +267,43 @@ pub enum ColorArg {
     Always,
     /// Never.
     Never,
+}
+
+/// A byte count: digits with an optional unit, `K`/`KB` (1000), `KiB` (1024), `M`, `MiB`,
+/// `G`, `GiB` (`64MiB`, `4096`, `1G`).
+fn size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (digits, then K, KiB, M, MiB, G or GiB)"))?;
+    let mult: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        u => return Err(format!("unknown size unit {u:?} (K, KiB, M, MiB, G, GiB)")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_take_units() {
+        assert_eq!(size("4096"), Ok(4096));
+        assert_eq!(size("64MiB"), Ok(64 << 20));
+        assert_eq!(size("2k"), Ok(2000));
+        assert_eq!(size("1 GiB"), Ok(1 << 30));
+        assert!(size("12XB").is_err());
+        assert!(size("MiB").is_err());
+        assert!(size("99999999999999999999G").is_err());
+    }
 }

@@ -24,3 +24,20 @@ pub fn broken_pipe(e: &anyhow::Error) -> bool {
         .find_map(|c| c.downcast_ref::<io::Error>())
         .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
 }
+
+/// The views named as subcommands: written after options (`wsdissect --format jsonl flows
+/// x.pcap`), clap reads them as file names.
+const VIEWS: [&str; 6] = ["flows", "stats", "extract", "tcp", "completions", "man"];
+
+/// An error when the first input of the default view is the name of another view and no
+/// such file exists: options came before the view's name.
+pub fn misplaced_view(files: &[std::path::PathBuf]) -> Option<anyhow::Error> {
+    let first = files.first()?;
+    let name = first.to_str()?;
+    (VIEWS.contains(&name) && !first.exists()).then(|| {
+        anyhow::anyhow!(
+            "`{name}` is a view, not a file: give its name first, then its options \
+             (`wsdissect {name} --format jsonl FILE`)"
+        )
+    })
+}

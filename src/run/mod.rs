@@ -243,8 +243,17 @@ pub fn extract(
     decoding: &Decoding,
     inputs: &[Input],
     dir: &Path,
+    force: bool,
 ) -> Result<Outcome, RunError> {
     let f = &settings.filter;
+    if !force && std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
+        return Err(RunError::Create {
+            path: dir.to_path_buf(),
+            source: std::io::Error::other(
+                "the directory is not empty (--force writes into it anyway)",
+            ),
+        });
+    }
     let mut ex = Extractor::new(dir, inputs.len() > 1).map_err(|source| RunError::Create {
         path: dir.to_path_buf(),
         source,
