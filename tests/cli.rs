@@ -667,3 +667,22 @@ fn sizes_take_units() {
     let out = wsdissect(&["--max-message-size", "12XB", &f]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn every_input_is_opened_before_any_is_decoded() {
+    // --limit 1 stops in the first file; the missing second one still fails the run.
+    let f = corpus("01-python-websockets-deflate.pcap");
+    for format in ["table", "jsonl"] {
+        let out = wsdissect(&[
+            "--limit",
+            "1",
+            "--format",
+            format,
+            &f,
+            "/nonexistent/x.pcap",
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{format}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("/nonexistent/x.pcap"), "{format}: {err}");
+    }
+}

@@ -63,15 +63,44 @@ impl Input {
 /// the rest of this file and the files after it unread.
 pub(crate) type FileResult = Result<ControlFlow<(), Problems>, RunError>;
 
+/// Opens every file input and reads its header before any is decoded, reporting those
+/// that cannot be used (a missing file fails the run even when `--limit` stops it after
+/// the first file). Returns which inputs are usable.
+fn sniff(inputs: &[Input], console: &Console) -> Vec<bool> {
+    inputs
+        .iter()
+        .map(|input| {
+            let Input::File(path) = input else {
+                return true;
+            };
+            let r = File::open(path).map_err(|e| e.to_string()).and_then(|f| {
+                crate::capture::CaptureReader::new(f)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            });
+            match r {
+                Ok(()) => true,
+                Err(e) => {
+                    console.error(&format_args!("{}: {e}", input.name()));
+                    false
+                }
+            }
+        })
+        .collect()
+}
+
 /// Runs `job` on each input in turn, with the input's name and a reader counting its
 /// bytes into the console's progress bar, until a job stops; removes the bar at the end.
+/// Every input is opened and sniffed first.
 pub(crate) fn sequential(
     inputs: &[Input],
     console: &Console,
     mut job: impl FnMut(&str, CountingReader<Box<dyn Read + Send>>) -> FileResult,
 ) -> Result<Outcome, RunError> {
     let mut outcome = Outcome::default();
-    for input in inputs {
+    let usable = sniff(inputs, console);
+    outcome.unusable = usable.contains(&false);
+    for (input, _) in inputs.iter().zip(usable).filter(|(_, ok)| *ok) {
         let file = input.name();
         let Some(src) = open(input, &file, console) else {
             outcome.unusable = true;
@@ -89,7 +118,8 @@ pub(crate) fn sequential(
 }
 
 /// Runs `job` on every input on up to `threads` threads, its output written to `out`
-/// in input order; the results are settled in input order once every job is done.
+/// in input order; the results are settled in input order once every job is done. Every
+/// input is opened and sniffed first.
 pub(crate) fn ordered(
     inputs: &[Input],
     threads: usize,
@@ -97,11 +127,21 @@ pub(crate) fn ordered(
     console: &Console,
     job: impl Fn(&str, Box<dyn Read + Send>, &mut dyn Write) -> Result<Problems, RunError> + Sync,
 ) -> Result<Outcome, RunError> {
-    let results = run_ordered(inputs, threads, out, |input, w| {
+    let usable = sniff(inputs, console);
+    let inputs: Vec<Input> = inputs
+        .iter()
+        .zip(&usable)
+        .filter(|(_, ok)| **ok)
+        .map(|(i, _)| i.clone())
+        .collect();
+    let results = run_ordered(&inputs, threads, out, |input, w| {
         let file = input.name();
         open(input, &file, console).map(|src| job(&file, src, w))
     })?;
-    let mut outcome = Outcome::default();
+    let mut outcome = Outcome {
+        unusable: usable.contains(&false),
+        ..Outcome::default()
+    };
     for r in results {
         match r {
             Some(r) => settle(r, &mut outcome, console)?,
