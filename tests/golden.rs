@@ -56,7 +56,10 @@ fn output_matches_golden_files() {
             std::fs::write(&path, &out).unwrap();
             continue;
         }
-        let want = std::fs::read_to_string(&path).unwrap_or_default();
+        let Ok(want) = std::fs::read_to_string(&path) else {
+            mismatches.push(format!("{name}: golden file missing"));
+            continue;
+        };
         if want != out {
             let line = want
                 .lines()
