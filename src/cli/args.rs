@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use regex::Regex;
 use std::path::PathBuf;
 use wsdissect::tcp::Config;
-use wsdissect::util::time::{parse_rfc3339, Timestamp};
+use wsdissect::util::time::{parse_rfc3339, parse_rfc3339_until, Timestamp};
 use wsdissect::view::filter::{AddrMatch, OPCODES};
 
 const EXAMPLES: &str = "\
@@ -116,8 +116,9 @@ pub struct ConnectionFilter {
     /// Only records at or after this RFC 3339 time (connections: active then).
     #[arg(long, value_name = "TIME", value_parser = parse_time, help_heading = "Filters")]
     pub since: Option<Timestamp>,
-    /// Only records at or before this RFC 3339 time (connections: active then).
-    #[arg(long, value_name = "TIME", value_parser = parse_time, help_heading = "Filters")]
+    /// Only records at or before this RFC 3339 time (connections: active then); a date
+    /// alone means to the end of that day.
+    #[arg(long, value_name = "TIME", value_parser = parse_until, help_heading = "Filters")]
     pub until: Option<Timestamp>,
     /// At most N records (messages, connections; frames go with their message).
     #[arg(long, value_name = "N", help_heading = "Filters")]
@@ -224,9 +225,17 @@ pub struct TcpArgs {
 }
 
 fn parse_time(s: &str) -> Result<Timestamp, String> {
-    parse_rfc3339(s).ok_or_else(|| {
-        format!("{s:?} is not an RFC 3339 time (e.g. 2024-01-18T13:15:36.5Z, 2024-01-18)")
-    })
+    parse_rfc3339(s).ok_or_else(|| not_a_time(s))
+}
+
+fn parse_until(s: &str) -> Result<Timestamp, String> {
+    parse_rfc3339_until(s).ok_or_else(|| not_a_time(s))
+}
+
+fn not_a_time(s: &str) -> String {
+    format!(
+        "{s:?} is not an RFC 3339 time or date (e.g. 2024-01-18T13:15:36.5Z, 2024-01-18T14:15:36+01:00, 2024-01-18)"
+    )
 }
 
 fn parse_regex(s: &str) -> Result<Regex, String> {

@@ -1,6 +1,6 @@
 //! Capture time: seconds and nanoseconds since the epoch at the capture's precision, and
-//! its RFC 3339 form (hand-written: one format, no time zones, no allocation beyond the
-//! string).
+//! its RFC 3339 form, printed and parsed with `jiff` (which knows the calendar: an
+//! impossible date or offset is refused, not wrapped around).
 
 use std::fmt;
 
@@ -22,20 +22,21 @@ impl Timestamp {
         self.secs as f64 + self.nanos as f64 / 1e9
     }
 
-    /// RFC 3339 in UTC at the capture's precision, e.g. `2026-11-24T10:00:00.123456Z`.
+    /// RFC 3339 in UTC at the capture's precision, e.g. `2026-11-24T10:00:00.123456Z`. A
+    /// time outside the years -9999..=9999 (a corrupt or hostile capture clock) has no
+    /// RFC 3339 form: it is written as seconds since the epoch, `@SECS.FRACTION`.
     pub fn to_rfc3339(&self) -> String {
-        let days = self.secs.div_euclid(86_400);
-        let sod = self.secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        let (hh, mm, ss) = (sod / 3600, (sod % 3600) / 60, sod % 60);
-        let mut s = format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}");
-        let digits = self.digits.min(9) as u32;
-        if digits > 0 {
-            let frac = self.nanos / 10u32.pow(9 - digits);
-            s.push_str(&format!(".{:0width$}", frac, width = digits as usize));
+        let digits = usize::from(self.digits.min(9));
+        match jiff::Timestamp::new(self.secs, self.nanos as i32) {
+            Ok(t) => format!("{t:.digits$}"),
+            Err(_) => {
+                let frac = self.nanos / 10u32.pow(9 - digits as u32);
+                match digits {
+                    0 => format!("@{}", self.secs),
+                    _ => format!("@{}.{frac:0digits$}", self.secs),
+                }
+            }
         }
-        s.push('Z');
-        s
     }
 }
 
@@ -72,89 +73,49 @@ impl fmt::Display for Timestamp {
     }
 }
 
-/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day); H. Hinnant's algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+/// Parses an RFC 3339 time (`2024-01-18T13:15:36.767Z`, `…+01:00`; a space may
+/// replace the `T`), or a date alone, meaning its first instant (midnight UTC): the
+/// start of a `--since` window.
+pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
+    parse(s, false)
 }
 
-/// Parses an RFC 3339 timestamp (`2024-01-18T13:15:36.767Z`, `…+01:00`; a space may
-/// replace the `T`, and a bare date means its midnight UTC).
-pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
+/// As [`parse_rfc3339`], where a date alone means its last instant (the next midnight
+/// UTC less a nanosecond): the end of an inclusive `--until` window.
+pub fn parse_rfc3339_until(s: &str) -> Option<Timestamp> {
+    parse(s, true)
+}
+
+fn parse(s: &str, end_of_day: bool) -> Option<Timestamp> {
     let s = s.trim();
-    let num = |t: &str| -> Option<i64> {
-        if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        t.parse().ok()
-    };
-    let (date, rest) = match s.find(['T', 't', ' ']) {
-        Some(i) => (&s[..i], &s[i + 1..]),
-        None => (s, ""),
-    };
-    let mut dp = date.splitn(3, '-');
-    let y = num(dp.next()?)?;
-    let mo = num(dp.next()?)?;
-    let d = num(dp.next()?)?;
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let mut secs = days_from_civil(y, mo as u32, d as u32) * 86_400;
-    let mut nanos = 0u32;
-    let mut digits = 0u8;
-    if !rest.is_empty() {
-        let (clock, offset) = if let Some(r) = rest.strip_suffix(['Z', 'z']) {
-            (r, 0i64)
-        } else {
-            let i = rest.rfind(['+', '-'])?;
-            let (c, o) = rest.split_at(i);
-            let sign = if o.starts_with('-') { -1 } else { 1 };
-            let (oh, om) = o[1..].split_once(':')?;
-            (c, sign * (num(oh)? * 3600 + num(om)? * 60))
-        };
-        let (hms, frac) = match clock.split_once('.') {
-            Some((a, b)) => (a, Some(b)),
-            None => (clock, None),
-        };
-        let mut tp = hms.splitn(3, ':');
-        let hh = num(tp.next()?)?;
-        let mm = num(tp.next()?)?;
-        let ss = num(tp.next()?)?;
-        if hh > 23 || mm > 59 || ss > 60 {
-            return None;
-        }
-        secs += hh * 3600 + mm * 60 + ss - offset;
-        if let Some(f) = frac {
-            num(f)?;
-            let f9: String = f.chars().chain(std::iter::repeat('0')).take(9).collect();
-            nanos = f9.parse().ok()?;
-            digits = f.len().min(9) as u8;
+    if let Ok(d) = s.parse::<jiff::civil::Date>() {
+        if s.len() <= 10 {
+            let start = d.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp();
+            let t = if end_of_day {
+                let next = d.tomorrow().ok()?.to_zoned(jiff::tz::TimeZone::UTC).ok()?;
+                next.timestamp()
+                    .checked_sub(jiff::SignedDuration::from_nanos(1))
+                    .ok()?
+            } else {
+                start
+            };
+            return Some(Timestamp {
+                secs: t.as_second(),
+                nanos: t.subsec_nanosecond() as u32,
+                digits: if end_of_day { 9 } else { 0 },
+            });
         }
     }
+    let t: jiff::Timestamp = s.parse().ok()?;
+    // The precision written is the precision given.
+    let digits = s.split_once('.').map_or(0, |(_, f)| {
+        f.bytes().take_while(u8::is_ascii_digit).count().min(9)
+    }) as u8;
     Some(Timestamp {
-        secs,
-        nanos,
+        secs: t.as_second(),
+        nanos: t.subsec_nanosecond() as u32,
         digits,
     })
-}
-
-/// Proleptic Gregorian (year, month, day) to days since 1970-01-01; H. Hinnant's algorithm.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
@@ -176,5 +137,46 @@ mod tests {
         assert!(parse_rfc3339("2024-13-01T00:00:00Z").is_none());
         assert!(parse_rfc3339("yesterday").is_none());
         assert!(parse_rfc3339("2024-01-01T00:00:00").is_none());
+    }
+
+    #[test]
+    fn impossible_dates_and_offsets_are_refused() {
+        assert!(parse_rfc3339("2024-02-31").is_none());
+        assert!(parse_rfc3339("2023-02-29T00:00:00Z").is_none());
+        assert!(parse_rfc3339("2024-01-18T13:15:36+99:99").is_none());
+        assert!(parse_rfc3339("2024-01-18T25:00:00Z").is_none());
+        assert!(parse_rfc3339("2024-02-29").is_some());
+    }
+
+    #[test]
+    fn a_date_alone_ends_at_its_last_instant_for_until() {
+        let from = parse_rfc3339("2024-01-18").unwrap();
+        let to = parse_rfc3339_until("2024-01-18").unwrap();
+        assert_eq!(to.secs - from.secs, 86_399);
+        assert_eq!(to.nanos, 999_999_999);
+        // With a time, both mean that instant.
+        assert_eq!(
+            parse_rfc3339_until("2024-01-18T10:00:00Z"),
+            parse_rfc3339("2024-01-18T10:00:00Z")
+        );
+    }
+
+    #[test]
+    fn a_clock_out_of_the_calendar_prints_as_seconds() {
+        let t = Timestamp {
+            secs: i64::MAX / 2,
+            nanos: 5_000,
+            digits: 6,
+        };
+        assert_eq!(t.to_rfc3339(), format!("@{}.000005", i64::MAX / 2));
+        assert_eq!(
+            Timestamp {
+                secs: -1,
+                nanos: 0,
+                digits: 0
+            }
+            .to_rfc3339(),
+            "1969-12-31T23:59:59Z"
+        );
     }
 }
