@@ -14,7 +14,7 @@ use crate::util::time::Timestamp;
 use crate::ws::problem::Problem;
 use crate::ws::protocol::WsDirection;
 use crate::ws::record::{FlowRecord, FlowState, FrameRecord, MessageRecord, Record, TlsInfo};
-use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
+use comfy_table::{presets, Cell, Color, ColumnConstraint, ContentArrangement, Table};
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -73,10 +73,32 @@ impl<W: Write> View<W> {
                 }
             }));
         }
+        // Numbers, addresses, times and names never wrap mid-token: only the free-text
+        // columns give up width when the terminal is narrow.
+        for (i, name) in header.iter().enumerate() {
+            if !WRAPPING.contains(name) {
+                if let Some(c) = t.column_mut(i) {
+                    c.set_constraint(ColumnConstraint::ContentWidth);
+                }
+            }
+        }
         writeln!(self.out, "{t}")?;
         Ok(())
     }
 }
+
+/// The columns whose text may wrap in a narrow terminal; every other one keeps its
+/// content's width.
+const WRAPPING: [&str; 8] = [
+    "payload",
+    "path",
+    "extensions",
+    "problems",
+    "errors",
+    "tls",
+    "protocol",
+    "messages (by opcode)",
+];
 
 /// The colour of a table cell, by column name and contents.
 fn cell_color(column: &str, text: &str) -> Option<Color> {
@@ -443,6 +465,38 @@ mod tests {
         assert_eq!(preview("日本語のテキスト", 8), "日本語の…");
         assert_eq!(preview("🎉🚀ab", 5), "🎉🚀a…");
         assert_eq!(preview("abc", 3), "abc");
+    }
+
+    #[test]
+    fn narrow_tables_wrap_text_never_addresses_or_numbers() {
+        let f = FlowRecord {
+            flow: 12345,
+            client: "[2001:db8::1234:5678]:54321".parse().unwrap(),
+            server: "192.168.100.200:8443".parse().unwrap(),
+            path: Some("/a/very/long/path/that/can/wrap/anywhere/it/likes".into()),
+            extensions: vec![
+                "permessage-deflate; client_max_window_bits=10; server_max_window_bits=11".into(),
+            ],
+            ..FlowRecord::default()
+        };
+        let style = TableStyle {
+            color: false,
+            wrap: true,
+            width: Some(80),
+        };
+        let mut v = View::new(Format::Table, Vec::new(), Some(80)).with_style(style);
+        v.write_record(&Record::Flow(f)).unwrap();
+        let out = String::from_utf8(v.finish().unwrap()).unwrap();
+        for token in [
+            "[2001:db8::1234:5678]:54321",
+            "192.168.100.200:8443",
+            "12345",
+        ] {
+            assert!(
+                out.lines().any(|l| l.contains(token)),
+                "{token} cut:\n{out}"
+            );
+        }
     }
 
     #[test]
