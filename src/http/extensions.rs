@@ -43,12 +43,24 @@ pub fn parse_extension(element: &str) -> Extension {
     Extension { name, params }
 }
 
+/// Splits an extension element on semicolons outside quoted strings (a quoted-pair
+/// such as `\"` stays inside its string).
 fn split_params(s: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;
+    let mut escaped = false;
     for c in s.chars() {
+        if escaped {
+            escaped = false;
+            cur.push(c);
+            continue;
+        }
         match c {
+            '\\' if quoted => {
+                escaped = true;
+                cur.push(c);
+            }
             '"' => {
                 quoted = !quoted;
                 cur.push(c);
@@ -64,11 +76,21 @@ fn split_params(s: &str) -> Vec<String> {
     out
 }
 
+/// The value of a parameter: a quoted string loses its quotes and each quoted-pair
+/// (`\\` and the character after it) becomes that character (RFC 7230 §3.2.6).
 fn unquote(v: &str) -> String {
-    match v.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-        Some(inner) => inner.replace('\\', ""),
-        None => v.to_string(),
+    let Some(inner) = v.strip_prefix('"').and_then(|s| s.strip_suffix('"')) else {
+        return v.to_string();
+    };
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            c => out.push(c),
+        }
     }
+    out
 }
 
 /// The permessage-deflate parameters among the extensions a server accepted (RFC 7692 §7.1),
@@ -115,9 +137,11 @@ pub fn permessage_deflate(accepted: &[String]) -> (Option<DeflateParams>, Vec<Ha
                         None
                     }
                     None => {
-                        if lname.starts_with("server") {
-                            errors.push(HandshakeProblem::DeflateParamNoValue(name.clone()));
-                        }
+                        errors.push(if lname.starts_with("server") {
+                            HandshakeProblem::DeflateParamNoValue(name.clone())
+                        } else {
+                            HandshakeProblem::DeflateClientBitsNoValue(name.clone())
+                        });
                         None
                     }
                 };
@@ -131,4 +155,55 @@ pub fn permessage_deflate(accepted: &[String]) -> (Option<DeflateParams>, Vec<Ha
         }
     }
     (Some(p), errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_max_window_bits_without_value_in_answer() {
+        let (p, errs) = permessage_deflate(&["permessage-deflate; client_max_window_bits".into()]);
+        assert_eq!(p.and_then(|p| p.client_max_window_bits), None);
+        assert_eq!(
+            errs,
+            vec![HandshakeProblem::DeflateClientBitsNoValue(
+                "client_max_window_bits".into()
+            )]
+        );
+        assert_eq!(
+            errs[0].label(),
+            "permessage-deflate client_max_window_bits answered without a value"
+        );
+        // with a value, quoted or not, it is fine
+        for v in ["10", "\"10\""] {
+            let (p, errs) =
+                permessage_deflate(&[format!("permessage-deflate; client_max_window_bits={v}")]);
+            assert_eq!(errs, vec![]);
+            assert_eq!(p.and_then(|p| p.client_max_window_bits), Some(10));
+        }
+    }
+
+    #[test]
+    fn quoted_values_unescape_quoted_pairs() {
+        let e = parse_extension(r#"x-ext; a="1\\2"; b="say \"hi\"; ok"; c="\q"; d=plain"#);
+        assert_eq!(e.name, "x-ext");
+        assert_eq!(
+            e.params,
+            vec![
+                ("a".into(), Some(r"1\2".into())),
+                ("b".into(), Some(r#"say "hi"; ok"#.into())),
+                ("c".into(), Some("q".into())),
+                ("d".into(), Some("plain".into())),
+            ]
+        );
+        // a lone quote is a value, not an empty quoted string
+        let e = parse_extension("x; a=\"");
+        assert_eq!(e.params, vec![("a".into(), Some("\"".into()))]);
+        // an escaped digit is the digit
+        let (p, errs) =
+            permessage_deflate(&[r#"permessage-deflate; server_max_window_bits="1\2""#.into()]);
+        assert_eq!(errs, vec![]);
+        assert_eq!(p.and_then(|p| p.server_max_window_bits), Some(12));
+    }
 }

@@ -54,6 +54,10 @@ pub enum HandshakeProblem {
     /// `server_max_window_bits` without a value.
     #[error("permessage-deflate {0} without a value")]
     DeflateParamNoValue(String),
+    /// `client_max_window_bits` in the answer without a value: the server must say
+    /// which window the client may use (RFC 7692 §7.1.2.2).
+    #[error("permessage-deflate {0} answered without a value (the server must give one)")]
+    DeflateClientBitsNoValue(String),
     /// A parameter RFC 7692 does not define.
     #[error("unknown permessage-deflate parameter {0}")]
     DeflateParamUnknown(String),
@@ -109,6 +113,9 @@ impl HandshakeProblem {
             DeflateParamValue(_) => "permessage-deflate parameter takes no value",
             DeflateWindowBits { .. } => "permessage-deflate window bits out of range",
             DeflateParamNoValue(_) => "permessage-deflate parameter without a value",
+            DeflateClientBitsNoValue(_) => {
+                "permessage-deflate client_max_window_bits answered without a value"
+            }
             DeflateParamUnknown(_) => "unknown permessage-deflate parameter",
             RequestNotCaptured => "upgrade request not captured",
             NotWebSocketUpgrade => "101 answer without Upgrade: websocket",

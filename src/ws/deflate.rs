@@ -6,6 +6,12 @@
 //! sender negotiated `*_no_context_takeover`, in which case the caller asks for a reset
 //! after each message. Decoding with a 32 KiB window handles every window size 8–15.
 //!
+//! A sender may also end a message with a final block (BFINAL, RFC 7692 §7.2.3.4)
+//! and still keep its LZ77 window for the next message. zlib stops at the end of a
+//! DEFLATE stream, so the inflater keeps the last 32 KiB of its output itself and,
+//! after a final block, starts a new stream primed with it: a sender that starts afresh
+//! never refers back into it, one that kept its window finds it there.
+//!
 //! When earlier history is missing (a TCP gap, a failed message, a capture that
 //! started mid-connection) the inflater is reset: zlib checks every back-reference
 //! against the history it actually holds, so a message that needs the missing history
@@ -28,6 +34,9 @@ const MIN_OUT: usize = 1024;
 /// the end of every input, and each call also updates its window): 5% less wall time
 /// on the generated 268 MB permessage-deflate capture of 1448-byte segments.
 const GATHER: usize = 32 * 1024;
+
+/// The LZ77 window of DEFLATE: the most history a back-reference can reach.
+const WINDOW: usize = 32 * 1024;
 
 /// The tail the sender strips from every compressed message (RFC 7692 §7.2.1).
 pub const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
@@ -64,6 +73,9 @@ pub struct Inflater {
     pending: Vec<u8>,
     /// `(end offset in pending, packet)` of each gathered piece.
     spans: Vec<(usize, u64)>,
+    /// The last output (at least the last [`WINDOW`] bytes of it, at most twice
+    /// that), to prime the next DEFLATE stream after a final block.
+    history: Vec<u8>,
 }
 
 impl Default for Inflater {
@@ -92,6 +104,7 @@ impl Inflater {
             failed: false,
             pending: Vec::new(),
             spans: Vec::new(),
+            history: Vec::new(),
         }
     }
 
@@ -103,6 +116,24 @@ impl Inflater {
         self.failed = false;
         self.pending.clear();
         self.spans.clear();
+        self.history.clear();
+    }
+
+    /// Starts a new DEFLATE stream after a final block, with the last [`WINDOW`] bytes
+    /// of output as its history (the sender may have kept its window).
+    fn restart_primed(&mut self) {
+        self.d.reset(false);
+        self.ended = false;
+        self.trailing = 0;
+        let start = self.history.len().saturating_sub(WINDOW);
+        let primed = self
+            .history
+            .get(start..)
+            .is_some_and(|dict| !dict.is_empty() && self.d.set_dictionary(dict).is_ok());
+        if !primed {
+            self.d.reset(false);
+            self.history.clear();
+        }
     }
 
     /// True when the current message already failed (further input is ignored until
@@ -190,8 +221,10 @@ impl Inflater {
             .flush_pending(out)
             .and_then(|()| self.run(&TAIL, out).map_err(|(e, _)| e));
         let note = (self.trailing > 4).then(|| self.trailing - 4);
-        if r.is_err() || reset_context || self.ended {
+        if r.is_err() || reset_context {
             self.reset();
+        } else if self.ended {
+            self.restart_primed();
         }
         r.map(|()| note)
     }
@@ -227,8 +260,13 @@ impl Inflater {
             let produced = (self.d.total_out() - out0) as usize;
             if direct {
                 out.appended(produced);
+                let data = out.data();
+                let fresh = data.get(data.len().saturating_sub(produced)..);
+                remember(&mut self.history, fresh.unwrap_or(&[]));
             } else {
-                out.push(self.scratch.get(..produced).unwrap_or(&[]));
+                let chunk = self.scratch.get(..produced).unwrap_or(&[]);
+                out.push(chunk);
+                remember(&mut self.history, chunk);
             }
             input = input.get(used..).unwrap_or(&[]);
             match status {
@@ -257,6 +295,20 @@ impl Inflater {
             }
         }
     }
+}
+
+/// Keeps the last [`WINDOW`] bytes of output in `history` (at most twice that, so
+/// each byte is copied about twice).
+fn remember(history: &mut Vec<u8>, produced: &[u8]) {
+    let tail = produced
+        .get(produced.len().saturating_sub(WINDOW)..)
+        .unwrap_or(&[]);
+    if history.len() + tail.len() > 2 * WINDOW {
+        let keep = WINDOW.saturating_sub(tail.len());
+        let cut = history.len().saturating_sub(keep);
+        history.drain(..cut);
+    }
+    history.extend_from_slice(tail);
 }
 
 #[cfg(test)]
@@ -485,5 +537,76 @@ pub(crate) mod tests {
         assert_eq!(buf.data(), b"hello");
         let c2 = Deflater::new(15, false).message(b"again");
         assert_eq!(inflate_all(&mut inf, &c2, false).expect("ok"), b"again");
+    }
+
+    /// One message as a sender that ends every message with a final block (BFINAL)
+    /// but keeps its window: a fresh raw-deflate stream primed with the last 32 KiB
+    /// of what it sent before, finished.
+    fn final_block_message(sent: &[u8], data: &[u8]) -> Vec<u8> {
+        let mut c = Compress::new_with_window_bits(Compression::default(), false, 15);
+        let dict = &sent[sent.len().saturating_sub(WINDOW)..];
+        if !dict.is_empty() {
+            c.set_dictionary(dict).expect("dictionary");
+        }
+        let mut out = Vec::with_capacity(data.len() + 1024);
+        loop {
+            let in0 = c.total_in() as usize;
+            let st = c
+                .compress_vec(&data[in0..], &mut out, FlushCompress::Finish)
+                .expect("compress");
+            if st == Status::StreamEnd {
+                break;
+            }
+            out.reserve(4096);
+        }
+        out
+    }
+
+    #[test]
+    fn final_block_with_context_takeover() {
+        let mut msgs = corpus();
+        msgs.push(b"The quick brown fox, once more".to_vec());
+        let mut sent = Vec::new();
+        let mut inf = Inflater::new();
+        for (i, m) in msgs.iter().enumerate() {
+            let c = final_block_message(&sent, m);
+            if i == 1 {
+                // the repeat is a back-reference into the message before
+                assert!(c.len() < 30, "{}", c.len());
+            }
+            assert_eq!(
+                &inflate_all(&mut inf, &c, false).expect("inflate"),
+                m,
+                "{i}"
+            );
+            sent.extend_from_slice(m);
+        }
+        // byte by byte, and through a capped output that keeps almost nothing
+        let mut sent = Vec::new();
+        let mut inf = Inflater::new();
+        for m in &msgs {
+            let c = final_block_message(&sent, m);
+            let mut out = CappedBuf::new(10);
+            for b in c.chunks(1) {
+                inf.feed(b, &mut out).expect("feed");
+            }
+            assert_eq!(inf.finish(&mut out, false), Ok(None));
+            assert_eq!(out.total(), m.len() as u64);
+            assert_eq!(out.data(), &m[..m.len().min(10)]);
+            sent.extend_from_slice(m);
+        }
+    }
+
+    #[test]
+    fn final_block_then_no_context_takeover_resets() {
+        let mut inf = Inflater::new();
+        let first = final_block_message(&[], b"hello hello");
+        assert_eq!(
+            inflate_all(&mut inf, &first, true).expect("1"),
+            b"hello hello"
+        );
+        // a message that needs the forgotten history fails rather than decode
+        let second = final_block_message(b"hello hello", b"hello hello");
+        assert!(inflate_all(&mut inf, &second, true).is_err());
     }
 }

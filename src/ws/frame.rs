@@ -137,10 +137,10 @@ impl FrameHeader {
         v
     }
 
-    /// True when the header breaks a rule no real peer breaks by accident (reserved
-    /// opcode, RSV2/3, bad control frame, non-minimal or top-bit length): such a header
-    /// is more likely garbage than a frame, and is only believed when a plausible frame
-    /// follows it.
+    /// True when the header breaks a rule (reserved opcode, RSV2/3, bad control frame,
+    /// non-minimal or top-bit length): where frame boundaries are being searched for,
+    /// such a header is more likely garbage than a frame, and is only believed when a
+    /// plausible frame follows it (on a stream in sync it is a frame with violations).
     pub fn is_suspicious(&self) -> bool {
         matches!(self.opcode, Opcode::Reserved(_))
             || self.rsv[1]

@@ -6,8 +6,12 @@
 //! share), a control frame in progress, the inflater's window and, while
 //! resynchronising, a search buffer of at most [`resync::SYNC_CAP`] bytes.
 //!
+//! In sync, a header that breaks one rule of RFC 6455 (a non-minimal length, RSV2/RSV3,
+//! a reserved opcode, a long or fragmented control frame) is decoded as a frame, its
+//! violation recorded; a length over [`MAX_PLAUSIBLE_FRAME`] is garbage, and a header
+//! breaking several rules at once goes to the search (believed if frames follow).
 //! After a search locks onto frames, the next [`PROBATION_FRAMES`] frames are on
-//! probation: a garbage header among them followed by bytes that must be skipped means
+//! probation: a garbage header (any of those) among them followed by bytes that must be skipped means
 //! the lock was on garbage, and the next search needs a longer chain (garbage mode,
 //! forgotten once a lock survives its probation).
 
@@ -260,7 +264,10 @@ impl DirState {
                     }
                     HeaderStatus::Header(h) => {
                         let huge = h.payload_len > MAX_PLAUSIBLE_FRAME;
-                        if (h.is_suspicious() || huge) && !self.accept_next {
+                        let garbage = huge
+                            || (h.is_suspicious()
+                                && (self.since_lock.is_some() || self.breaks_several(cx, &h)));
+                        if garbage && !self.accept_next {
                             self.lock_doubt = self.since_lock.take().is_some();
                             if h.length_msb_set || huge {
                                 cx.warn(
@@ -304,6 +311,19 @@ impl DirState {
             self.offset += n as u64;
         }
         pos
+    }
+
+    /// True when `h` breaks more than one rule at once (counting a MASK bit unlike this
+    /// direction's frames so far): random bytes mostly do, a peer that bends one rule
+    /// does not. In sync, a header breaking a single rule is decoded as a frame with
+    /// its violation; one breaking several goes to the search, which believes it only
+    /// when plausible frames follow.
+    fn breaks_several(&self, cx: &Ctx, h: &FrameHeader) -> bool {
+        let usual_masked = match self.mask_counts {
+            [0, 0] => cx.is_client(),
+            [unmasked, masked] => masked > unmasked,
+        };
+        h.violations().len() + usize::from(h.masked() != usual_masked) > 1
     }
 
     fn start_frame(&mut self, cx: &Ctx, out: &mut Out, h: FrameHeader, at: Provenance) {

@@ -111,3 +111,95 @@ fn utf8_split_across_fragments_is_valid() {
     assert_eq!(r.messages[0].text.as_deref(), Some("\u{20ac}"));
     assert!(r.messages[0].errors.is_empty());
 }
+
+/// A masked client frame whose 5-byte-or-so payload has a 16-bit length, as some
+/// embedded clients always send.
+fn cf16(op: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![0x80 | op, 0x80 | 126];
+    f.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    f.extend_from_slice(&KEY);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ KEY[i % 4]));
+    f
+}
+
+#[test]
+fn client_that_always_uses_16_bit_lengths_is_decoded() {
+    let mut c = request(None);
+    let words = ["hello", "world", "again", "12345", "fifth"];
+    for w in words {
+        c.extend(cf16(1, w.as_bytes()));
+    }
+    c.extend(cf16(9, b"ping!"));
+    let r = run(&[Ev::Data(C2S, c), Ev::Data(S2C, response(None))]);
+    let mut expect: Vec<_> = words
+        .iter()
+        .map(|w| s3("client_to_server", "text", w))
+        .collect();
+    expect.push(s3("client_to_server", "ping", &b64(b"ping!")));
+    assert_eq!(summary(&r), expect);
+    for m in &r.messages {
+        assert_eq!(
+            m.errors,
+            vec![Problem::NonMinimalLength {
+                bytes: 2,
+                length: 5
+            }],
+            "{m:?}"
+        );
+    }
+    assert_eq!(r.flows[0].client_to_server.skipped_bytes, 0);
+}
+
+#[test]
+fn reserved_opcode_in_sync_is_a_message_then_the_next_is_fine() {
+    let mut s = response(None);
+    s.extend(sf(true, 1, b"before"));
+    s.extend(sf(true, 5, b"\x00\xffodd"));
+    s.extend(sf(true, 1, b"after"));
+    let r = run(&[Ev::Data(C2S, request(None)), Ev::Data(S2C, s)]);
+    let ops: Vec<String> = r.messages.iter().map(|m| m.opcode.to_string()).collect();
+    assert_eq!(ops, ["text", "reserved:5", "text"]);
+    assert_eq!(r.messages[1].errors, vec![Problem::ReservedOpcode(5)]);
+    assert_eq!(r.messages[1].wire_length, 5);
+    assert_eq!(r.messages[2].text.as_deref(), Some("after"));
+    assert!(r.messages[2].errors.is_empty());
+    assert_eq!(r.flows[0].server_to_client.skipped_bytes, 0);
+}
+
+#[test]
+fn oversized_ping_in_sync_is_decoded() {
+    let mut c = request(None);
+    c.extend(cf(true, 1, b"first"));
+    c.extend(cf(true, 9, &[b'p'; 200]));
+    c.extend(cf(true, 1, b"last"));
+    let r = run(&[Ev::Data(C2S, c), Ev::Data(S2C, response(None))]);
+    let p = b64(&[b'p'; 200]);
+    assert_eq!(
+        summary(&r),
+        vec![
+            s3("client_to_server", "text", "first"),
+            s3("client_to_server", "ping", &p),
+            s3("client_to_server", "text", "last"),
+        ]
+    );
+    assert_eq!(r.messages[1].errors, vec![Problem::ControlTooLong(200)]);
+    assert!(r.messages[2].errors.is_empty());
+}
+
+#[test]
+fn header_breaking_several_rules_in_sync_is_still_garbage() {
+    // RSV2+RSV3, a reserved control opcode, a 126-byte length on a server frame that
+    // is masked: noise, not a peer bending a rule
+    let mut s = response(None);
+    s.extend(sf(true, 1, b"one"));
+    s.extend([0xff, 0xfe, 0x00, 0x7e, 1, 2, 3, 4]);
+    s.extend(sf(true, 1, b"two"));
+    s.extend(sf(true, 1, b"three"));
+    let r = run(&[Ev::Data(C2S, request(None)), Ev::Data(S2C, s)]);
+    let texts: Vec<_> = r.messages.iter().map(|m| m.text.clone()).collect();
+    assert_eq!(
+        texts,
+        [Some("one".into()), Some("two".into()), Some("three".into())]
+    );
+    assert_eq!(r.flows[0].server_to_client.skipped_bytes, 8);
+}
