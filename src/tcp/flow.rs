@@ -2,7 +2,9 @@
 //!
 //! A segment concerns both directions at once: its ACK tells how far its sender received
 //! the peer's bytes (which turns acknowledged holes of the peer into gaps), its RST ends
-//! both, and its payload and FIN go to its sender's direction. [`Flow::segment`] applies
+//! both (unless its sequence number lies outside the window of its direction: then the
+//! whole segment is ignored and counted), and its payload and FIN go to its sender's
+//! direction. [`Flow::segment`] applies
 //! those in that order; [`Flow::end`] closes what is left and records the connection's
 //! [`FlowSummary`].
 
@@ -55,6 +57,11 @@ impl Flow {
         mine.stats.packets += 1;
         mine.stats.payload_bytes += seg.payload.len() as u64;
         mine.stats.snaplen_cut_bytes += seg.missing as u64;
+        if seg.flags.rst && !mine.rst_in_window(seg.seq) {
+            // Likely forged (RFC 5961): nothing of it is believed, not even its ACK.
+            mine.stats.suspicious_rsts += 1;
+            return (0, 0);
+        }
         // This segment's ACK tells how far this side received the peer's bytes (the
         // FIN's sequence number is not a byte: an ACK of it stops at the FIN).
         if seg.flags.ack {

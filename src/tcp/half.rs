@@ -14,6 +14,11 @@ use crate::tcp::summary::DirStats;
 use crate::tcp::{Config, SEGMENT_OVERHEAD};
 use std::collections::BTreeMap;
 
+/// How far beyond the furthest byte known of a direction a RST's sequence number may
+/// lie and still be believed. The advertised windows are not tracked, so this fixed
+/// bound stands for the receive window of RFC 5961's check.
+pub(super) const RST_WINDOW: u64 = 64 << 10;
+
 /// Bytes held ahead of a hole, with the packet that carried them.
 #[derive(Debug)]
 pub(super) struct Pending {
@@ -46,6 +51,24 @@ impl Half {
     pub(super) fn offset(&self, base: u32, seq: u32) -> i128 {
         let next_seq = base.wrapping_add(self.next as u32);
         self.next as i128 + seq.wrapping_sub(next_seq) as i32 as i128
+    }
+
+    /// Whether a RST with sequence number `seq` sent in this direction is within its
+    /// receive window (RFC 5961 §3): from the first byte the peer has not acknowledged
+    /// (or the next one expected, if less) to [`RST_WINDOW`] beyond the furthest byte
+    /// known. A RST far outside it is likely forged and ends nothing.
+    pub(super) fn rst_in_window(&self, seq: u32) -> bool {
+        let Some(base) = self.base else {
+            return true;
+        };
+        let off = self.offset(base, seq);
+        let held = self
+            .pending
+            .last_key_value()
+            .map_or(0, |(s, p)| s + p.data.len() as u64);
+        let known = self.next.max(self.acked).max(held);
+        let low = self.next.min(self.acked);
+        off >= low as i128 && off <= (known + RST_WINDOW) as i128
     }
 
     /// Adds captured bytes at stream offset `off`; delivers what became contiguous.

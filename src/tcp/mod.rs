@@ -11,6 +11,10 @@
 //! them, the capture does not), when the direction ends (FIN, RST, end of capture), or
 //! when the bytes held out of order exceed the configured cap.
 //!
+//! A RST ends both directions only when its sequence number lies within the window of
+//! the direction it is sent on (RFC 5961); one far outside is likely forged, and is
+//! counted and warned about instead.
+//!
 //! The work is split by scope: `half.rs` holds one direction (sequence numbers, the
 //! segments held ahead of a hole, gaps), `flow.rs` one connection (what a segment does
 //! to both of its directions, the summary at its end), `limits.rs` what happens when the
@@ -202,7 +206,18 @@ impl Reassembler {
             Direction::ServerToClient
         };
         let hits_before = flow.halves[dir.index()].stats.ooo_limit_hits;
+        let rsts_before = flow.halves[dir.index()].stats.suspicious_rsts;
         let released = flow.segment(dir, seg, at, &self.config, sink);
+        if flow.halves[dir.index()].stats.suspicious_rsts > rsts_before {
+            self.warnings.push(Warning {
+                packet: at.packet,
+                kind: "RST outside the window",
+                message: format!(
+                    "flow {} {dir}: RST outside the window ignored (sequence number {})",
+                    flow.info.id, seg.seq
+                ),
+            });
+        }
         if flow.halves[dir.index()].stats.ooo_limit_hits > hits_before {
             self.warnings.push(Warning {
                 packet: at.packet,

@@ -35,8 +35,11 @@ pub struct DirStats {
     pub snaplen_cut_bytes: u64,
     /// FIN seen.
     pub fin: bool,
-    /// RST seen.
+    /// RST seen (and believed: within the window).
     pub rst: bool,
+    /// RSTs ignored because their sequence number lay outside the window (likely
+    /// forged: RFC 5961).
+    pub suspicious_rsts: u64,
 }
 
 /// What the reassembler knows of a connection when it ends.

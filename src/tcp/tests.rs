@@ -390,3 +390,32 @@ fn total_cap_flushes_the_oldest_of_equal_holders() {
         assert_eq!(r.ooo_total, 7 * held);
     }
 }
+
+#[test]
+fn rst_outside_the_window_is_counted_and_ignored() {
+    let mut r = Reassembler::new(Config::default());
+    let mut s = Collect::default();
+    r.process(&seg(true, 99, None, "S", b""), at(1), &mut s);
+    r.process(&seg(false, 499, Some(100), "S", b""), at(2), &mut s);
+    r.process(&seg(true, 100, Some(500), "", b"ab"), at(3), &mut s);
+    // Forged: a million bytes ahead of the client's stream, and before its start.
+    r.process(&seg(true, 1_000_100, Some(500), "R", b""), at(4), &mut s);
+    r.process(&seg(true, 50, Some(500), "R", b""), at(5), &mut s);
+    r.process(&seg(false, 500, Some(102), "", b"cd"), at(6), &mut s);
+    r.process(&seg(true, 102, Some(502), "", b"ef"), at(7), &mut s);
+    assert!(s.closes.is_empty());
+    let w: Vec<_> = r.drain_warnings().collect();
+    assert_eq!(w.len(), 2);
+    assert_eq!(w[0].packet, 4);
+    assert!(w[0].message.contains("RST outside the window ignored"));
+    // A RST a little ahead of the next byte (within the window) is believed.
+    r.process(&seg(true, 2000, Some(502), "R", b""), at(8), &mut s);
+    assert_eq!(s.bytes, [b"abef".to_vec(), b"cd".to_vec()]);
+    assert!(s
+        .closes
+        .contains(&(Direction::ServerToClient, CloseKind::Rst)));
+    let sum: Vec<_> = r.drain_summaries().collect();
+    assert_eq!(sum[0].state, TcpState::Reset);
+    assert_eq!(sum[0].client_to_server.suspicious_rsts, 2);
+    assert_eq!(sum[0].server_to_client.suspicious_rsts, 0);
+}

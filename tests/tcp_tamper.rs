@@ -1,0 +1,102 @@
+//! TCP shaped by an attacker or by the capture point, in captures written here: a forged
+//! RST far outside the window, retransmissions that differ from bytes already delivered.
+//! Each is counted on the `tcp` record and warned about, and the WebSocket messages
+//! around it still decode.
+
+mod common;
+
+use common::write::*;
+use common::*;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+/// An unmasked text frame (server to client).
+fn text(s: &str) -> Vec<u8> {
+    let mut f = vec![0x81, s.len() as u8];
+    f.extend_from_slice(s.as_bytes());
+    f
+}
+
+/// Writes a capture at `dir/name` with `body` after the WebSocket handshake.
+fn capture(
+    dir: &Path,
+    name: &str,
+    body: impl FnOnce(&mut Pcap<BufWriter<std::fs::File>>, &mut Conn),
+) -> PathBuf {
+    let path = dir.join(name);
+    let mut p = Pcap::new(BufWriter::new(std::fs::File::create(&path).unwrap()), 65535);
+    let mut c = Conn::new(1, 8080);
+    c.open(&mut p, false);
+    body(&mut p, &mut c);
+    drop(p);
+    path
+}
+
+/// (records, stderr) of `wsdissect [sub] --format jsonl FILE`.
+fn run(sub: &[&str], file: &Path) -> (Vec<serde_json::Value>, String) {
+    let mut a = sub.to_vec();
+    a.extend_from_slice(&["--format", "jsonl", file.to_str().unwrap()]);
+    let out = wsdissect(&a);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let records = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (records, stderr)
+}
+
+fn texts(records: &[serde_json::Value]) -> Vec<&str> {
+    records
+        .iter()
+        .filter(|r| r["record"] == "message")
+        .filter_map(|r| r["text"].as_str())
+        .collect()
+}
+
+#[test]
+fn forged_rst_outside_the_window_is_ignored() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = capture(tmp.path(), "forged-rst.pcap", |p, c| {
+        c.send(p, false, &text("before"));
+        // Injected toward the client, a million bytes ahead of the server's stream.
+        p.packet(&tcp_packet(
+            c.s,
+            c.c,
+            c.sseq.wrapping_add(1_000_000),
+            c.cseq,
+            RST | ACK,
+            b"",
+        ));
+        c.send(p, false, &text("after"));
+        c.close(p);
+    });
+    let (records, stderr) = run(&[], &path);
+    assert_eq!(texts(&records), ["before", "after"]);
+    assert!(
+        stderr.contains("forged-rst.pcap: packet 7")
+            && stderr.contains("RST outside the window ignored"),
+        "{stderr}"
+    );
+    let (tcp, _) = run(&["tcp"], &path);
+    assert_eq!(tcp[0]["state"], "closed");
+    assert_eq!(tcp[0]["server_to_client"]["suspicious_rsts"], 1);
+    assert_eq!(tcp[0]["server_to_client"]["rst"], false);
+    assert_eq!(tcp[0]["client_to_server"]["suspicious_rsts"], 0);
+}
+
+#[test]
+fn rst_in_the_window_still_ends_the_connection() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = capture(tmp.path(), "rst.pcap", |p, c| {
+        c.send(p, false, &text("before"));
+        p.packet(&tcp_packet(c.s, c.c, c.sseq, c.cseq, RST | ACK, b""));
+        c.send(p, false, &text("after"));
+    });
+    let (records, stderr) = run(&[], &path);
+    assert_eq!(texts(&records), ["before"]);
+    assert!(!stderr.contains("RST outside the window"), "{stderr}");
+    let (tcp, _) = run(&["tcp"], &path);
+    assert_eq!(tcp[0]["state"], "reset");
+    assert_eq!(tcp[0]["server_to_client"]["suspicious_rsts"], 0);
+}
