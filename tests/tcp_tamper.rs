@@ -100,3 +100,51 @@ fn rst_in_the_window_still_ends_the_connection() {
     assert_eq!(tcp[0]["state"], "reset");
     assert_eq!(tcp[0]["server_to_client"]["suspicious_rsts"], 0);
 }
+
+/// A masked client text frame with the zero masking key (the payload reads as sent).
+fn client_text(s: &str) -> Vec<u8> {
+    let mut f = vec![0x81, 0x80 | s.len() as u8, 0, 0, 0, 0];
+    f.extend_from_slice(s.as_bytes());
+    f
+}
+
+#[test]
+fn retransmission_differing_from_delivered_bytes_keeps_the_first_copy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = capture(tmp.path(), "conflict.pcap", |p, c| {
+        let seq = c.cseq;
+        c.send(p, true, &client_text("transfer 100 to alice"));
+        // The same sequence numbers, other bytes: a second copy the server may not see.
+        p.packet(&tcp_packet(
+            c.c,
+            c.s,
+            seq,
+            c.sseq,
+            ACK | PSH,
+            &client_text("transfer 999 to mallo"),
+        ));
+        c.send(p, true, &client_text("after"));
+        c.close(p);
+    });
+    let (records, stderr) = run(&[], &path);
+    assert_eq!(texts(&records), ["transfer 100 to alice", "after"]);
+    assert!(
+        stderr.contains(
+            "conflict.pcap: packet 7: flow 0 client_to_server: retransmission differs from \
+             the bytes already delivered: first copy kept (8 bytes differ)"
+        ),
+        "{stderr}"
+    );
+    let (tcp, _) = run(&["tcp"], &path);
+    assert_eq!(tcp[0]["client_to_server"]["conflicting_bytes"], 8);
+    assert_eq!(tcp[0]["client_to_server"]["conflicts"], 1);
+    assert_eq!(tcp[0]["client_to_server"]["retransmissions"], 1);
+    for sub in [&["tcp"][..], &[][..]] {
+        let mut a = sub.to_vec();
+        a.extend_from_slice(&["--strict", path.to_str().unwrap()]);
+        let out = wsdissect(&a);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{a:?}: {err}");
+        assert!(err.contains("1 suspicious TCP segment"), "{a:?}: {err}");
+    }
+}

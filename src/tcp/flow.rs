@@ -34,6 +34,11 @@ pub(super) struct Flow {
 }
 
 impl Flow {
+    /// Memory held by both directions' windows of recently delivered bytes.
+    pub(super) fn recent_bytes(&self) -> usize {
+        self.halves.iter().map(|h| h.recent.capacity()).sum()
+    }
+
     /// Handles one segment sent in direction `dir`. Returns (bytes released from, bytes
     /// added to) the out-of-order buffers.
     pub(super) fn segment(
@@ -121,6 +126,7 @@ impl Flow {
                 // they would stay counted (and be flushed onto an ended flow later).
                 released += std::mem::take(&mut mine.pending_bytes);
                 mine.pending.clear();
+                mine.forget_recent();
                 sink.close(info, dir, CloseKind::Fin, at);
             }
         }

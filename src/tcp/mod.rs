@@ -33,7 +33,7 @@ pub use summary::{DirStats, FlowSummary, TcpState};
 
 use crate::capture::packet::TcpSegment;
 use crate::tcp::flow::Flow;
-use crate::tcp::half::Half;
+use crate::tcp::half::{Conflict, Half};
 use crate::tcp::stream::{Carries, CloseKind, Direction, FlowInfo, Provenance, StreamSink};
 use crate::util::hash::FoldBuild;
 use std::collections::HashMap;
@@ -54,6 +54,10 @@ pub struct Config {
     pub max_ooo_total: usize,
     /// Connections tracked at once; beyond it the least recently active are evicted.
     pub max_flows: usize,
+    /// Bytes of the windows of recently delivered bytes (up to 64 KiB per direction,
+    /// kept to compare retransmissions with) across all flows; past it, windows stop
+    /// growing (a direction without one leaves its retransmissions unchecked).
+    pub max_recent_total: usize,
 }
 
 impl Default for Config {
@@ -62,6 +66,7 @@ impl Default for Config {
             max_ooo_bytes: 4 << 20,
             max_ooo_total: 256 << 20,
             max_flows: 200_000,
+            max_recent_total: 64 << 20,
         }
     }
 }
@@ -86,6 +91,8 @@ pub struct Reassembler {
     flows: HashMap<(SocketAddr, SocketAddr), Box<Flow>, FoldBuild>,
     next_id: u64,
     ooo_total: usize,
+    /// Memory held by the windows of recently delivered bytes of all flows.
+    recent_total: usize,
     summaries: Vec<FlowSummary>,
     warnings: Vec<Warning>,
     /// Flows left to end at the end of the capture, last first (see
@@ -109,6 +116,7 @@ impl Reassembler {
             flows: HashMap::default(),
             next_id: 0,
             ooo_total: 0,
+            recent_total: 0,
             summaries: Vec::new(),
             warnings: Vec::new(),
             closing: None,
@@ -147,6 +155,7 @@ impl Reassembler {
                     !same_isn && (done || flow.info.client != seg.src || client_half.next > 0);
                 if restart {
                     if let Some(mut flow) = self.flows.remove(&k) {
+                        self.recent_total = self.recent_total.saturating_sub(flow.recent_bytes());
                         let released = flow.end(CloseKind::EndOfCapture, &mut self.summaries, sink);
                         self.ooo_total = self.ooo_total.saturating_sub(released);
                     }
@@ -205,6 +214,9 @@ impl Reassembler {
         } else {
             Direction::ServerToClient
         };
+        let recent_before = flow.recent_bytes();
+        flow.halves[dir.index()].recent_grows = self.recent_total < self.config.max_recent_total;
+        let conflicts_before = flow.halves[dir.index()].stats.conflicts;
         let hits_before = flow.halves[dir.index()].stats.ooo_limit_hits;
         let rsts_before = flow.halves[dir.index()].stats.suspicious_rsts;
         let released = flow.segment(dir, seg, at, &self.config, sink);
@@ -228,6 +240,21 @@ impl Reassembler {
                 ),
             });
         }
+        let h = &flow.halves[dir.index()];
+        if let (true, Some(c)) = (h.stats.conflicts > conflicts_before, h.conflict) {
+            let (what, n) = match c {
+                Conflict::Delivered(n) => ("already delivered", n),
+                Conflict::Held(n) => ("held out of order", n),
+            };
+            self.warnings.push(Warning {
+                packet: at.packet,
+                kind: "conflicting retransmission",
+                message: format!(
+                    "flow {} {dir}: retransmission differs from the bytes {what}: first copy kept ({n} bytes differ)",
+                    flow.info.id
+                ),
+            });
+        }
         // Add before subtracting: a segment's own bytes may be released at once.
         self.ooo_total = (self.ooo_total + released.1).saturating_sub(released.0);
         if flow.halves.iter().all(|h| h.closed) {
@@ -235,7 +262,9 @@ impl Reassembler {
             // retransmissions are counted on the same connection (as Wireshark does).
             let released = flow.end(CloseKind::Fin, &mut self.summaries, sink);
             self.ooo_total = self.ooo_total.saturating_sub(released);
-        } else if self.ooo_total > self.config.max_ooo_total {
+        }
+        self.recent_total = (self.recent_total + flow.recent_bytes()).saturating_sub(recent_before);
+        if !flow.ended && self.ooo_total > self.config.max_ooo_total {
             self.flush_largest(at, sink);
         }
     }
@@ -261,6 +290,7 @@ impl Reassembler {
                 self.closing = None;
                 self.flows = HashMap::default();
                 self.ooo_total = 0;
+                self.recent_total = 0;
                 return false;
             };
             if let Some(mut f) = self.flows.remove(&k) {

@@ -419,3 +419,102 @@ fn rst_outside_the_window_is_counted_and_ignored() {
     assert_eq!(sum[0].client_to_server.suspicious_rsts, 2);
     assert_eq!(sum[0].server_to_client.suspicious_rsts, 0);
 }
+
+#[test]
+fn retransmission_differing_from_delivered_bytes_is_counted_and_the_first_copy_kept() {
+    let mut r = Reassembler::new(Config::default());
+    let mut s = Collect::default();
+    r.process(&seg(true, 99, None, "S", b""), at(1), &mut s);
+    r.process(
+        &seg(true, 100, None, "", b"transfer 100 to alice"),
+        at(2),
+        &mut s,
+    );
+    r.process(
+        &seg(true, 100, None, "", b"transfer 999 to mallo"),
+        at(3),
+        &mut s,
+    );
+    // An identical retransmission, then one half old, half new: only the old half is
+    // compared, and it agrees.
+    r.process(
+        &seg(true, 100, None, "", b"transfer 100 to alice"),
+        at(4),
+        &mut s,
+    );
+    r.process(&seg(true, 116, None, "", b"alice!"), at(5), &mut s);
+    let w: Vec<_> = r.drain_warnings().collect();
+    assert_eq!(w.len(), 1);
+    assert_eq!(w[0].packet, 3);
+    assert_eq!(
+        w[0].message,
+        "flow 0 client_to_server: retransmission differs from the bytes already delivered: \
+         first copy kept (8 bytes differ)"
+    );
+    r.finish(&mut s);
+    assert_eq!(s.bytes[0], b"transfer 100 to alice!");
+    let sum: Vec<_> = r.drain_summaries().collect();
+    let c = &sum[0].client_to_server;
+    assert_eq!(
+        (c.conflicting_bytes, c.conflicts, c.retransmissions),
+        (8, 1, 3)
+    );
+}
+
+#[test]
+fn conflicts_with_held_bytes_are_warned_about_too() {
+    let mut r = Reassembler::new(Config::default());
+    let mut s = Collect::default();
+    r.process(&seg(true, 99, None, "S", b""), at(1), &mut s);
+    r.process(&seg(true, 104, None, "", b"efgh"), at(2), &mut s);
+    r.process(&seg(true, 104, None, "", b"eXgh"), at(3), &mut s);
+    let w: Vec<_> = r.drain_warnings().collect();
+    assert_eq!(w.len(), 1);
+    assert!(w[0]
+        .message
+        .contains("the bytes held out of order: first copy kept (1 bytes differ)"));
+}
+
+#[test]
+fn windows_of_delivered_bytes_share_a_budget() {
+    let mut r = Reassembler::new(Config {
+        max_recent_total: 1,
+        ..Config::default()
+    });
+    let mut s = Collect::default();
+    // The first flow's window grows (nothing is held yet); the second's cannot.
+    r.process(&seg(true, 99, None, "S", b""), at(1), &mut s);
+    r.process(&seg(true, 100, None, "", b"abcd"), at(2), &mut s);
+    let other = TcpSegment {
+        src: "10.0.0.3:40000".parse().unwrap(),
+        ..seg(true, 99, None, "S", b"")
+    };
+    r.process(&other, at(3), &mut s);
+    r.process(
+        &TcpSegment {
+            seq: 100,
+            payload: b"abcd",
+            flags: TcpFlags::default(),
+            ..other
+        },
+        at(4),
+        &mut s,
+    );
+    r.process(
+        &TcpSegment {
+            seq: 100,
+            payload: b"XXXX",
+            flags: TcpFlags::default(),
+            ..other
+        },
+        at(5),
+        &mut s,
+    );
+    r.process(&seg(true, 100, None, "", b"XXXX"), at(6), &mut s);
+    assert!(r.recent_total >= 4 && r.recent_total <= half::RECENT_WINDOW);
+    r.finish(&mut s);
+    assert_eq!(r.recent_total, 0);
+    let sum: Vec<_> = r.drain_summaries().collect();
+    assert_eq!(sum[0].client_to_server.conflicting_bytes, 4);
+    assert_eq!(sum[1].client_to_server.conflicting_bytes, 0);
+}
