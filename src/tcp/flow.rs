@@ -1,7 +1,9 @@
 //! One connection: its two directions, and what a segment does to them.
 //!
 //! A segment concerns both directions at once: its ACK tells how far its sender received
-//! the peer's bytes (which turns acknowledged holes of the peer into gaps), its RST ends
+//! the peer's bytes (which turns acknowledged holes of the peer into gaps, once a later
+//! segment of the peer shows them missing or a few packets passed: an ACK may be
+//! captured before the data it acknowledges), its RST ends
 //! both (unless its sequence number lies outside the window of its direction: then the
 //! whole segment is ignored and counted), and its payload and FIN go to its sender's
 //! direction. [`Flow::segment`] applies
@@ -80,6 +82,8 @@ impl Flow {
                 }
             }
         }
+        let now = mine.stats.packets + peer.stats.packets;
+        released += peer.settle_acked(info, dir.reverse(), false, now, at, sink);
         if mine.closed {
             // A RST after this side's FIN still ends the other direction.
             if seg.flags.rst {
@@ -97,6 +101,7 @@ impl Flow {
         }
         let base = *mine.base.get_or_insert(seq);
         let off = mine.offset(base, seq);
+        let next_before = mine.next as i128;
         let len = seg.payload.len() as i128;
         let end_with_missing = off + len + seg.missing as i128;
         if seg.flags.fin && mine.fin_at.is_none() && end_with_missing >= mine.next as i128 {
@@ -108,11 +113,10 @@ impl Flow {
             released += rel;
             added += add;
         }
-        // Declare holes the peer already acknowledged: those bytes will not come again.
-        let acked = mine.fin_at.map_or(mine.acked, |fin| mine.acked.min(fin));
-        if acked > mine.next {
-            released += mine.skip_to(info, dir, acked, at, sink);
-        }
+        // Declare holes the peer already acknowledged, once sure: those bytes will not
+        // come again.
+        let evidence = off > next_before;
+        released += mine.settle_acked(info, dir, evidence, now, at, sink);
         if seg.flags.rst {
             mine.stats.rst = true;
             released += mine.close(info, dir, CloseKind::Rst, at, sink);

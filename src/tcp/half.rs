@@ -18,6 +18,10 @@ use crate::tcp::summary::DirStats;
 use crate::tcp::{Config, SEGMENT_OVERHEAD};
 use std::collections::{BTreeMap, VecDeque};
 
+/// Packets of a connection after which a hole its peer acknowledged is declared a gap
+/// even without evidence from its own direction (see [`Half::settle_acked`]).
+pub(super) const ACK_GRACE_PACKETS: u64 = 32;
+
 /// Bytes last delivered that each direction keeps to compare retransmissions with.
 pub(super) const RECENT_WINDOW: usize = 64 << 10;
 
@@ -51,6 +55,8 @@ pub(super) struct Half {
     pub(super) next: u64,
     /// Highest offset the peer acknowledged.
     pub(super) acked: u64,
+    /// The connection's packet count when an acknowledged hole was first seen open.
+    pub(super) acked_hole_since: Option<u64>,
     /// Segments held ahead of a hole, keyed by stream offset.
     pub(super) pending: BTreeMap<u64, Pending>,
     /// Bytes held in `pending`, each segment counting [`SEGMENT_OVERHEAD`] more.
@@ -286,6 +292,35 @@ impl Half {
             }
         }
         released
+    }
+
+    /// Declares the hole the peer acknowledged a gap once it is sure to be one: when
+    /// `evidence` (a segment of this direction beyond the next expected byte: one
+    /// direction keeps its order at the capture point) or when [`ACK_GRACE_PACKETS`]
+    /// packets of the connection passed since it was first seen (`now` is the count).
+    /// An ACK captured before the data it acknowledges (a SPAN port mixing two
+    /// directions) so leaves no gap. Returns bytes released.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn settle_acked(
+        &mut self,
+        info: &FlowInfo,
+        dir: Direction,
+        evidence: bool,
+        now: u64,
+        at: Provenance,
+        sink: &mut dyn StreamSink,
+    ) -> usize {
+        let acked = self.fin_at.map_or(self.acked, |fin| self.acked.min(fin));
+        if self.closed || acked <= self.next {
+            self.acked_hole_since = None;
+            return 0;
+        }
+        let since = *self.acked_hole_since.get_or_insert(now);
+        if !evidence && now.saturating_sub(since) < ACK_GRACE_PACKETS {
+            return 0;
+        }
+        self.acked_hole_since = None;
+        self.skip_to(info, dir, acked, at, sink)
     }
 
     /// Declares everything before `to` that was not captured a gap and delivers on.

@@ -8,8 +8,10 @@
 //! next expected byte, so a stream may run past 4 GiB.
 //!
 //! A hole becomes a gap when the peer acknowledged bytes beyond it (the receiver has
-//! them, the capture does not), when the direction ends (FIN, RST, end of capture), or
-//! when the bytes held out of order exceed the configured cap.
+//! them, the capture does not) and a later segment of its direction or a few packets
+//! confirm it (an ACK may be captured before the data it acknowledges), when the
+//! direction ends (FIN, RST, end of capture), or when the bytes held out of order exceed
+//! the configured cap.
 //!
 //! A RST ends both directions only when its sequence number lies within the window of
 //! the direction it is sent on (RFC 5961); one far outside is likely forged, and is

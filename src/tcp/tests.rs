@@ -518,3 +518,37 @@ fn windows_of_delivered_bytes_share_a_budget() {
     assert_eq!(sum[0].client_to_server.conflicting_bytes, 4);
     assert_eq!(sum[1].client_to_server.conflicting_bytes, 0);
 }
+
+#[test]
+fn an_ack_captured_before_its_data_leaves_no_gap() {
+    let mut r = Reassembler::new(Config::default());
+    let mut s = Collect::default();
+    r.process(&seg(true, 99, None, "S", b""), at(1), &mut s);
+    r.process(&seg(false, 499, Some(100), "S", b""), at(2), &mut s);
+    // The server's ACK of both segments is captured before either.
+    r.process(&seg(false, 500, Some(108), "", b""), at(3), &mut s);
+    r.process(&seg(true, 100, Some(500), "", b"abcd"), at(4), &mut s);
+    r.process(&seg(true, 104, Some(500), "", b"efgh"), at(5), &mut s);
+    r.finish(&mut s);
+    assert_eq!(s.bytes[0], b"abcdefgh");
+    assert!(s.gaps[0].is_empty());
+    let sum: Vec<_> = r.drain_summaries().collect();
+    assert_eq!(sum[0].client_to_server.retransmissions, 0);
+}
+
+#[test]
+fn an_acknowledged_hole_becomes_a_gap_after_a_bounded_number_of_packets() {
+    let mut r = Reassembler::new(Config::default());
+    let mut s = Collect::default();
+    r.process(&seg(true, 99, None, "S", b""), at(1), &mut s);
+    r.process(&seg(true, 100, None, "", b"ab"), at(2), &mut s);
+    // 102..110 never captured; the server acknowledges it, then only talks.
+    r.process(&seg(false, 500, Some(110), "", b""), at(3), &mut s);
+    let mut n = 4;
+    while s.gaps[0].is_empty() && n < 100 {
+        r.process(&seg(false, 500, Some(110), "", b""), at(n), &mut s);
+        n += 1;
+    }
+    assert_eq!(s.gaps[0], vec![(2, 8)]);
+    assert_eq!(n - 3, half::ACK_GRACE_PACKETS + 1);
+}
