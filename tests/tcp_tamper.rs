@@ -1,5 +1,6 @@
 //! TCP shaped by an attacker or by the capture point, in captures written here: a forged
-//! RST far outside the window, retransmissions that differ from bytes already delivered.
+//! RST far outside the window, retransmissions that differ from bytes already delivered,
+//! an ACK captured before its data, a reused address pair whose SYN was not captured.
 //! Each is counted on the `tcp` record and warned about, and the WebSocket messages
 //! around it still decode.
 
@@ -147,4 +148,66 @@ fn retransmission_differing_from_delivered_bytes_keeps_the_first_copy() {
         assert_eq!(out.status.code(), Some(1), "{a:?}: {err}");
         assert!(err.contains("1 suspicious TCP segment"), "{a:?}: {err}");
     }
+}
+
+#[test]
+fn ack_captured_before_the_data_it_acknowledges_leaves_no_gap() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = capture(tmp.path(), "ack-first.pcap", |p, c| {
+        let (one, two) = (text("one"), text("two"));
+        // The client's ACK of both frames reaches the capture point first.
+        let end = c.sseq.wrapping_add((one.len() + two.len()) as u32);
+        p.packet(&tcp_packet(c.c, c.s, c.cseq, end, ACK, b""));
+        c.send(p, false, &one);
+        c.send(p, false, &two);
+        c.close(p);
+    });
+    let (records, stderr) = run(&[], &path);
+    assert_eq!(texts(&records), ["one", "two"]);
+    assert!(!stderr.contains("gap"), "{stderr}");
+    let (tcp, _) = run(&["tcp"], &path);
+    assert_eq!(tcp[0]["server_to_client"]["gaps"], 0);
+    assert_eq!(tcp[0]["server_to_client"]["retransmissions"], 0);
+}
+
+#[test]
+fn reused_addresses_without_a_captured_syn_start_a_new_connection() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = capture(tmp.path(), "reused.pcap", |p, c| {
+        c.send(p, false, &text("first"));
+        c.close(p);
+        // The same addresses again, the client's SYN not captured: its SYN-ACK first.
+        c.cseq = c.cseq.wrapping_add(3_000_000);
+        c.sseq = c.sseq.wrapping_add(7_000_000);
+        p.packet(&tcp_packet(c.s, c.c, c.sseq, c.cseq + 1, SYN | ACK, b""));
+        c.cseq += 1;
+        c.sseq += 1;
+        p.packet(&tcp_packet(c.c, c.s, c.cseq, c.sseq, ACK, b""));
+        c.send(
+            p,
+            true,
+            b"GET /chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        );
+        c.send(
+            p,
+            false,
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+        );
+        c.send(p, false, &text("second"));
+        c.close(p);
+    });
+    let (records, _) = run(&[], &path);
+    assert_eq!(texts(&records), ["first", "second"]);
+    let flows: Vec<_> = records
+        .iter()
+        .filter(|r| r["record"] == "message")
+        .map(|r| r["flow"].as_u64())
+        .collect();
+    assert_eq!(flows, [Some(0), Some(1)]);
+    let (tcp, _) = run(&["tcp"], &path);
+    assert_eq!(tcp.len(), 2);
+    assert_eq!(tcp[1]["roles_known"], true);
+    assert_eq!(tcp[1]["state"], "closed");
 }

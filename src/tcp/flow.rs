@@ -11,7 +11,7 @@
 //! [`FlowSummary`].
 
 use crate::capture::packet::TcpSegment;
-use crate::tcp::half::Half;
+use crate::tcp::half::{Half, RST_WINDOW};
 use crate::tcp::stream::Endpoint;
 use crate::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
 use crate::tcp::summary::{FlowSummary, TcpState};
@@ -35,7 +35,37 @@ pub(super) struct Flow {
     pub(super) evicted: bool,
 }
 
+/// How far before the next expected byte data of an ended connection may lie and still
+/// be a late retransmission of it rather than a new connection's (see
+/// [`Flow::starts_anew`]).
+const LATE_DATA_BEHIND: u64 = 1 << 20;
+
 impl Flow {
+    /// Whether `seg`, on the addresses of this ended connection but without a SYN of its
+    /// own, starts a new connection whose SYN was not captured: a SYN-ACK other than the
+    /// one of this connection, or data far from this connection's sequence numbers
+    /// (more than 1 MiB behind or [`RST_WINDOW`] beyond the next byte expected).
+    pub(super) fn starts_anew(&self, seg: &TcpSegment<'_>) -> bool {
+        let dir = if seg.src == self.info.client {
+            Direction::ClientToServer
+        } else {
+            Direction::ServerToClient
+        };
+        let h = &self.halves[dir.index()];
+        if seg.flags.syn && seg.flags.ack {
+            return h.base != Some(seg.seq.wrapping_add(1));
+        }
+        if seg.payload.is_empty() || seg.flags.syn {
+            return false;
+        }
+        let Some(base) = h.base else {
+            return true;
+        };
+        let off = h.offset(base, seg.seq);
+        let next = h.next as i128;
+        off < next - LATE_DATA_BEHIND as i128 || off > next + RST_WINDOW as i128
+    }
+
     /// Memory held by both directions' windows of recently delivered bytes.
     pub(super) fn recent_bytes(&self) -> usize {
         self.halves.iter().map(|h| h.recent.capacity()).sum()

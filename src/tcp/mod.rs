@@ -13,6 +13,10 @@
 //! direction ends (FIN, RST, end of capture), or when the bytes held out of order exceed
 //! the configured cap.
 //!
+//! An ended connection stays as a tombstone, so that its late segments are counted on
+//! it; a new connection on the same addresses starts with a SYN, or, when its SYN was
+//! not captured, with a SYN-ACK or data far from the old sequence numbers.
+//!
 //! A RST ends both directions only when its sequence number lies within the window of
 //! the direction it is sent on (RFC 5961); one far outside is likely forged, and is
 //! counted and warned about instead.
@@ -147,6 +151,11 @@ impl Reassembler {
         // Known: the flow is tracked and this segment is not a SYN starting a new one.
         let known = match self.flows.get(&k) {
             None => false,
+            Some(flow) if flow.ended && flow.starts_anew(seg) => {
+                // The tombstone holds nothing: dropping it ends nothing twice.
+                self.flows.remove(&k);
+                false
+            }
             Some(_) if !new_syn => true,
             Some(flow) => {
                 let client_half = &flow.halves[0];

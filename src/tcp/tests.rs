@@ -552,3 +552,40 @@ fn an_acknowledged_hole_becomes_a_gap_after_a_bounded_number_of_packets() {
     assert_eq!(s.gaps[0], vec![(2, 8)]);
     assert_eq!(n - 3, half::ACK_GRACE_PACKETS + 1);
 }
+
+#[test]
+fn a_reused_address_pair_whose_syn_was_not_captured_starts_a_new_connection() {
+    let mut r = Reassembler::new(Config::default());
+    let mut s = Collect::default();
+    r.process(&seg(true, 99, None, "S", b""), at(1), &mut s);
+    r.process(&seg(false, 499, Some(100), "S", b""), at(2), &mut s);
+    r.process(&seg(true, 100, Some(500), "F", b"old"), at(3), &mut s);
+    r.process(&seg(false, 500, Some(104), "F", b""), at(4), &mut s);
+    assert_eq!(s.ended, vec![0]);
+    // A late retransmission and the same SYN-ACK again belong to the old connection.
+    r.process(&seg(true, 100, Some(501), "", b"old"), at(5), &mut s);
+    r.process(&seg(false, 499, Some(100), "S", b""), at(6), &mut s);
+    assert_eq!(s.opened.len(), 1);
+    // A SYN-ACK of other sequence numbers: the SYN was not captured.
+    r.process(&seg(false, 9000, Some(7001), "S", b""), at(7), &mut s);
+    r.process(&seg(true, 7001, Some(9001), "", b"new"), at(8), &mut s);
+    assert_eq!(s.opened.len(), 2);
+    assert!(s.opened[1].roles_known);
+    assert_eq!(s.opened[1].client, C.parse().unwrap());
+    r.process(&seg(true, 7004, Some(9001), "F", b""), at(9), &mut s);
+    r.process(&seg(false, 9001, Some(7005), "F", b""), at(10), &mut s);
+    // Data far from the old sequence numbers, without any handshake.
+    r.process(
+        &seg(true, 3_000_000, Some(40), "", b"third"),
+        at(11),
+        &mut s,
+    );
+    r.finish(&mut s);
+    assert_eq!(s.opened.len(), 3);
+    assert_eq!(s.ended, vec![0, 1, 2]);
+    assert_eq!(s.bytes[0], b"oldnewthird");
+    let sum: Vec<_> = r.drain_summaries().collect();
+    assert_eq!(sum[0].state, TcpState::Closed);
+    assert_eq!(sum[1].state, TcpState::Closed);
+    assert_eq!(sum[2].state, TcpState::Open);
+}
