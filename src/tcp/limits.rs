@@ -70,6 +70,7 @@ impl Reassembler {
         };
         let recent_before = flow.recent_bytes();
         let h = &mut flow.halves[dir.index()];
+        h.recent_grows = self.recent_total < self.config.max_recent_total;
         h.stats.ooo_limit_hits += 1;
         let to = h
             .pending

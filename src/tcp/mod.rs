@@ -226,7 +226,10 @@ impl Reassembler {
             Direction::ServerToClient
         };
         let recent_before = flow.recent_bytes();
-        flow.halves[dir.index()].recent_grows = self.recent_total < self.config.max_recent_total;
+        let grows = self.recent_total < self.config.max_recent_total;
+        for h in &mut flow.halves {
+            h.recent_grows = grows;
+        }
         let conflicts_before = flow.halves[dir.index()].stats.conflicts;
         let hits_before = flow.halves[dir.index()].stats.ooo_limit_hits;
         let rsts_before = flow.halves[dir.index()].stats.suspicious_rsts;
