@@ -72,6 +72,8 @@ pub fn run(input: &Input) {
         max_ooo_bytes: input.max_ooo_bytes as usize,
         max_ooo_total: input.max_ooo_total as usize,
         max_flows: (input.max_flows as usize % 8).max(1),
+        // Small budgets too, so that windows that may not grow are exercised.
+        max_recent_total: input.max_ooo_bytes as usize,
     });
     let mut sink = Check::default();
     let mut last_seq: HashMap<(u8, bool), u32> = HashMap::new();

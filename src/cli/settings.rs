@@ -47,6 +47,7 @@ impl Common {
             max_ooo_bytes: self.max_ooo_bytes,
             max_ooo_total: self.max_ooo_total,
             max_flows: self.max_flows.max(1),
+            ..tcp::Config::default()
         }
     }
 

@@ -1,13 +1,17 @@
 //! One connection: its two directions, and what a segment does to them.
 //!
 //! A segment concerns both directions at once: its ACK tells how far its sender received
-//! the peer's bytes (which turns acknowledged holes of the peer into gaps), its RST ends
-//! both, and its payload and FIN go to its sender's direction. [`Flow::segment`] applies
+//! the peer's bytes (which turns acknowledged holes of the peer into gaps, once a later
+//! segment of the peer shows them missing or a few packets passed: an ACK may be
+//! captured before the data it acknowledges), its RST ends
+//! both (unless its sequence number lies outside the window of its direction: then the
+//! whole segment is ignored and counted), and its payload and FIN go to its sender's
+//! direction. [`Flow::segment`] applies
 //! those in that order; [`Flow::end`] closes what is left and records the connection's
 //! [`FlowSummary`].
 
 use crate::capture::packet::TcpSegment;
-use crate::tcp::half::Half;
+use crate::tcp::half::{Half, RST_WINDOW};
 use crate::tcp::stream::Endpoint;
 use crate::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
 use crate::tcp::summary::{FlowSummary, TcpState};
@@ -31,7 +35,42 @@ pub(super) struct Flow {
     pub(super) evicted: bool,
 }
 
+/// How far before the next expected byte data of an ended connection may lie and still
+/// be a late retransmission of it rather than a new connection's (see
+/// [`Flow::starts_anew`]).
+const LATE_DATA_BEHIND: u64 = 1 << 20;
+
 impl Flow {
+    /// Whether `seg`, on the addresses of this ended connection but without a SYN of its
+    /// own, starts a new connection whose SYN was not captured: a SYN-ACK other than the
+    /// one of this connection, or data far from this connection's sequence numbers
+    /// (more than 1 MiB behind or [`RST_WINDOW`] beyond the next byte expected).
+    pub(super) fn starts_anew(&self, seg: &TcpSegment<'_>) -> bool {
+        let dir = if seg.src == self.info.client {
+            Direction::ClientToServer
+        } else {
+            Direction::ServerToClient
+        };
+        let h = &self.halves[dir.index()];
+        if seg.flags.syn && seg.flags.ack {
+            return h.base != Some(seg.seq.wrapping_add(1));
+        }
+        if seg.payload.is_empty() || seg.flags.syn {
+            return false;
+        }
+        let Some(base) = h.base else {
+            return true;
+        };
+        let off = h.offset(base, seg.seq);
+        let next = h.next as i128;
+        off < next - LATE_DATA_BEHIND as i128 || off > next + RST_WINDOW as i128
+    }
+
+    /// Memory held by both directions' windows of recently delivered bytes.
+    pub(super) fn recent_bytes(&self) -> usize {
+        self.halves.iter().map(|h| h.recent.capacity()).sum()
+    }
+
     /// Handles one segment sent in direction `dir`. Returns (bytes released from, bytes
     /// added to) the out-of-order buffers.
     pub(super) fn segment(
@@ -55,6 +94,11 @@ impl Flow {
         mine.stats.packets += 1;
         mine.stats.payload_bytes += seg.payload.len() as u64;
         mine.stats.snaplen_cut_bytes += seg.missing as u64;
+        if seg.flags.rst && !mine.rst_in_window(seg.seq) {
+            // Likely forged (RFC 5961): nothing of it is believed, not even its ACK.
+            mine.stats.suspicious_rsts += 1;
+            return (0, 0);
+        }
         // This segment's ACK tells how far this side received the peer's bytes (the
         // FIN's sequence number is not a byte: an ACK of it stops at the FIN).
         if seg.flags.ack {
@@ -68,6 +112,8 @@ impl Flow {
                 }
             }
         }
+        let now = mine.stats.packets + peer.stats.packets;
+        released += peer.settle_acked(info, dir.reverse(), false, now, at, sink);
         if mine.closed {
             // A RST after this side's FIN still ends the other direction.
             if seg.flags.rst {
@@ -85,6 +131,7 @@ impl Flow {
         }
         let base = *mine.base.get_or_insert(seq);
         let off = mine.offset(base, seq);
+        let next_before = mine.next as i128;
         let len = seg.payload.len() as i128;
         let end_with_missing = off + len + seg.missing as i128;
         if seg.flags.fin && mine.fin_at.is_none() && end_with_missing >= mine.next as i128 {
@@ -96,11 +143,10 @@ impl Flow {
             released += rel;
             added += add;
         }
-        // Declare holes the peer already acknowledged: those bytes will not come again.
-        let acked = mine.fin_at.map_or(mine.acked, |fin| mine.acked.min(fin));
-        if acked > mine.next {
-            released += mine.skip_to(info, dir, acked, at, sink);
-        }
+        // Declare holes the peer already acknowledged, once sure: those bytes will not
+        // come again.
+        let evidence = off > next_before;
+        released += mine.settle_acked(info, dir, evidence, now, at, sink);
         if seg.flags.rst {
             mine.stats.rst = true;
             released += mine.close(info, dir, CloseKind::Rst, at, sink);
@@ -114,6 +160,7 @@ impl Flow {
                 // they would stay counted (and be flushed onto an ended flow later).
                 released += std::mem::take(&mut mine.pending_bytes);
                 mine.pending.clear();
+                mine.forget_recent();
                 sink.close(info, dir, CloseKind::Fin, at);
             }
         }

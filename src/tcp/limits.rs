@@ -32,6 +32,7 @@ impl Reassembler {
         for (k, _) in by_age.into_iter().take(n) {
             if let Some(mut flow) = self.flows.remove(&k) {
                 flow.evicted = !flow.ended;
+                self.recent_total = self.recent_total.saturating_sub(flow.recent_bytes());
                 let released = flow.end(CloseKind::Evicted, &mut self.summaries, sink);
                 self.ooo_total = self.ooo_total.saturating_sub(released);
             }
@@ -67,7 +68,9 @@ impl Reassembler {
         let Some(flow) = self.flows.get_mut(&k) else {
             return;
         };
+        let recent_before = flow.recent_bytes();
         let h = &mut flow.halves[dir.index()];
+        h.recent_grows = self.recent_total < self.config.max_recent_total;
         h.stats.ooo_limit_hits += 1;
         let to = h
             .pending
@@ -76,6 +79,7 @@ impl Reassembler {
             .unwrap_or(h.next);
         let released = h.skip_to(&flow.info, dir, to, at, sink);
         self.ooo_total = self.ooo_total.saturating_sub(released);
+        self.recent_total = (self.recent_total + flow.recent_bytes()).saturating_sub(recent_before);
         self.warnings.push(Warning {
             packet: at.packet,
             kind: "total out-of-order buffer limit",

@@ -8,8 +8,18 @@
 //! next expected byte, so a stream may run past 4 GiB.
 //!
 //! A hole becomes a gap when the peer acknowledged bytes beyond it (the receiver has
-//! them, the capture does not), when the direction ends (FIN, RST, end of capture), or
-//! when the bytes held out of order exceed the configured cap.
+//! them, the capture does not) and a later segment of its direction or a few packets
+//! confirm it (an ACK may be captured before the data it acknowledges), when the
+//! direction ends (FIN, RST, end of capture), or when the bytes held out of order exceed
+//! the configured cap.
+//!
+//! An ended connection stays as a tombstone, so that its late segments are counted on
+//! it; a new connection on the same addresses starts with a SYN, or, when its SYN was
+//! not captured, with a SYN-ACK or data far from the old sequence numbers.
+//!
+//! A RST ends both directions only when its sequence number lies within the window of
+//! the direction it is sent on (RFC 5961); one far outside is likely forged, and is
+//! counted and warned about instead.
 //!
 //! The work is split by scope: `half.rs` holds one direction (sequence numbers, the
 //! segments held ahead of a hole, gaps), `flow.rs` one connection (what a segment does
@@ -29,7 +39,7 @@ pub use summary::{DirStats, FlowSummary, TcpState};
 
 use crate::capture::packet::TcpSegment;
 use crate::tcp::flow::Flow;
-use crate::tcp::half::Half;
+use crate::tcp::half::{Conflict, Half};
 use crate::tcp::stream::{Carries, CloseKind, Direction, FlowInfo, Provenance, StreamSink};
 use crate::util::hash::FoldBuild;
 use std::collections::HashMap;
@@ -50,6 +60,10 @@ pub struct Config {
     pub max_ooo_total: usize,
     /// Connections tracked at once; beyond it the least recently active are evicted.
     pub max_flows: usize,
+    /// Bytes of the windows of recently delivered bytes (up to 64 KiB per direction,
+    /// kept to compare retransmissions with) across all flows; past it, windows stop
+    /// growing (a direction without one leaves its retransmissions unchecked).
+    pub max_recent_total: usize,
 }
 
 impl Default for Config {
@@ -58,6 +72,7 @@ impl Default for Config {
             max_ooo_bytes: 4 << 20,
             max_ooo_total: 256 << 20,
             max_flows: 200_000,
+            max_recent_total: 64 << 20,
         }
     }
 }
@@ -82,6 +97,8 @@ pub struct Reassembler {
     flows: HashMap<(SocketAddr, SocketAddr), Box<Flow>, FoldBuild>,
     next_id: u64,
     ooo_total: usize,
+    /// Memory held by the windows of recently delivered bytes of all flows.
+    recent_total: usize,
     summaries: Vec<FlowSummary>,
     warnings: Vec<Warning>,
     /// Flows left to end at the end of the capture, last first (see
@@ -105,6 +122,7 @@ impl Reassembler {
             flows: HashMap::default(),
             next_id: 0,
             ooo_total: 0,
+            recent_total: 0,
             summaries: Vec::new(),
             warnings: Vec::new(),
             closing: None,
@@ -133,6 +151,11 @@ impl Reassembler {
         // Known: the flow is tracked and this segment is not a SYN starting a new one.
         let known = match self.flows.get(&k) {
             None => false,
+            Some(flow) if flow.ended && flow.starts_anew(seg) => {
+                // The tombstone holds nothing: dropping it ends nothing twice.
+                self.flows.remove(&k);
+                false
+            }
             Some(_) if !new_syn => true,
             Some(flow) => {
                 let client_half = &flow.halves[0];
@@ -143,6 +166,7 @@ impl Reassembler {
                     !same_isn && (done || flow.info.client != seg.src || client_half.next > 0);
                 if restart {
                     if let Some(mut flow) = self.flows.remove(&k) {
+                        self.recent_total = self.recent_total.saturating_sub(flow.recent_bytes());
                         let released = flow.end(CloseKind::EndOfCapture, &mut self.summaries, sink);
                         self.ooo_total = self.ooo_total.saturating_sub(released);
                     }
@@ -201,8 +225,25 @@ impl Reassembler {
         } else {
             Direction::ServerToClient
         };
+        let recent_before = flow.recent_bytes();
+        let grows = self.recent_total < self.config.max_recent_total;
+        for h in &mut flow.halves {
+            h.recent_grows = grows;
+        }
+        let conflicts_before = flow.halves[dir.index()].stats.conflicts;
         let hits_before = flow.halves[dir.index()].stats.ooo_limit_hits;
+        let rsts_before = flow.halves[dir.index()].stats.suspicious_rsts;
         let released = flow.segment(dir, seg, at, &self.config, sink);
+        if flow.halves[dir.index()].stats.suspicious_rsts > rsts_before {
+            self.warnings.push(Warning {
+                packet: at.packet,
+                kind: "RST outside the window",
+                message: format!(
+                    "flow {} {dir}: RST outside the window ignored (sequence number {})",
+                    flow.info.id, seg.seq
+                ),
+            });
+        }
         if flow.halves[dir.index()].stats.ooo_limit_hits > hits_before {
             self.warnings.push(Warning {
                 packet: at.packet,
@@ -213,6 +254,21 @@ impl Reassembler {
                 ),
             });
         }
+        let h = &flow.halves[dir.index()];
+        if let (true, Some(c)) = (h.stats.conflicts > conflicts_before, h.conflict) {
+            let (what, n) = match c {
+                Conflict::Delivered(n) => ("already delivered", n),
+                Conflict::Held(n) => ("held out of order", n),
+            };
+            self.warnings.push(Warning {
+                packet: at.packet,
+                kind: "conflicting retransmission",
+                message: format!(
+                    "flow {} {dir}: retransmission differs from the bytes {what}: first copy kept ({n} bytes differ)",
+                    flow.info.id
+                ),
+            });
+        }
         // Add before subtracting: a segment's own bytes may be released at once.
         self.ooo_total = (self.ooo_total + released.1).saturating_sub(released.0);
         if flow.halves.iter().all(|h| h.closed) {
@@ -220,7 +276,9 @@ impl Reassembler {
             // retransmissions are counted on the same connection (as Wireshark does).
             let released = flow.end(CloseKind::Fin, &mut self.summaries, sink);
             self.ooo_total = self.ooo_total.saturating_sub(released);
-        } else if self.ooo_total > self.config.max_ooo_total {
+        }
+        self.recent_total = (self.recent_total + flow.recent_bytes()).saturating_sub(recent_before);
+        if !flow.ended && self.ooo_total > self.config.max_ooo_total {
             self.flush_largest(at, sink);
         }
     }
@@ -246,6 +304,7 @@ impl Reassembler {
                 self.closing = None;
                 self.flows = HashMap::default();
                 self.ooo_total = 0;
+                self.recent_total = 0;
                 return false;
             };
             if let Some(mut f) = self.flows.remove(&k) {

@@ -25,8 +25,10 @@ pub struct DirStats {
     pub gap_bytes: u64,
     /// Segments (or parts) that repeated bytes already seen.
     pub retransmissions: u64,
-    /// Repeated bytes that differed from the first copy.
+    /// Repeated bytes that differed from the first copy (the one decoded).
     pub conflicting_bytes: u64,
+    /// Segments whose repeated bytes differed from the first copy.
+    pub conflicts: u64,
     /// Segments that arrived ahead of a hole and were held.
     pub out_of_order: u64,
     /// Times the out-of-order cap forced a gap.
@@ -35,8 +37,11 @@ pub struct DirStats {
     pub snaplen_cut_bytes: u64,
     /// FIN seen.
     pub fin: bool,
-    /// RST seen.
+    /// RST seen (and believed: within the window).
     pub rst: bool,
+    /// RSTs ignored because their sequence number lay outside the window (likely
+    /// forged: RFC 5961).
+    pub suspicious_rsts: u64,
 }
 
 /// What the reassembler knows of a connection when it ends.

@@ -390,3 +390,202 @@ fn total_cap_flushes_the_oldest_of_equal_holders() {
         assert_eq!(r.ooo_total, 7 * held);
     }
 }
+
+#[test]
+fn rst_outside_the_window_is_counted_and_ignored() {
+    let mut r = Reassembler::new(Config::default());
+    let mut s = Collect::default();
+    r.process(&seg(true, 99, None, "S", b""), at(1), &mut s);
+    r.process(&seg(false, 499, Some(100), "S", b""), at(2), &mut s);
+    r.process(&seg(true, 100, Some(500), "", b"ab"), at(3), &mut s);
+    // Forged: a million bytes ahead of the client's stream, and before its start.
+    r.process(&seg(true, 1_000_100, Some(500), "R", b""), at(4), &mut s);
+    r.process(&seg(true, 50, Some(500), "R", b""), at(5), &mut s);
+    r.process(&seg(false, 500, Some(102), "", b"cd"), at(6), &mut s);
+    r.process(&seg(true, 102, Some(502), "", b"ef"), at(7), &mut s);
+    assert!(s.closes.is_empty());
+    let w: Vec<_> = r.drain_warnings().collect();
+    assert_eq!(w.len(), 2);
+    assert_eq!(w[0].packet, 4);
+    assert!(w[0].message.contains("RST outside the window ignored"));
+    // A RST a little ahead of the next byte (within the window) is believed.
+    r.process(&seg(true, 2000, Some(502), "R", b""), at(8), &mut s);
+    assert_eq!(s.bytes, [b"abef".to_vec(), b"cd".to_vec()]);
+    assert!(s
+        .closes
+        .contains(&(Direction::ServerToClient, CloseKind::Rst)));
+    let sum: Vec<_> = r.drain_summaries().collect();
+    assert_eq!(sum[0].state, TcpState::Reset);
+    assert_eq!(sum[0].client_to_server.suspicious_rsts, 2);
+    assert_eq!(sum[0].server_to_client.suspicious_rsts, 0);
+}
+
+#[test]
+fn retransmission_differing_from_delivered_bytes_is_counted_and_the_first_copy_kept() {
+    let mut r = Reassembler::new(Config::default());
+    let mut s = Collect::default();
+    r.process(&seg(true, 99, None, "S", b""), at(1), &mut s);
+    r.process(
+        &seg(true, 100, None, "", b"transfer 100 to alice"),
+        at(2),
+        &mut s,
+    );
+    r.process(
+        &seg(true, 100, None, "", b"transfer 999 to mallo"),
+        at(3),
+        &mut s,
+    );
+    // An identical retransmission, then one half old, half new: only the old half is
+    // compared, and it agrees.
+    r.process(
+        &seg(true, 100, None, "", b"transfer 100 to alice"),
+        at(4),
+        &mut s,
+    );
+    r.process(&seg(true, 116, None, "", b"alice!"), at(5), &mut s);
+    let w: Vec<_> = r.drain_warnings().collect();
+    assert_eq!(w.len(), 1);
+    assert_eq!(w[0].packet, 3);
+    assert_eq!(
+        w[0].message,
+        "flow 0 client_to_server: retransmission differs from the bytes already delivered: \
+         first copy kept (8 bytes differ)"
+    );
+    r.finish(&mut s);
+    assert_eq!(s.bytes[0], b"transfer 100 to alice!");
+    let sum: Vec<_> = r.drain_summaries().collect();
+    let c = &sum[0].client_to_server;
+    assert_eq!(
+        (c.conflicting_bytes, c.conflicts, c.retransmissions),
+        (8, 1, 3)
+    );
+}
+
+#[test]
+fn conflicts_with_held_bytes_are_warned_about_too() {
+    let mut r = Reassembler::new(Config::default());
+    let mut s = Collect::default();
+    r.process(&seg(true, 99, None, "S", b""), at(1), &mut s);
+    r.process(&seg(true, 104, None, "", b"efgh"), at(2), &mut s);
+    r.process(&seg(true, 104, None, "", b"eXgh"), at(3), &mut s);
+    let w: Vec<_> = r.drain_warnings().collect();
+    assert_eq!(w.len(), 1);
+    assert!(w[0]
+        .message
+        .contains("the bytes held out of order: first copy kept (1 bytes differ)"));
+}
+
+#[test]
+fn windows_of_delivered_bytes_share_a_budget() {
+    let mut r = Reassembler::new(Config {
+        max_recent_total: 1,
+        ..Config::default()
+    });
+    let mut s = Collect::default();
+    // The first flow's window grows (nothing is held yet); the second's cannot.
+    r.process(&seg(true, 99, None, "S", b""), at(1), &mut s);
+    r.process(&seg(true, 100, None, "", b"abcd"), at(2), &mut s);
+    let other = TcpSegment {
+        src: "10.0.0.3:40000".parse().unwrap(),
+        ..seg(true, 99, None, "S", b"")
+    };
+    r.process(&other, at(3), &mut s);
+    r.process(
+        &TcpSegment {
+            seq: 100,
+            payload: b"abcd",
+            flags: TcpFlags::default(),
+            ..other
+        },
+        at(4),
+        &mut s,
+    );
+    r.process(
+        &TcpSegment {
+            seq: 100,
+            payload: b"XXXX",
+            flags: TcpFlags::default(),
+            ..other
+        },
+        at(5),
+        &mut s,
+    );
+    r.process(&seg(true, 100, None, "", b"XXXX"), at(6), &mut s);
+    assert!(r.recent_total >= 4 && r.recent_total <= half::RECENT_WINDOW);
+    r.finish(&mut s);
+    assert_eq!(r.recent_total, 0);
+    let sum: Vec<_> = r.drain_summaries().collect();
+    assert_eq!(sum[0].client_to_server.conflicting_bytes, 4);
+    assert_eq!(sum[1].client_to_server.conflicting_bytes, 0);
+}
+
+#[test]
+fn an_ack_captured_before_its_data_leaves_no_gap() {
+    let mut r = Reassembler::new(Config::default());
+    let mut s = Collect::default();
+    r.process(&seg(true, 99, None, "S", b""), at(1), &mut s);
+    r.process(&seg(false, 499, Some(100), "S", b""), at(2), &mut s);
+    // The server's ACK of both segments is captured before either.
+    r.process(&seg(false, 500, Some(108), "", b""), at(3), &mut s);
+    r.process(&seg(true, 100, Some(500), "", b"abcd"), at(4), &mut s);
+    r.process(&seg(true, 104, Some(500), "", b"efgh"), at(5), &mut s);
+    r.finish(&mut s);
+    assert_eq!(s.bytes[0], b"abcdefgh");
+    assert!(s.gaps[0].is_empty());
+    let sum: Vec<_> = r.drain_summaries().collect();
+    assert_eq!(sum[0].client_to_server.retransmissions, 0);
+}
+
+#[test]
+fn an_acknowledged_hole_becomes_a_gap_after_a_bounded_number_of_packets() {
+    let mut r = Reassembler::new(Config::default());
+    let mut s = Collect::default();
+    r.process(&seg(true, 99, None, "S", b""), at(1), &mut s);
+    r.process(&seg(true, 100, None, "", b"ab"), at(2), &mut s);
+    // 102..110 never captured; the server acknowledges it, then only talks.
+    r.process(&seg(false, 500, Some(110), "", b""), at(3), &mut s);
+    let mut n = 4;
+    while s.gaps[0].is_empty() && n < 100 {
+        r.process(&seg(false, 500, Some(110), "", b""), at(n), &mut s);
+        n += 1;
+    }
+    assert_eq!(s.gaps[0], vec![(2, 8)]);
+    assert_eq!(n - 3, half::ACK_GRACE_PACKETS + 1);
+}
+
+#[test]
+fn a_reused_address_pair_whose_syn_was_not_captured_starts_a_new_connection() {
+    let mut r = Reassembler::new(Config::default());
+    let mut s = Collect::default();
+    r.process(&seg(true, 99, None, "S", b""), at(1), &mut s);
+    r.process(&seg(false, 499, Some(100), "S", b""), at(2), &mut s);
+    r.process(&seg(true, 100, Some(500), "F", b"old"), at(3), &mut s);
+    r.process(&seg(false, 500, Some(104), "F", b""), at(4), &mut s);
+    assert_eq!(s.ended, vec![0]);
+    // A late retransmission and the same SYN-ACK again belong to the old connection.
+    r.process(&seg(true, 100, Some(501), "", b"old"), at(5), &mut s);
+    r.process(&seg(false, 499, Some(100), "S", b""), at(6), &mut s);
+    assert_eq!(s.opened.len(), 1);
+    // A SYN-ACK of other sequence numbers: the SYN was not captured.
+    r.process(&seg(false, 9000, Some(7001), "S", b""), at(7), &mut s);
+    r.process(&seg(true, 7001, Some(9001), "", b"new"), at(8), &mut s);
+    assert_eq!(s.opened.len(), 2);
+    assert!(s.opened[1].roles_known);
+    assert_eq!(s.opened[1].client, C.parse().unwrap());
+    r.process(&seg(true, 7004, Some(9001), "F", b""), at(9), &mut s);
+    r.process(&seg(false, 9001, Some(7005), "F", b""), at(10), &mut s);
+    // Data far from the old sequence numbers, without any handshake.
+    r.process(
+        &seg(true, 3_000_000, Some(40), "", b"third"),
+        at(11),
+        &mut s,
+    );
+    r.finish(&mut s);
+    assert_eq!(s.opened.len(), 3);
+    assert_eq!(s.ended, vec![0, 1, 2]);
+    assert_eq!(s.bytes[0], b"oldnewthird");
+    let sum: Vec<_> = r.drain_summaries().collect();
+    assert_eq!(sum[0].state, TcpState::Closed);
+    assert_eq!(sum[1].state, TcpState::Closed);
+    assert_eq!(sum[2].state, TcpState::Open);
+}

@@ -37,6 +37,9 @@ pub enum Kind {
     OooLimit,
     /// A connection evicted because the connection table was full.
     Evicted,
+    /// A TCP segment contradicting its connection, as an attacker's would: a
+    /// retransmission differing from the first copy, a RST outside the window.
+    SuspiciousTcp,
     /// A TLS connection without keys (or captured after its handshake): not decoded.
     TlsNoKey,
     /// A TLS connection whose records could not all be decrypted: a record that did not
@@ -51,7 +54,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind counted by `--strict`, in the order the summary names them.
-    pub const COUNTED: [Kind; 12] = [
+    pub const COUNTED: [Kind; 13] = [
         Kind::Violation,
         Kind::Gap,
         Kind::Undecodable,
@@ -61,6 +64,7 @@ impl Kind {
         Kind::Capture,
         Kind::OooLimit,
         Kind::Evicted,
+        Kind::SuspiciousTcp,
         Kind::TlsNoKey,
         Kind::Decryption,
         Kind::Other,
@@ -78,6 +82,7 @@ impl Kind {
             Kind::Capture => ("capture error", "capture errors"),
             Kind::OooLimit => ("out-of-order limit hit", "out-of-order limit hits"),
             Kind::Evicted => ("evicted connection", "evicted connections"),
+            Kind::SuspiciousTcp => ("suspicious TCP segment", "suspicious TCP segments"),
             Kind::TlsNoKey => (
                 "TLS connection without keys",
                 "TLS connections without keys",
@@ -372,6 +377,7 @@ impl Problems {
     pub fn add_tcp(&mut self, s: &FlowSummary, gaps: bool) {
         for d in [&s.client_to_server, &s.server_to_client] {
             self.add(Kind::OooLimit, d.ooo_limit_hits);
+            self.add(Kind::SuspiciousTcp, d.conflicts + d.suspicious_rsts);
             if gaps {
                 self.add(Kind::Gap, d.gaps);
             }

@@ -37,6 +37,7 @@ pub const SYN: u8 = 0x02;
 pub const ACK: u8 = 0x10;
 pub const PSH: u8 = 0x08;
 pub const FIN: u8 = 0x01;
+pub const RST: u8 = 0x04;
 
 /// Ethernet + IPv4 + TCP (checksums left zero: the decoder does not check them).
 pub fn tcp_packet(src: Ep, dst: Ep, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
