@@ -13,8 +13,8 @@
 //!
 //! The files, in the order bytes meet them:
 //! - `conn/`: one connection: bytes held while undecided (`pre.rs`), the HTTP/1.1
-//!   upgrade (`upgrade.rs`, with the rules of [`crate::http`]), detection without a
-//!   handshake (`detect.rs`), its flow record;
+//!   upgrade (`upgrade.rs`, with the rules of [`crate::http`]), HTTP exchanges before
+//!   it (`exchange.rs`), detection without a handshake (`detect.rs`), its flow record;
 //! - `direction/`: one direction's decoder: the frame loop (`mod.rs`), boundary search
 //!   after gaps and garbage (`resync.rs`), what gaps and cut streams lose (`loss.rs`),
 //!   finished messages and frames (`message.rs`);
@@ -241,7 +241,7 @@ impl StreamSink for Dissector {
             Phase::Ws => conn.run(file, opts, out, dir, |ds, cx, out| {
                 ds.data(cx, out, bytes, at);
             }),
-            Phase::Detect | Phase::Await(_) => {
+            Phase::Detect | Phase::Await(_) | Phase::Exchange(_) | Phase::Next(_) => {
                 conn.pre(dir).push(bytes, at, 0);
                 conn.progress(file, opts, out);
             }
@@ -264,6 +264,8 @@ impl StreamSink for Dissector {
                 p.clear(len);
                 conn.progress(file, opts, out);
             }
+            // Where the bodies and heads after the hole start is unknown.
+            Phase::Exchange(_) | Phase::Next(_) => conn.stop_following(),
             Phase::Await(req) if req == dir => conn.pre(dir).push(&[], at, len),
             Phase::Await(req) => {
                 // The answer may be in the hole: assume the upgrade went through.
@@ -300,7 +302,7 @@ impl StreamSink for Dissector {
                     conn.run(file, opts, out, dir, |ds, cx, out| ds.close(cx, out));
                 }
             }
-            Phase::Detect | Phase::Await(_) => {
+            Phase::Detect | Phase::Await(_) | Phase::Exchange(_) | Phase::Next(_) => {
                 conn.pre(dir).closed = true;
                 conn.progress(file, opts, out);
             }
@@ -333,8 +335,11 @@ impl StreamSink for Dissector {
             conn.pre[1].closed = true;
             conn.progress(file, opts, out);
         }
+        if matches!(conn.phase, Phase::Exchange(_) | Phase::Next(_)) {
+            conn.stop_following();
+        }
         match conn.phase {
-            Phase::Ignored | Phase::Detect => return,
+            Phase::Ignored | Phase::Detect | Phase::Exchange(_) | Phase::Next(_) => return,
             Phase::Await(_) => conn.state = Some(FlowState::Unanswered),
             Phase::Rejected => {}
             Phase::Ws => {

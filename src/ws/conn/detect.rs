@@ -46,7 +46,11 @@ impl Conn {
                     );
                     return true;
                 }
-                Http::NotWebSocket => {
+                Http::OtherRequest(req, n) if !self.forced() => {
+                    self.start_exchange(d, &req, n);
+                    return true;
+                }
+                Http::OtherRequest(..) | Http::NotWebSocket => {
                     if self.forced() {
                         self.pre(d).not_request = true;
                         self.pre(d).not_response = true;
