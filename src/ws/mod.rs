@@ -340,7 +340,10 @@ impl StreamSink for Dissector {
         }
         match conn.phase {
             Phase::Ignored | Phase::Detect | Phase::Exchange(_) | Phase::Next(_) => return,
-            Phase::Await(_) => conn.state = Some(FlowState::Unanswered),
+            Phase::Await(_) => {
+                conn.state = Some(FlowState::Unanswered);
+                conn.errors.push(HandshakeProblem::Unanswered.into());
+            }
             Phase::Rejected => {}
             Phase::Ws => {
                 for d in [Direction::ClientToServer, Direction::ServerToClient] {
