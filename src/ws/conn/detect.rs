@@ -56,6 +56,7 @@ impl Conn {
                         self.pre(d).not_response = true;
                         continue;
                     }
+                    self.plain_http = true;
                     self.phase = Phase::Ignored;
                     self.pre = [Pre::new(), Pre::new()];
                     return true;

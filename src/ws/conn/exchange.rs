@@ -39,6 +39,7 @@ impl Conn {
     /// bytes: follow its exchange.
     pub(super) fn start_exchange(&mut self, d: Direction, req: &Request, n: usize) {
         self.pre(d).consume(n);
+        self.plain_http = true;
         match BodyReader::new(req.framing()) {
             Some(request_body) => {
                 self.exchange = Some(Exchange {

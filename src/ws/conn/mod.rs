@@ -67,6 +67,8 @@ pub(super) struct Conn {
     pub(super) statuses: Vec<u16>,
     /// How many of `statuses` came before the upgrade request the record describes.
     pub(super) before: usize,
+    /// HTTP that is not an upgrade was seen (for [`crate::ws::tally`]).
+    pub(super) plain_http: bool,
 }
 
 impl Conn {
@@ -98,6 +100,7 @@ impl Conn {
             exchange: None,
             statuses: Vec::new(),
             before: 0,
+            plain_http: false,
         }
     }
 
