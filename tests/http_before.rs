@@ -191,6 +191,26 @@ WebSocket)"
         ),
         "{err}"
     );
+    let bytes = std::fs::read(&p).unwrap();
+    let settings = wsdissect::run::JsonlSettings {
+        config: Default::default(),
+        decoding: Default::default(),
+        flow_records: false,
+    };
+    let mut diags = Vec::new();
+    let mut out = Vec::new();
+    wsdissect::run::shard::dissect_jsonl("mixed", &bytes[..], settings, 3, &mut out, &mut |d| {
+        diags.push(d.to_string())
+    })
+    .unwrap();
+    assert!(
+        diags.iter().any(|d| {
+            d.starts_with(
+            "mixed: 5 TCP connections, 0 WebSocket: 1 plain HTTP without upgrade, 1 upgrade refused"
+        )
+        }),
+        "parallel path: {diags:?}"
+    );
     let strict = wsdissect(&["--strict", "-q", p.to_str().unwrap()]);
     assert_eq!(strict.status.code(), Some(1));
     let err = String::from_utf8_lossy(&strict.stderr);
