@@ -212,7 +212,8 @@ fn hello_retry_request_connection_is_decrypted() {
 #[test]
 fn alpn_h2_connection_is_decrypted_and_read_as_http2() {
     // Decrypted, then handed to the HTTP/2 layer: its frames and header blocks read
-    // without a complaint, and no WebSocket in it.
+    // without a complaint, and no WebSocket in it (which the one line about a file
+    // without WebSocket says, and nothing else).
     assert_eq!(check_dumps("23-", |_| true), 1);
     let e = entry("23-");
     let out = wsdissect(&[
@@ -222,7 +223,15 @@ fn alpn_h2_connection_is_decrypted_and_read_as_http2() {
         &path_of(&e, "file"),
     ]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.is_empty(), "stderr: {err}");
+    assert_eq!(
+        err.trim(),
+        format!(
+            "wsdissect: {}: 1 TCP connection, 0 WebSocket: 1 with nothing to decode (no \
+payload, or HTTP/2 without WebSocket)",
+            path_of(&e, "file")
+        ),
+        "stderr: {err}"
+    );
     assert!(out.stdout.is_empty());
     assert_eq!(out.status.code(), Some(0), "stderr: {err}");
 }

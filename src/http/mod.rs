@@ -7,13 +7,15 @@
 //!
 //! The files: this one the heads and the accept key; `extensions.rs` the
 //! `Sec-WebSocket-Extensions` elements and the permessage-deflate parameters;
-//! `problem.rs` what can be wrong with a handshake ([`HandshakeProblem`]); [`h2`] the
-//! same handshake over HTTP/2 (RFC 8441 extended CONNECT).
+//! `problem.rs` what can be wrong with a handshake ([`HandshakeProblem`]); [`body`] where
+//! a message body ends (to follow exchanges before the upgrade); [`h2`] the same
+//! handshake over HTTP/2 (RFC 8441 extended CONNECT).
 
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
 use thiserror::Error;
 
+pub mod body;
 mod extensions;
 pub mod h2;
 mod problem;
@@ -82,6 +84,10 @@ pub struct Request {
     pub protocols: Vec<String>,
     /// Offered extensions (`Sec-WebSocket-Extensions`, all lines, one element per extension).
     pub extensions: Vec<String>,
+    /// `Content-Length` values (all lines, comma lists split), for [`body::framing`].
+    pub content_length: Vec<String>,
+    /// `Transfer-Encoding` tokens, for [`body::framing`].
+    pub transfer_encoding: Vec<String>,
 }
 
 impl Request {
@@ -90,6 +96,11 @@ impl Request {
         self.upgrade
             .iter()
             .any(|t| t.eq_ignore_ascii_case("websocket"))
+    }
+
+    /// Where the request's body ends.
+    pub fn framing(&self) -> body::Framing {
+        body::framing(None, false, &self.content_length, &self.transfer_encoding)
     }
 
     /// Problems with the request as a WebSocket opening handshake (RFC 6455 §4.2.1).
@@ -148,9 +159,23 @@ pub struct Response {
     pub protocols: Vec<String>,
     /// Accepted extensions, one element per extension.
     pub extensions: Vec<String>,
+    /// `Content-Length` values (all lines, comma lists split), for [`body::framing`].
+    pub content_length: Vec<String>,
+    /// `Transfer-Encoding` tokens, for [`body::framing`].
+    pub transfer_encoding: Vec<String>,
 }
 
 impl Response {
+    /// Where the response's body ends; `head`: it answers a HEAD request.
+    pub fn framing(&self, head: bool) -> body::Framing {
+        body::framing(
+            Some(self.status),
+            head,
+            &self.content_length,
+            &self.transfer_encoding,
+        )
+    }
+
     /// True for `101` with `Upgrade: websocket`.
     pub fn is_websocket_accept(&self) -> bool {
         self.status == 101
@@ -226,6 +251,8 @@ struct Common {
     connection: Vec<String>,
     protocols: Vec<String>,
     extensions: Vec<String>,
+    content_length: Vec<String>,
+    transfer_encoding: Vec<String>,
 }
 
 impl Common {
@@ -238,6 +265,10 @@ impl Common {
             &mut self.protocols
         } else if name.eq_ignore_ascii_case("sec-websocket-extensions") {
             &mut self.extensions
+        } else if name.eq_ignore_ascii_case("content-length") {
+            &mut self.content_length
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            &mut self.transfer_encoding
         } else {
             return false;
         };
@@ -295,6 +326,8 @@ pub fn parse_request(buf: &[u8]) -> Result<Status<Request>, HandshakeError> {
     r.connection = common.connection;
     r.protocols = common.protocols;
     r.extensions = common.extensions;
+    r.content_length = common.content_length;
+    r.transfer_encoding = common.transfer_encoding;
     Ok(Status::Complete { head: r, consumed })
 }
 
@@ -327,6 +360,8 @@ pub fn parse_response(buf: &[u8]) -> Result<Status<Response>, HandshakeError> {
     r.connection = common.connection;
     r.protocols = common.protocols;
     r.extensions = common.extensions;
+    r.content_length = common.content_length;
+    r.transfer_encoding = common.transfer_encoding;
     Ok(Status::Complete { head: r, consumed })
 }
 

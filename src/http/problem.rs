@@ -70,6 +70,10 @@ pub enum HandshakeProblem {
     /// The answer is not HTTP.
     #[error("answer to the upgrade request is {0}")]
     BadAnswer(HandshakeError),
+    /// The connection ended before an answer to the upgrade request could be read
+    /// (none captured, or one cut short): whether it became WebSocket is unknown.
+    #[error("no answer to the upgrade request")]
+    Unanswered,
     /// The answer fell into a gap: the upgrade is assumed to have gone through.
     #[error("answer to the upgrade request lost in a tcp gap")]
     AnswerLost,
@@ -120,6 +124,7 @@ impl HandshakeProblem {
             RequestNotCaptured => "upgrade request not captured",
             NotWebSocketUpgrade => "101 answer without Upgrade: websocket",
             BadAnswer(_) => "answer to the upgrade request is not HTTP",
+            Unanswered => "no answer to the upgrade request",
             AnswerLost => "answer to the upgrade request lost in a tcp gap",
             DeflateNotOffered => "server accepted permessage-deflate the client did not offer",
             ProtocolNotOffered(_) => "server chose a subprotocol the client did not offer",

@@ -16,6 +16,7 @@ use crate::tcp::Config;
 use crate::view::{Format, View};
 use crate::ws::problem::{Kind, Problems};
 use crate::ws::record::Record;
+use crate::ws::tally::Tally;
 use crate::ws::Dissector;
 use std::cell::RefCell;
 use std::convert::Infallible;
@@ -86,6 +87,7 @@ pub(crate) fn dissect<R: Read, B>(
     });
     stats.count_into(&mut problems);
     let d = d.top();
+    no_websocket_summary(file, &d.tally(), &mut |x| (diag.borrow_mut())(x));
     problems.merge(&ws_problems(d.problem_counts(), d.problems()));
     Ok(ControlFlow::Continue(problems))
 }
@@ -142,6 +144,18 @@ pub fn ws_problems(counts: Problems, total: u64) -> Problems {
         p.add(Kind::Other, total);
     }
     p
+}
+
+/// Says, for a file with TCP connections but no WebSocket, what its connections were
+/// (see [`Tally::summary`]), so that a wrong guess is visible.
+pub(crate) fn no_websocket_summary(file: &str, tally: &Tally, diag: &mut dyn FnMut(Diagnostic)) {
+    if let Some(message) = tally.summary() {
+        diag(Diagnostic {
+            file: file.to_string(),
+            packet: None,
+            message,
+        });
+    }
 }
 
 /// Tells what the TLS layer could not look into, in a few lines about the whole file,

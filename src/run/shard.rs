@@ -27,6 +27,7 @@ use crate::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink}
 use crate::view::json::JsonBuf;
 use crate::ws::problem::Problems;
 use crate::ws::record::Record;
+use crate::ws::tally::Tally;
 use crate::ws::{self, Dissector};
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
@@ -219,7 +220,7 @@ fn work(
     tx: SyncSender<ToMerger>,
     recycled: Receiver<Vec<u8>>,
     spent: Sender<Batch>,
-) -> io::Result<(Problems, u64)> {
+) -> io::Result<(Problems, u64, Tally)> {
     let mut flows: HashMap<u64, FlowInfo> = HashMap::new();
     let mut json = JsonBuf::keeping(Vec::new());
     for mut batch in rx {
@@ -288,7 +289,7 @@ fn work(
         }
     }
     let top = d.top();
-    Ok((top.problem_counts(), top.problems()))
+    Ok((top.problem_counts(), top.problems(), top.tally()))
 }
 
 /// Like [`run::dissect_jsonl`], with the WebSocket decoding spread over `workers`
@@ -474,12 +475,13 @@ pub fn dissect_jsonl<R: Read + Send>(
         let stats = reader
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
-        let (mut counts, mut total) = (Problems::default(), 0);
+        let (mut counts, mut total, mut tally) = (Problems::default(), 0, Tally::default());
         for h in handles {
             match h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)) {
-                Ok((c, t)) => {
+                Ok((c, t, y)) => {
                     counts.merge(&c);
                     total += t;
+                    tally.merge(&y);
                 }
                 Err(e) => {
                     write_err.get_or_insert(e);
@@ -494,6 +496,7 @@ pub fn dissect_jsonl<R: Read + Send>(
         limiter.leftovers(file).for_each(&mut *diag);
         run::dissect::tls_summary(file, &tls, &mut problems, &mut *diag);
         stats.count_into(&mut problems);
+        run::dissect::no_websocket_summary(file, &tally, &mut *diag);
         problems.merge(&run::ws_problems(counts, total));
         Ok(problems)
     })

@@ -13,8 +13,8 @@
 //!
 //! The files, in the order bytes meet them:
 //! - `conn/`: one connection: bytes held while undecided (`pre.rs`), the HTTP/1.1
-//!   upgrade (`upgrade.rs`, with the rules of [`crate::http`]), detection without a
-//!   handshake (`detect.rs`), its flow record;
+//!   upgrade (`upgrade.rs`, with the rules of [`crate::http`]), HTTP exchanges before
+//!   it (`exchange.rs`), detection without a handshake (`detect.rs`), its flow record;
 //! - `direction/`: one direction's decoder: the frame loop (`mod.rs`), boundary search
 //!   after gaps and garbage (`resync.rs`), what gaps and cut streams lose (`loss.rs`),
 //!   finished messages and frames (`message.rs`);
@@ -23,6 +23,7 @@
 //!   [`deflate`] (permessage-deflate), [`buf`] (capped message buffers and the shared
 //!   memory budget);
 //! - [`problem`]: every problem a record can carry, and the `--strict` tally;
+//!   [`tally`]: what became of each connection, for a file without WebSocket;
 //!   [`record`]: the records handed to the views.
 //!
 //! A new WebSocket rule is a [`problem::Problem`] variant plus its check where the bytes
@@ -38,6 +39,7 @@ pub mod problem;
 pub mod protocol;
 pub mod record;
 pub mod sync;
+pub mod tally;
 
 #[cfg(test)]
 mod tests;
@@ -92,6 +94,8 @@ pub(crate) struct Out {
     pub(crate) budget: buf::Budget,
     /// Problems by kind, added when each connection ends.
     pub(crate) kinds: Problems,
+    /// What became of the connections that ended.
+    pub(crate) tally: tally::Tally,
 }
 
 impl Out {
@@ -144,6 +148,7 @@ impl Dissector {
                 problems: 0,
                 budget: buf::Budget::new(budget),
                 kinds: Default::default(),
+                tally: Default::default(),
             },
             conns: HashMap::default(),
         }
@@ -188,6 +193,12 @@ impl Dissector {
     /// resynchronisations, connection errors.
     pub fn problem_counts(&self) -> Problems {
         self.out.kinds.clone()
+    }
+
+    /// What became of the connections that ended so far (all of them once the
+    /// reassembler has finished).
+    pub fn tally(&self) -> tally::Tally {
+        self.out.tally.clone()
     }
 
     /// The connection's state, stamped with the event's time (made on first use when
@@ -241,7 +252,7 @@ impl StreamSink for Dissector {
             Phase::Ws => conn.run(file, opts, out, dir, |ds, cx, out| {
                 ds.data(cx, out, bytes, at);
             }),
-            Phase::Detect | Phase::Await(_) => {
+            Phase::Detect | Phase::Await(_) | Phase::Exchange(_) | Phase::Next(_) => {
                 conn.pre(dir).push(bytes, at, 0);
                 conn.progress(file, opts, out);
             }
@@ -264,6 +275,8 @@ impl StreamSink for Dissector {
                 p.clear(len);
                 conn.progress(file, opts, out);
             }
+            // Where the bodies and heads after the hole start is unknown.
+            Phase::Exchange(_) | Phase::Next(_) => conn.stop_following(),
             Phase::Await(req) if req == dir => conn.pre(dir).push(&[], at, len),
             Phase::Await(req) => {
                 // The answer may be in the hole: assume the upgrade went through.
@@ -300,7 +313,7 @@ impl StreamSink for Dissector {
                     conn.run(file, opts, out, dir, |ds, cx, out| ds.close(cx, out));
                 }
             }
-            Phase::Detect | Phase::Await(_) => {
+            Phase::Detect | Phase::Await(_) | Phase::Exchange(_) | Phase::Next(_) => {
                 conn.pre(dir).closed = true;
                 conn.progress(file, opts, out);
             }
@@ -314,15 +327,19 @@ impl StreamSink for Dissector {
             conns,
             out,
         } = self;
+        if flow.h2.is_none() {
+            out.tally.tcp += 1;
+        }
         let Some(mut conn) = conns.remove(&key(flow)) else {
             // A TLS connection that handed up nothing because it could not be decrypted
             // (no key, nothing that verified): say so on a record of its own. One that
             // was decrypted and carried no application data is no WebSocket.
-            if let Some(tls) = flow
+            let undecrypted = flow
                 .tls
                 .as_ref()
-                .filter(|t| opts.flows && !(t.records > 0 && t.decryption == Decryption::Decrypted))
-            {
+                .filter(|t| !(t.records > 0 && t.decryption == Decryption::Decrypted));
+            out.tally.encrypted += u64::from(undecrypted.is_some());
+            if let Some(tls) = undecrypted.filter(|_| opts.flows) {
                 out.records
                     .push(Record::Flow(FlowRecord::encrypted(file, flow, tls.clone())));
             }
@@ -333,9 +350,23 @@ impl StreamSink for Dissector {
             conn.pre[1].closed = true;
             conn.progress(file, opts, out);
         }
+        if matches!(conn.phase, Phase::Exchange(_) | Phase::Next(_)) {
+            conn.stop_following();
+        }
+        let t = &mut out.tally;
+        *match conn.phase {
+            Phase::Ws => &mut t.websocket,
+            Phase::Rejected => &mut t.refused,
+            Phase::Await(_) => &mut t.unanswered,
+            _ if conn.plain_http => &mut t.plain_http,
+            _ => &mut t.unrecognised,
+        } += 1;
         match conn.phase {
-            Phase::Ignored | Phase::Detect => return,
-            Phase::Await(_) => conn.state = Some(FlowState::Unanswered),
+            Phase::Ignored | Phase::Detect | Phase::Exchange(_) | Phase::Next(_) => return,
+            Phase::Await(_) => {
+                conn.state = Some(FlowState::Unanswered);
+                conn.errors.push(HandshakeProblem::Unanswered.into());
+            }
             Phase::Rejected => {}
             Phase::Ws => {
                 for d in [Direction::ClientToServer, Direction::ServerToClient] {

@@ -280,6 +280,11 @@ pub struct FlowRecord {
     /// present for HTTP/2 WebSockets.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub h2_other_streams: Option<u32>,
+    /// Statuses of the answers to the HTTP/1.1 exchanges that came before the upgrade
+    /// request on the same connection (a keep-alive page, a `401` before an
+    /// authenticated retry), oldest first; absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub earlier_statuses: Vec<u16>,
 }
 
 /// How a connection became (or did not become) WebSocket.

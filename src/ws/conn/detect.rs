@@ -46,12 +46,17 @@ impl Conn {
                     );
                     return true;
                 }
-                Http::NotWebSocket => {
+                Http::OtherRequest(req, n) if !self.forced() => {
+                    self.start_exchange(d, &req, n);
+                    return true;
+                }
+                Http::OtherRequest(..) | Http::NotWebSocket => {
                     if self.forced() {
                         self.pre(d).not_request = true;
                         self.pre(d).not_response = true;
                         continue;
                     }
+                    self.plain_http = true;
                     self.phase = Phase::Ignored;
                     self.pre = [Pre::new(), Pre::new()];
                     return true;

@@ -1,9 +1,11 @@
 //! One TCP connection as the WebSocket stage sees it: undecided (bytes held in [`Pre`]),
 //! waiting for the answer to an upgrade request, decoding WebSocket (two [`DirState`]s),
-//! rejected or ignored. How it decides is in [`upgrade`] (the HTTP/1.1 handshake) and
-//! [`detect`] (frames without a handshake); what it emits at the end is its flow record.
+//! rejected or ignored. How it decides is in [`upgrade`] (the HTTP/1.1 handshake),
+//! [`exchange`] (HTTP exchanges before the upgrade) and [`detect`] (frames without a
+//! handshake); what it emits at the end is its flow record.
 
 mod detect;
+mod exchange;
 mod pre;
 mod upgrade;
 
@@ -25,6 +27,11 @@ pub(super) enum Phase {
     Detect,
     /// Upgrade request seen in this (TCP) direction; waiting for the answer.
     Await(Direction),
+    /// An HTTP exchange that is not the upgrade, its request sent in this direction:
+    /// skipping its bodies.
+    Exchange(Direction),
+    /// An exchange ended: waiting for the next request in this direction.
+    Next(Direction),
     /// Decoding WebSocket.
     Ws,
     /// The upgrade was refused.
@@ -53,6 +60,15 @@ pub(super) struct Conn {
     pub(super) errors: Vec<Problem>,
     pub(super) dirs: Option<Box<[DirState; 2]>>,
     pub(super) closed: [bool; 2],
+    /// The exchange being followed in [`Phase::Exchange`].
+    exchange: Option<exchange::Exchange>,
+    /// Statuses of the answers to the exchanges followed (at most
+    /// [`exchange::MAX_EXCHANGES`]).
+    pub(super) statuses: Vec<u16>,
+    /// How many of `statuses` came before the upgrade request the record describes.
+    pub(super) before: usize,
+    /// HTTP that is not an upgrade was seen (for [`crate::ws::tally`]).
+    pub(super) plain_http: bool,
 }
 
 impl Conn {
@@ -81,6 +97,10 @@ impl Conn {
             errors: Vec::new(),
             dirs: None,
             closed: [false; 2],
+            exchange: None,
+            statuses: Vec::new(),
+            before: 0,
+            plain_http: false,
         }
     }
 
@@ -172,6 +192,16 @@ impl Conn {
                 }
                 Phase::Await(req) => {
                     if !self.await_answer(file, opts, out, req) {
+                        return;
+                    }
+                }
+                Phase::Exchange(req) => {
+                    if !self.follow(req) {
+                        return;
+                    }
+                }
+                Phase::Next(req) => {
+                    if !self.next_request(req) {
                         return;
                     }
                 }
@@ -295,6 +325,11 @@ impl Conn {
             tls: None,
             h2_stream_id: self.info.h2.as_ref().map(|h| h.stream_id),
             h2_other_streams: None,
+            earlier_statuses: self
+                .statuses
+                .get(..self.before)
+                .unwrap_or_default()
+                .to_vec(),
         }
     }
 }

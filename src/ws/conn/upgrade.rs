@@ -3,7 +3,9 @@
 //! against the request (RFC 6455 §4.2.2, RFC 7692 §7), and switching to WebSocket or
 //! rejecting.
 
+use super::exchange::{Answer, Exchange, MAX_EXCHANGES};
 use super::{Conn, Phase, Pre};
+use crate::http::body::BodyReader;
 use crate::http::{
     self, accept_for_key, parse_request, parse_response, HandshakeProblem, Request, Response,
     Status,
@@ -18,6 +20,9 @@ pub(super) enum Http {
     Wait,
     Request(Box<Request>, usize),
     Response(Box<Response>, usize),
+    /// A complete request that is not an upgrade, and its length.
+    OtherRequest(Box<Request>, usize),
+    /// A complete response that does not accept an upgrade.
     NotWebSocket,
     Unrecognised,
 }
@@ -45,7 +50,7 @@ impl Conn {
                     return if head.is_websocket_upgrade() {
                         Http::Request(Box::new(head), consumed)
                     } else {
-                        Http::NotWebSocket
+                        Http::OtherRequest(Box::new(head), consumed)
                     };
                 }
                 Err(_) => p.not_request = true,
@@ -120,8 +125,7 @@ impl Conn {
                             .push(HandshakeProblem::NotWebSocketUpgrade.into());
                     }
                     self.answer_seen = true;
-                    self.response = Some(head);
-                    self.reject();
+                    self.refused(req, head);
                 }
                 true
             }
@@ -133,6 +137,39 @@ impl Conn {
         }
     }
 
+    /// The upgrade request sent in direction `req` was answered `resp`, not 101: the
+    /// connection is rejected, unless a retry may follow on it (the answer's body has a
+    /// known end and fewer than [`MAX_EXCHANGES`] answers were followed), whose
+    /// exchange is then followed (see [`super::exchange`]).
+    fn refused(&mut self, req: Direction, resp: Response) {
+        let head = self
+            .request
+            .as_ref()
+            .is_some_and(|r| r.method.eq_ignore_ascii_case("HEAD"));
+        let bodies = (
+            self.request.as_ref().map(|r| BodyReader::new(r.framing())),
+            BodyReader::new(resp.framing(head)),
+        );
+        let status = resp.status;
+        self.response = Some(resp);
+        match bodies {
+            (Some(Some(request_body)), Some(answer))
+                if status != 101 && self.statuses.len() < MAX_EXCHANGES =>
+            {
+                self.state = Some(FlowState::Rejected);
+                self.statuses.push(status);
+                self.exchange = Some(Exchange {
+                    request_body,
+                    answer: Answer::Body(answer),
+                    head,
+                });
+                self.phase = Phase::Exchange(req);
+            }
+            _ => self.reject(),
+        }
+    }
+
+    /// Rejects the connection for good.
     pub(super) fn reject(&mut self) {
         self.state = Some(FlowState::Rejected);
         self.phase = Phase::Rejected;

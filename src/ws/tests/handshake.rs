@@ -193,3 +193,28 @@ fn bad_accept_key() {
     assert!(r.flows[0].errors[0].to_string().contains("does not match"));
     assert_eq!(r.problems, 1);
 }
+
+#[test]
+fn unanswered_upgrade_is_a_handshake_problem() {
+    let cut_answer = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n".to_vec();
+    for answer in [
+        vec![],
+        b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(),
+        cut_answer,
+    ] {
+        let r = run(&[
+            Ev::Data(C2S, request(None)),
+            Ev::Data(S2C, answer.clone()),
+            Ev::Close(C2S),
+            Ev::Close(S2C),
+        ]);
+        let f = &r.flows[0];
+        assert_eq!(f.state, FlowState::Unanswered, "{answer:?}");
+        assert_eq!(
+            f.errors,
+            vec![Problem::Handshake(HandshakeProblem::Unanswered)]
+        );
+        assert_eq!(r.problems, 1);
+        assert_eq!(f.errors[0].kind(), crate::ws::problem::Kind::Handshake);
+    }
+}

@@ -3,6 +3,7 @@
 //! beside them.
 
 mod deflate;
+mod exchanges;
 mod gaps;
 mod garbage;
 mod handshake;
