@@ -211,3 +211,40 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
     assert_eq!(tcp[1]["roles_known"], true);
     assert_eq!(tcp[1]["state"], "closed");
 }
+
+#[test]
+fn a_conflict_inside_a_message_in_progress_is_said_on_that_message() {
+    // A fragmented message: its first fragment delivered, then a differing copy of that
+    // fragment, then the final fragment. The message decodes from the first copy and
+    // says that another existed.
+    let tmp = tempfile::tempdir().unwrap();
+    let path = capture(tmp.path(), "conflict-in-message.pcap", |p, c| {
+        let first = {
+            let mut f = vec![0x01, 0x80 | 16, 0, 0, 0, 0];
+            f.extend_from_slice(b"transfer 100 to ");
+            f
+        };
+        let seq = c.cseq;
+        c.send(p, true, &first);
+        let mut forged = first.clone();
+        forged[6..22].copy_from_slice(b"transfer 999 to ");
+        p.packet(&tcp_packet(c.c, c.s, seq, c.sseq, ACK | PSH, &forged));
+        let mut last = vec![0x80, 0x80 | 5, 0, 0, 0, 0];
+        last.extend_from_slice(b"alice");
+        c.send(p, true, &last);
+        c.send(p, true, &client_text("after"));
+        c.close(p);
+    });
+    let (records, _) = run(&[], &path);
+    let msgs: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r["record"] == "message")
+        .collect();
+    assert_eq!(msgs.len(), 2, "{msgs:?}");
+    assert_eq!(msgs[0]["text"], "transfer 100 to alice");
+    assert_eq!(
+        msgs[0]["errors"],
+        serde_json::json!(["a retransmission of 22 of its bytes differed from the copy decoded"])
+    );
+    assert_eq!(msgs[1]["errors"], serde_json::json!([]));
+}

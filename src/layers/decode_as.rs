@@ -79,4 +79,15 @@ impl<S: StreamSink> StreamSink for DecodeAs<S> {
         let f = self.seen(flow);
         self.inner.end(&f)
     }
+
+    fn conflict(
+        &mut self,
+        flow: &FlowInfo,
+        dir: Direction,
+        range: std::ops::Range<u64>,
+        at: Provenance,
+    ) {
+        let f = self.seen(flow);
+        self.inner.conflict(&f, dir, range, at)
+    }
 }

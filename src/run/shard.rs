@@ -65,6 +65,13 @@ enum Event {
     },
     /// The flow as the layers below the workers end it (with what TLS learned).
     End(Box<FlowInfo>),
+    /// A retransmission differed from delivered bytes.
+    Conflict {
+        flow: u64,
+        dir: Direction,
+        range: Range<u64>,
+        at: Provenance,
+    },
     /// A warning of the layers the reader runs (TLS), in its place among the events.
     Warn(ws::Warning),
 }
@@ -190,6 +197,17 @@ impl StreamSink for Router {
     fn end(&mut self, flow: &FlowInfo) {
         self.push(flow.id, Event::End(Box::new(flow.clone())));
     }
+    fn conflict(&mut self, flow: &FlowInfo, dir: Direction, range: Range<u64>, at: Provenance) {
+        self.push(
+            flow.id,
+            Event::Conflict {
+                flow: flow.id,
+                dir,
+                range,
+                at,
+            },
+        );
+    }
 }
 
 /// Renders one record as a JSON line, exactly as [`crate::view::View::write_record`]
@@ -265,6 +283,16 @@ fn work(
                     }
                 }
                 Event::Warn(w) => items.push_back((seq, Item::Warning(w))),
+                Event::Conflict {
+                    flow,
+                    dir,
+                    range,
+                    at,
+                } => {
+                    if let Some(info) = flows.get(&flow) {
+                        d.conflict(info, dir, range, at);
+                    }
+                }
             }
             items.extend(d.drain_warnings().map(|w| (seq, Item::Warning(w))));
             let top = d.top_mut();

@@ -171,6 +171,9 @@ impl Half {
                 self.stats.conflicting_bytes += n;
                 self.stats.conflicts += 1;
                 self.conflict = Some(Conflict::Delivered(n));
+                let from = off.max(0) as u64;
+                let to = end.min(next).max(0) as u64;
+                sink.conflict(info, dir, from..to, at);
             }
         }
         if end <= next {

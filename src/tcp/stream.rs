@@ -276,6 +276,17 @@ pub trait StreamSink {
     fn close(&mut self, flow: &FlowInfo, dir: Direction, kind: CloseKind, at: Provenance);
     /// No more events will come for this flow.
     fn end(&mut self, flow: &FlowInfo);
+    /// A retransmission differed from the bytes `range` (stream offsets) of direction
+    /// `dir` already delivered; the first copy stands. A sink that decoded those bytes
+    /// can say so on what it made of them. Ignored by default.
+    fn conflict(
+        &mut self,
+        _flow: &FlowInfo,
+        _dir: Direction,
+        _range: std::ops::Range<u64>,
+        _at: Provenance,
+    ) {
+    }
 }
 
 /// An optional sink: `None` ignores every event.
@@ -305,6 +316,17 @@ impl<S: StreamSink> StreamSink for Option<S> {
             s.end(flow)
         }
     }
+    fn conflict(
+        &mut self,
+        flow: &FlowInfo,
+        dir: Direction,
+        range: std::ops::Range<u64>,
+        at: Provenance,
+    ) {
+        if let Some(s) = self {
+            s.conflict(flow, dir, range, at)
+        }
+    }
 }
 
 /// Two sinks fed the same events, the first first: one TCP stream read two ways (the
@@ -329,5 +351,15 @@ impl<A: StreamSink, B: StreamSink> StreamSink for (A, B) {
     fn end(&mut self, flow: &FlowInfo) {
         self.0.end(flow);
         self.1.end(flow)
+    }
+    fn conflict(
+        &mut self,
+        flow: &FlowInfo,
+        dir: Direction,
+        range: std::ops::Range<u64>,
+        at: Provenance,
+    ) {
+        self.0.conflict(flow, dir, range.clone(), at);
+        self.1.conflict(flow, dir, range, at)
     }
 }

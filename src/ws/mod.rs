@@ -320,6 +320,21 @@ impl StreamSink for Dissector {
         }
     }
 
+    fn conflict(
+        &mut self,
+        flow: &FlowInfo,
+        dir: Direction,
+        range: std::ops::Range<u64>,
+        at: Provenance,
+    ) {
+        let Some((file, opts, out, conn)) = self.parts(flow, false, at) else {
+            return;
+        };
+        if conn.phase == Phase::Ws {
+            conn.run(file, opts, out, dir, |ds, _, _| ds.conflict(range));
+        }
+    }
+
     fn end(&mut self, flow: &FlowInfo) {
         let Dissector {
             file,

@@ -208,6 +208,10 @@ pub enum Problem {
     /// A continuation frame after a gap ate its message's start.
     #[error("continuation frame whose message start was lost")]
     StartLost,
+    /// A retransmission of bytes of this message differed from the first copy, which is
+    /// what was decoded (counted by `--strict` on the TCP connection, noted here).
+    #[error("a retransmission of {0} of its bytes differed from the copy decoded")]
+    ConflictingRetransmission(u64),
     /// The first frame (which says whether a message is compressed) is missing.
     #[error("cannot tell whether the message is compressed: its first frame is missing")]
     CompressionUnknown,
@@ -283,7 +287,7 @@ impl Problem {
             | CompressionUnknown
             | Inflate { .. }
             | StreamEnded(_) => Kind::Undecodable,
-            DeflateTrailing(_) => Kind::Notice,
+            DeflateTrailing(_) | ConflictingRetransmission(_) => Kind::Notice,
             Gap(_) | PayloadLost(_) => Kind::Gap,
             Skipped(_) => Kind::Resync,
             TruncatedAtMax { .. } | TruncatedAtBudget { .. } => Kind::Truncated,
@@ -315,6 +319,7 @@ impl Problem {
             InvalidUtf8CloseReason => "invalid UTF-8 in close reason",
             MessageUnfinished => "message never finished",
             StartLost => "message start lost",
+            ConflictingRetransmission(_) => "conflicting retransmission",
             CompressionUnknown => "compression unknown",
             Inflate { .. } => "inflate failed",
             DeflateTrailing(_) => "bytes after the final DEFLATE block",

@@ -353,6 +353,20 @@ impl<S: StreamSink> StreamSink for Tls<S> {
             _ => self.inner.end(flow),
         }
     }
+
+    /// Passed on for connections this layer does not transform: the offsets are those of
+    /// the bytes the layer above sees only then.
+    fn conflict(
+        &mut self,
+        flow: &FlowInfo,
+        dir: Direction,
+        range: std::ops::Range<u64>,
+        at: Provenance,
+    ) {
+        if matches!(self.flows.get(&flow.id), Some(Flow::Pass) | None) {
+            self.inner.conflict(flow, dir, range, at)
+        }
+    }
 }
 
 /// Counts one finished TLS connection.

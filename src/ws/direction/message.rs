@@ -19,6 +19,8 @@ pub(super) struct Msg {
     pub(super) compressed: bool,
     /// Payload goes through the inflater.
     pub(super) inflate: bool,
+    /// Stream offset of its first frame's header.
+    pub(super) start: u64,
     pub(super) frames: u64,
     pub(super) wire: u64,
     pub(super) first_packet: u64,

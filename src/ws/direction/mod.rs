@@ -352,10 +352,12 @@ impl DirState {
         let cap = cx.opts.max_message_size;
         let budget = out.budget.clone();
         let first_packet = self.hdr_start.first;
+        let start = self.hdr_offset;
         let new_msg = |opcode, compressed, inflate| Msg {
             opcode,
             compressed,
             inflate,
+            start,
             frames: 0,
             wire: 0,
             first_packet,
@@ -568,6 +570,22 @@ impl DirState {
     }
 
     /// The direction ended: finish resynchronisation and emit what is in progress.
+    /// A retransmission differed from the delivered bytes `range` (stream offsets): said
+    /// on the message they belong to when it is still being assembled (one already
+    /// emitted cannot be changed: the TCP stage's warning names the packet).
+    pub fn conflict(&mut self, range: std::ops::Range<u64>) {
+        let n = range.end.saturating_sub(range.start);
+        for m in [self.msg.as_mut(), self.ctrl.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            if m.start <= range.start {
+                m.errors.push(Problem::ConflictingRetransmission(n));
+                return;
+            }
+        }
+    }
+
     pub fn close(&mut self, cx: &Ctx, out: &mut Out) {
         self.resolve_sync_at_end(cx, out);
         self.flush_incomplete(cx, out);
