@@ -32,7 +32,7 @@ pub struct Extension {
 
 /// Parses one extension element (`name; p1; p2=v; p3="v"`).
 pub fn parse_extension(element: &str) -> Extension {
-    let mut parts = split_params(element).into_iter();
+    let mut parts = super::split_quoted(element, ';').into_iter();
     let name = parts.next().unwrap_or_default();
     let params = parts
         .map(|p| match p.split_once('=') {
@@ -41,39 +41,6 @@ pub fn parse_extension(element: &str) -> Extension {
         })
         .collect();
     Extension { name, params }
-}
-
-/// Splits an extension element on semicolons outside quoted strings (a quoted-pair
-/// such as `\"` stays inside its string).
-fn split_params(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut escaped = false;
-    for c in s.chars() {
-        if escaped {
-            escaped = false;
-            cur.push(c);
-            continue;
-        }
-        match c {
-            '\\' if quoted => {
-                escaped = true;
-                cur.push(c);
-            }
-            '"' => {
-                quoted = !quoted;
-                cur.push(c);
-            }
-            ';' if !quoted => {
-                out.push(cur.trim().to_string());
-                cur.clear();
-            }
-            _ => cur.push(c),
-        }
-    }
-    out.push(cur.trim().to_string());
-    out
 }
 
 /// The value of a parameter: a quoted string loses its quotes and each quoted-pair

@@ -208,6 +208,15 @@ fn value(v: &[u8]) -> String {
 
 /// Splits a header value on commas outside double quotes, trimming and dropping empties.
 pub fn split_list(v: &str) -> Vec<String> {
+    split_quoted(v, ',')
+        .into_iter()
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// Splits `v` on `sep` outside quoted strings (a quoted-pair such as `\"` stays inside
+/// its string), each piece trimmed, empty ones kept.
+pub(crate) fn split_quoted(v: &str, sep: char) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;
@@ -227,20 +236,14 @@ pub fn split_list(v: &str) -> Vec<String> {
                 quoted = !quoted;
                 cur.push(c);
             }
-            ',' if !quoted => {
-                let t = cur.trim();
-                if !t.is_empty() {
-                    out.push(t.to_string());
-                }
+            c if c == sep && !quoted => {
+                out.push(cur.trim().to_string());
                 cur.clear();
             }
             _ => cur.push(c),
         }
     }
-    let t = cur.trim();
-    if !t.is_empty() {
-        out.push(t.to_string());
-    }
+    out.push(cur.trim().to_string());
     out
 }
 
