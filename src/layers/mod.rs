@@ -35,9 +35,9 @@ pub use decode_as::DecodeAs;
 pub use h2::H2;
 pub use tls::Tls;
 
-use crate::tcp::stream::StreamSink;
 #[cfg(doc)]
-use crate::tcp::stream::{FlowInfo, Provenance};
+use crate::tcp::stream::FlowInfo;
+use crate::tcp::stream::{Direction, Provenance, StreamSink};
 
 /// Which layers a run stacks, and how they are set.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -98,6 +98,19 @@ impl<S: StreamSink> Plain<S> {
     pub fn top_mut(&mut self) -> &mut S {
         self.inner_mut().inner_mut()
     }
+}
+
+/// Chunks a layer holds, with the packets that carried them, while it cannot yet tell
+/// whether a connection is its own (replayed in order once it can).
+type Held = Vec<(Direction, Vec<u8>, Provenance)>;
+
+/// The first `max` bytes direction `dir` sent among the `held` chunks, in order.
+fn held_bytes(held: &Held, dir: Direction, max: usize) -> Vec<u8> {
+    held.iter()
+        .filter(|(d, _, _)| *d == dir)
+        .flat_map(|(_, b, _)| b.iter().copied())
+        .take(max)
+        .collect()
 }
 
 /// A sink that passes byte streams on to another sink.

@@ -25,7 +25,7 @@ mod tests;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::Layer;
+use super::{held_bytes, Held, Layer};
 use crate::tcp::stream::{CloseKind, Direction, FlowInfo, H2Stream, Provenance, StreamSink};
 use crate::tcp::Warning;
 pub use conn::{Conn, Note, Up, MAX_HEADER_BLOCK, MAX_HEADER_LIST, MAX_STREAMS, MAX_TABLE};
@@ -39,7 +39,7 @@ const MAX_UNDECIDED: usize = 64 << 10;
 #[derive(Debug)]
 enum Flow {
     /// Not known yet: what came so far.
-    Undecided(Vec<(Direction, Vec<u8>, Provenance)>),
+    Undecided(Held),
     /// Not HTTP/2: events pass through.
     Pass,
     /// HTTP/2.
@@ -84,12 +84,7 @@ impl<S: StreamSink> H2<S> {
         let Some(Flow::Undecided(held)) = self.flows.get(&flow.id) else {
             return;
         };
-        let client: Vec<u8> = held
-            .iter()
-            .filter(|(d, _, _)| *d == Direction::ClientToServer)
-            .flat_map(|(_, b, _)| b.iter().copied())
-            .take(PREFACE.len())
-            .collect();
+        let client = held_bytes(held, Direction::ClientToServer, PREFACE.len());
         let total: usize = held.iter().map(|(_, b, _)| b.len()).sum();
         let n = client.len();
         let h2 = |conn| {
@@ -148,13 +143,8 @@ enum Upgrade {
 
 /// Looks for `Upgrade: h2c` in the client's request and a 101 in the server's answer
 /// (RFC 7540 §3.2), in the bytes held.
-fn upgrade(held: &[(Direction, Vec<u8>, Provenance)]) -> Upgrade {
-    let side = |d: Direction| -> Vec<u8> {
-        held.iter()
-            .filter(|(x, _, _)| *x == d)
-            .flat_map(|(_, b, _)| b.iter().copied())
-            .collect()
-    };
+fn upgrade(held: &Held) -> Upgrade {
+    let side = |d| held_bytes(held, d, usize::MAX);
     let c = side(Direction::ClientToServer);
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut req = httparse::Request::new(&mut headers);

@@ -24,7 +24,7 @@ mod session;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::Layer;
+use super::{held_bytes, Held, Layer};
 use crate::tcp::stream::{CloseKind, Decryption, Direction, FlowInfo, Provenance, StreamSink};
 use crate::tcp::Warning;
 use crate::util::time::Timestamp;
@@ -121,7 +121,7 @@ fn plural(n: u64) -> &'static str {
 #[derive(Debug)]
 enum Flow {
     /// Too few bytes yet to tell: what came so far, held.
-    Undecided(Vec<(Direction, Vec<u8>, Provenance)>),
+    Undecided(Held),
     /// Not TLS: events pass through.
     Pass,
     /// TLS.
@@ -212,12 +212,7 @@ impl<S: StreamSink> Tls<S> {
             }
             return;
         };
-        let first: Vec<u8> = held
-            .iter()
-            .filter(|(d, _, _)| *d == dir)
-            .flat_map(|(_, b, _)| b.iter().copied())
-            .take(SNIFF)
-            .collect();
+        let first = held_bytes(held, dir, SNIFF);
         let Some(decided) = self.decide(flow, dir, &first, done) else {
             return;
         };
