@@ -1,6 +1,6 @@
-//! Several files at once (`--format jsonl` decodes them in parallel): the output must be
-//! the concatenation of single-file runs, in the order the files were given, and the
-//! exit status what the worst file calls for.
+//! Several files decoded each on its own (`--each-file --format jsonl` decodes them in
+//! parallel): the output must be the concatenation of single-file runs, in the order
+//! the files were given, and the exit status what the worst file calls for.
 
 mod common;
 
@@ -46,7 +46,7 @@ fn many_files_equal_concatenated_single_runs() {
         assert_ne!(code, Some(2), "{f}");
         expected.extend(o);
     }
-    let mut args = vec!["--format", "jsonl", "-q"];
+    let mut args = vec!["--each-file", "--format", "jsonl", "-q"];
     args.extend(files.iter().map(String::as_str));
     let (got, code) = run(&args);
     assert_eq!(code, Some(0));

@@ -64,6 +64,7 @@ pub fn run(input: &Input) {
         },
         tls: None,
         h2: None,
+        packets: [0; 2],
     };
     let mut d = Dissector::new("fuzz.pcap".into(), opts);
     let mut packet = 0u64;

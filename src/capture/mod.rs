@@ -14,6 +14,7 @@ pub mod linktype;
 pub mod packet;
 mod pcap;
 mod pcapng;
+pub mod set;
 
 use crate::util::time::Timestamp;
 use std::io::{self, Read};
@@ -119,14 +120,23 @@ pub struct CaptureReader<R: Read> {
     format: Format,
     /// TLS key logs from Decryption Secrets Blocks not yet handed out with a packet.
     secrets: Vec<Vec<u8>>,
+    /// The next packet, read by [`CaptureReader::peek`] and not yet handed out.
+    pending: Option<Loc>,
 }
 
 impl<R: Read> CaptureReader<R> {
     /// Reads the file header and detects the format from the magic number.
     pub fn new(src: R) -> Result<Self, CaptureError> {
+        Self::with_buffer(src, READ_CHUNK)
+    }
+
+    /// As [`CaptureReader::new`], first reading `chunk` bytes at a time (the buffer
+    /// still grows to hold a larger record): a small chunk makes looking at the start of
+    /// many files cheap.
+    pub fn with_buffer(src: R, chunk: usize) -> Result<Self, CaptureError> {
         let mut r = CaptureReader {
             src,
-            buf: vec![0; READ_CHUNK],
+            buf: vec![0; chunk.max(64)],
             start: 0,
             end: 0,
             file_offset: 0,
@@ -137,6 +147,7 @@ impl<R: Read> CaptureReader<R> {
             packets: 0,
             format: Format::PcapNg,
             secrets: Vec::new(),
+            pending: None,
         };
         r.fill(24)?;
         let head = &r.buf[r.start..r.end];
@@ -177,6 +188,12 @@ impl<R: Read> CaptureReader<R> {
     /// The detected container format.
     pub fn format(&self) -> Format {
         self.format
+    }
+
+    /// The TLS key logs of Decryption Secrets Blocks read and not yet handed out with a
+    /// packet (after [`CaptureReader::peek`]: those before the next packet).
+    pub fn pending_secrets(&self) -> &[Vec<u8>] {
+        &self.secrets
     }
 
     /// Number of packets returned so far.
@@ -230,6 +247,39 @@ impl<R: Read> CaptureReader<R> {
     /// `Corrupt { resumed: true }` record was skipped and reading goes on; any other
     /// error ends the file (the next call returns `Ok(None)`).
     pub fn next_packet(&mut self) -> Result<Option<RawPacket<'_>>, CaptureError> {
+        let loc = match self.pending.take() {
+            Some(loc) => loc,
+            None => match self.read_next()? {
+                Some(loc) => loc,
+                None => return Ok(None),
+            },
+        };
+        self.packets += 1;
+        Ok(Some(RawPacket {
+            number: self.packets,
+            ts: loc.ts,
+            linktype: loc.linktype,
+            interface: loc.interface,
+            data: &self.buf[loc.data_start..loc.data_end],
+            orig_len: loc.orig_len,
+            secrets: std::mem::take(&mut self.secrets),
+        }))
+    }
+
+    /// The capture time of the packet [`CaptureReader::next_packet`] returns next,
+    /// reading it (but not handing it out) if need be; `Ok(None)` at the end. Errors
+    /// are those of `next_packet`, and so is what to do after one. Reading the next
+    /// packet reuses the buffer, so peek only once the previous packet is done with.
+    pub fn peek(&mut self) -> Result<Option<Timestamp>, CaptureError> {
+        if self.pending.is_none() {
+            self.pending = self.read_next()?;
+        }
+        Ok(self.pending.as_ref().map(|l| l.ts))
+    }
+
+    /// Reads the next packet record into the buffer, ending the file on `Ok(None)` and
+    /// on any error but a skipped corrupt record.
+    fn read_next(&mut self) -> Result<Option<Loc>, CaptureError> {
         if self.done {
             return Ok(None);
         }
@@ -242,29 +292,11 @@ impl<R: Read> CaptureReader<R> {
             State::PcapNg { .. } => self.next_pcapng(),
         };
         match res {
-            Ok(Some(loc)) => {
-                self.packets += 1;
-                Ok(Some(RawPacket {
-                    number: self.packets,
-                    ts: loc.ts,
-                    linktype: loc.linktype,
-                    interface: loc.interface,
-                    data: &self.buf[loc.data_start..loc.data_end],
-                    orig_len: loc.orig_len,
-                    secrets: std::mem::take(&mut self.secrets),
-                }))
-            }
-            Ok(None) => {
-                self.done = true;
-                Ok(None)
-            }
-            Err(e) => {
-                if !matches!(e, CaptureError::Corrupt { resumed: true, .. }) {
-                    self.done = true;
-                }
-                Err(e)
-            }
+            Ok(None) => self.done = true,
+            Err(CaptureError::Corrupt { resumed: true, .. }) | Ok(Some(_)) => {}
+            Err(_) => self.done = true,
         }
+        res
     }
 
     fn truncated(&self, need: usize) -> CaptureError {
@@ -291,6 +323,7 @@ impl<R: Read> CaptureReader<R> {
 }
 
 /// Where a packet lies in the buffer, found before the borrow is handed out.
+#[derive(Clone, Copy, Debug)]
 struct Loc {
     ts: Timestamp,
     linktype: u32,

@@ -68,9 +68,17 @@ pub enum Command {
 
 #[derive(Args, Debug, Clone)]
 pub struct Common {
-    /// Capture files (pcap or pcapng, detected by content); `-` reads standard input.
+    /// Capture files (pcap or pcapng, detected by content), or directories of them; `-`
+    /// reads standard input. Several files are one capture, read in timestamp order.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Decode every file as a capture of its own (in parallel where the output allows),
+    /// instead of all files as one capture.
+    #[arg(long)]
+    pub each_file: bool,
+    /// Read the capture files in the subdirectories of directory arguments too.
+    #[arg(long, short = 'r')]
+    pub recursive: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Table)]
     pub format: FormatArg,

@@ -24,6 +24,10 @@ impl Common {
             strict: self.strict,
             quiet: self.quiet,
             stderr_is_terminal: io::stderr().is_terminal(),
+            grouping: run::Grouping {
+                each_file: self.each_file,
+                recursive: self.recursive,
+            },
         }
     }
 

@@ -23,6 +23,7 @@ fn flow(port: u16) -> FlowInfo {
         carries: Carries::Unknown,
         tls: None,
         h2: None,
+        packets: [0; 2],
     }
 }
 

@@ -6,6 +6,7 @@
 //! collect them; only the views' runs print, through one [`Console`], so every line has
 //! the same shape (`wsdissect: FILE: packet N: what`) whichever path produced it.
 
+use crate::capture::set::FileSet;
 use crate::run::progress::Progress;
 use std::collections::HashMap;
 use std::fmt;
@@ -50,19 +51,23 @@ impl WarnLimiter {
         v
     }
 
-    /// The warning `message` about `packet` of `file` as a diagnostic, when it is to be
-    /// printed (see [`WarnLimiter::admit`]).
+    /// The warning `message` about packet `packet` (an id, see
+    /// [`crate::capture::set`]) of the capture made of `files` as a diagnostic, when it
+    /// is to be printed (see [`WarnLimiter::admit`]).
     pub fn pass(
         &mut self,
-        file: &str,
+        files: &FileSet,
         packet: u64,
         kind: &'static str,
         message: String,
     ) -> Option<Diagnostic> {
-        self.admit(kind, &message).then(|| Diagnostic {
-            file: file.to_string(),
-            packet: Some(packet),
-            message,
+        self.admit(kind, &message).then(|| {
+            let (file, number) = files.locate(packet);
+            Diagnostic {
+                file: file.to_string(),
+                packet: Some(number),
+                message,
+            }
         })
     }
 
@@ -147,7 +152,12 @@ mod tests {
     fn limiter_counts_by_kind() {
         let mut l = WarnLimiter::default();
         for i in 0..WARNINGS_PER_KIND + 3 {
-            let d = l.pass("f.pcap", i, "bad", format!("flow {i}: bad"));
+            let d = l.pass(
+                &FileSet::single("f.pcap"),
+                i,
+                "bad",
+                format!("flow {i}: bad"),
+            );
             assert_eq!(d.is_some(), i < WARNINGS_PER_KIND, "{i}");
         }
         assert!(l.admit("other", "flow 1: bad"));

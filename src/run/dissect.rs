@@ -6,11 +6,12 @@
 //! through [`dissect`]; [`dissect_jsonl`] is the same with the records written as JSON
 //! Lines, the job each core runs on the parallel path.
 
+use crate::capture::set::{FileSet, SetReader};
 use crate::layers::tls::TlsStats;
 use crate::layers::Layer;
 use crate::run::diag::{Diagnostic, WarnLimiter};
 use crate::run::progress::Progress;
-use crate::run::stages::run_until;
+use crate::run::stages::run_set;
 use crate::run::{Decoding, RunError};
 use crate::tcp::Config;
 use crate::view::{Format, View};
@@ -22,15 +23,16 @@ use std::cell::RefCell;
 use std::convert::Infallible;
 use std::io::{self, Read};
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 /// Decodes the WebSocket traffic of one capture and hands every record to `each`, in
 /// order, until `each` returns `Break`. Diagnostics (the file's and the dissector's
 /// warnings, the first [`WARNINGS_PER_KIND`](crate::run::WARNINGS_PER_KIND) of each
 /// kind) go to `diag`; `progress`, if any, counts the packets. Returns the problems
 /// found, or the `Break` with which `each` stopped the reading (nothing is counted then).
-pub(crate) fn dissect<R: Read, B>(
-    file: &str,
-    src: R,
+pub(crate) fn dissect<B>(
+    files: &Arc<FileSet>,
+    reader: SetReader<'_>,
     config: Config,
     opts: Decoding,
     diag: &mut dyn FnMut(Diagnostic),
@@ -38,14 +40,17 @@ pub(crate) fn dissect<R: Read, B>(
     mut each: impl FnMut(Record) -> io::Result<ControlFlow<B>>,
 ) -> Result<ControlFlow<B, Problems>, RunError> {
     let keys = opts.layers.keys.clone();
-    let mut d = opts.layers.stack(Dissector::new(file.to_string(), opts.ws));
+    let file = files.label();
+    let mut d = opts
+        .layers
+        .stack(Dissector::for_set(files.clone(), opts.ws));
     let mut problems = Problems::default();
     let mut limiter = WarnLimiter::default();
     // The stages and the per-packet drain both report; they never do at the same time.
     let diag = RefCell::new(diag);
-    let read = run_until(
-        file,
-        src,
+    let read = run_set(
+        files,
+        reader,
         config,
         &keys,
         &mut d,
@@ -59,13 +64,13 @@ pub(crate) fn dissect<R: Read, B>(
             }
             let h2: Vec<_> = d.inner_mut().drain_warnings().collect();
             for w in d.drain_warnings().chain(h2) {
-                if let Some(x) = limiter.pass(file, w.packet, w.kind, w.message) {
+                if let Some(x) = limiter.pass(files, w.packet, w.kind, w.message) {
                     (diag.borrow_mut())(x);
                 }
             }
             let d = d.top_mut();
             for w in d.drain_warnings() {
-                if let Some(x) = limiter.pass(file, w.packet, w.kind, w.message) {
+                if let Some(x) = limiter.pass(files, w.packet, w.kind, w.message) {
                     (diag.borrow_mut())(x);
                 }
             }
@@ -107,9 +112,34 @@ pub struct JsonlSettings {
 /// Lines: what `wsdissect --format jsonl FILE` prints (message and frame records; flow
 /// records only with `settings.flow_records`). The dissector's warnings go to `diag` with the
 /// file's. Returns the problems found, by kind, as the command line counts them.
-pub fn dissect_jsonl<R: Read>(
+pub fn dissect_jsonl<R: Read + Send>(
     file: &str,
     src: R,
+    settings: JsonlSettings,
+    out: &mut dyn io::Write,
+    diag: &mut dyn FnMut(Diagnostic),
+) -> Result<Problems, RunError> {
+    let (files, reader) = single(file, src)?;
+    jsonl_set(&files, reader, settings, out, diag)
+}
+
+/// The one capture file `file`, read from `src`, as a set of one file; an error when
+/// `src` is not a capture.
+pub(crate) fn single<'a, R: Read + Send + 'a>(
+    file: &str,
+    src: R,
+) -> Result<(Arc<FileSet>, SetReader<'a>), RunError> {
+    let reader = SetReader::single(Box::new(src)).map_err(|source| RunError::Unusable {
+        file: file.to_string(),
+        source,
+    })?;
+    Ok((FileSet::single(file), reader))
+}
+
+/// As [`dissect_jsonl`], over a capture made of the files `files` (read by `reader`).
+pub(crate) fn jsonl_set(
+    files: &Arc<FileSet>,
+    reader: SetReader<'_>,
     settings: JsonlSettings,
     out: &mut dyn io::Write,
     diag: &mut dyn FnMut(Diagnostic),
@@ -124,7 +154,7 @@ pub fn dissect_jsonl<R: Read>(
         io::BufWriter::with_capacity(1 << 16, out),
         None,
     );
-    let read = dissect(file, src, config, decoding, diag, None, |r| {
+    let read = dissect(files, reader, config, decoding, diag, None, |r| {
         if flow_records || !matches!(r, Record::Flow(_)) {
             view.write_record(&r)?;
         }

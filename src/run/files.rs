@@ -1,27 +1,38 @@
-//! The loop over a run's inputs, written once for every view: each [`Input`] is opened
-//! (a file, or standard input) and named, handed to the view's job for one file, and
-//! its result settled the same way whatever the view and whatever the path:
+//! The loop over a run's inputs, written once for every view. The inputs (files,
+//! directories of them, standard input) are looked at first and made into captures:
+//! all of them one capture (a rotated set is read as the capture it was cut from, see
+//! [`crate::capture::set`]), or each file its own with `--each-file`. Each capture is
+//! handed to the view's job, and its result settled the same way whatever the view and
+//! whatever the path:
 //!
 //! - an input that cannot be opened, or is not a capture, is reported on standard error
 //!   (`wsdissect: FILE: why`), marks the run as having an unusable input, and the run
-//!   goes on with the next one;
-//! - the problems a file held are added to the run's;
-//! - a job that stops (`--limit` reached) ends the run: later inputs are not read;
+//!   goes on without it (a file found in a directory that is not a capture is only
+//!   counted: directories hold other files);
+//! - the problems a capture held are added to the run's;
+//! - a job that stops (`--limit` reached) ends the run: later captures are not read;
 //! - an output error ends the run and is returned.
 //!
-//! [`sequential`] runs the inputs one after the other, counting their bytes into the
+//! [`sequential`] runs the captures one after the other, counting their bytes into the
 //! progress bar; [`ordered`] runs them on several threads with the output of a
 //! sequential run (see [`run_ordered`]), and settles the results once all are done.
 
+use crate::capture::set::{FileSet, Member, SetReader, Source, MAX_FILES};
+use crate::capture::CaptureReader;
+use crate::layers::tls::Keys;
 use crate::run::diag::Console;
 use crate::run::ordered::run_ordered;
-use crate::run::progress::CountingReader;
-use crate::run::{Outcome, RunError};
+use crate::run::{Grouping, Outcome, RunError};
 use crate::ws::problem::Problems;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::ops::ControlFlow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Bytes read at a time when looking at the start of an input (a file's first packet
+/// is usually in its first few kilobytes; a larger one grows the buffer).
+const SNIFF_CHUNK: usize = 64 << 10;
 
 /// A capture to read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,54 +70,168 @@ impl Input {
     }
 }
 
-/// What a view's job made of one file: its problems, or a stop (`Break`) that leaves
-/// the rest of this file and the files after it unread.
+/// What a view's job made of one capture: its problems, or a stop (`Break`) that
+/// leaves the rest of this capture and the captures after it unread.
 pub(crate) type FileResult = Result<ControlFlow<(), Problems>, RunError>;
 
-/// Opens every file input and reads its header before any is decoded, reporting those
-/// that cannot be used (a missing file fails the run even when `--limit` stops it after
-/// the first file). Returns which inputs are usable.
-fn sniff(inputs: &[Input], console: &Console) -> Vec<bool> {
-    inputs
-        .iter()
-        .map(|input| {
-            let Input::File(path) = input else {
-                return true;
-            };
-            let r = File::open(path).map_err(|e| e.to_string()).and_then(|f| {
-                crate::capture::CaptureReader::new(f)
-                    .map(drop)
-                    .map_err(|e| e.to_string())
-            });
-            match r {
-                Ok(()) => true,
-                Err(e) => {
-                    console.error(&format_args!("{}: {e}", input.name()));
-                    false
-                }
-            }
-        })
-        .collect()
+/// One capture to decode: its files, in the order their packets are merged, and what
+/// was learned of each when the inputs were looked at.
+pub(crate) struct Capture {
+    /// The files' names, and which capture of the run this is.
+    pub(crate) files: Arc<FileSet>,
+    members: Vec<Member<'static>>,
+    inputs: Vec<Input>,
 }
 
-/// Runs `job` on each input in turn, with the input's name and a reader counting its
-/// bytes into the console's progress bar, until a job stops; removes the bar at the end.
-/// Every input is opened and sniffed first.
-pub(crate) fn sequential(
+impl Capture {
+    /// A reader of the capture's packets, counting the bytes it reads into `counter`
+    /// (see [`Progress::counter`](crate::run::progress::Progress::counter)).
+    pub(crate) fn reader(
+        self,
+        counter: impl Fn(Source<'static>) -> Source<'static> + Send + 'static,
+    ) -> SetReader<'static> {
+        let inputs = self.inputs;
+        SetReader::new(
+            self.members,
+            Box::new(move |i| {
+                let input = inputs.get(i).ok_or(io::ErrorKind::NotFound)?;
+                Ok(counter(input.open()?))
+            }),
+        )
+    }
+}
+
+/// The captures the inputs make, and whether some input could not be used (each such
+/// input is reported on the console).
+pub(crate) fn captures(
     inputs: &[Input],
+    grouping: Grouping,
+    keys: &Keys,
     console: &Console,
-    mut job: impl FnMut(&str, CountingReader<Box<dyn Read + Send>>) -> FileResult,
-) -> Result<Outcome, RunError> {
-    let mut outcome = Outcome::default();
-    let usable = sniff(inputs, console);
-    outcome.unusable = usable.contains(&false);
-    for (input, _) in inputs.iter().zip(usable).filter(|(_, ok)| *ok) {
-        let file = input.name();
-        let Some(src) = open(input, &file, console) else {
-            outcome.unusable = true;
-            continue;
+) -> (Vec<Capture>, bool) {
+    let mut unusable = false;
+    let mut found: Vec<(Input, Option<crate::util::time::Timestamp>, Member<'static>)> = Vec::new();
+    let mut not_captures = 0u64;
+    for input in inputs {
+        let listed = match input {
+            Input::File(path) if path.is_dir() => match list_dir(path, grouping.recursive) {
+                Ok(files) => files.into_iter().map(|p| (Input::File(p), true)).collect(),
+                Err(e) => {
+                    console.error(&format_args!("{}: {e}", input.name()));
+                    unusable = true;
+                    continue;
+                }
+            },
+            other => vec![(other.clone(), false)],
         };
-        let result = match job(&file, console.progress().reader(src)) {
+        for (input, in_dir) in listed {
+            match sniff(&input, keys, console) {
+                Ok(member) => found.push((input, member.first, member)),
+                Err(_) if in_dir => not_captures += 1,
+                Err(e) => {
+                    console.error(&format_args!("{}: {e}", input.name()));
+                    unusable = true;
+                }
+            }
+        }
+    }
+    if not_captures > 0 {
+        console.note(&format_args!(
+            "skipped {not_captures} files in directories that are not captures"
+        ));
+    }
+    let mut caps = Vec::new();
+    if grouping.each_file {
+        for (i, (input, _, member)) in found.into_iter().enumerate() {
+            caps.push(Capture {
+                files: FileSet::new(i as u32, vec![input.name()]),
+                members: vec![member],
+                inputs: vec![input],
+            });
+        }
+    } else if !found.is_empty() {
+        if found.len() > MAX_FILES {
+            console.error(&format_args!(
+                "{} files make one capture; at most {MAX_FILES} can (use --each-file)",
+                found.len()
+            ));
+            found.truncate(MAX_FILES);
+            unusable = true;
+        }
+        // Earliest first packet first; files with none first of all (their problems
+        // are told before anything else); ties in the order given.
+        found.sort_by_key(|(_, first, _)| *first);
+        let names = found.iter().map(|(i, _, _)| i.name()).collect();
+        let (inputs, members) = found.into_iter().map(|(i, _, m)| (i, m)).unzip();
+        caps.push(Capture {
+            files: FileSet::new(0, names),
+            members,
+            inputs,
+        });
+    }
+    (caps, unusable)
+}
+
+/// The files of directory `dir` in name order (hidden ones left out), with those of
+/// its subdirectories when `recursive`.
+fn list_dir(dir: &Path, recursive: bool) -> io::Result<Vec<PathBuf>> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    let mut out = Vec::new();
+    for p in entries {
+        if p.is_dir() {
+            if recursive {
+                // An unreadable subdirectory is skipped, like a file that is no capture.
+                out.extend(list_dir(&p, true).unwrap_or_default());
+            }
+        } else if p.is_file() {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// Opens `input` and reads its header and the time of its first packet. Standard input
+/// keeps its reader (it cannot be opened again); a file is opened again when read.
+///
+/// The TLS secrets of pcapng Decryption Secrets Blocks before the first packet go to
+/// `keys` now: such a block may serve connections of any file of the capture (a key log
+/// embedded in one file of a set, or given as a file of its own).
+fn sniff(input: &Input, keys: &Keys, console: &Console) -> Result<Member<'static>, String> {
+    let src = input.open().map_err(|e| e.to_string())?;
+    let src: Source<'static> = match input {
+        Input::Stdin => console.progress().counter()(src),
+        Input::File(_) => src,
+    };
+    let mut reader = CaptureReader::with_buffer(src, SNIFF_CHUNK).map_err(|e| e.to_string())?;
+    let first = reader.peek().ok().flatten();
+    for text in reader.pending_secrets() {
+        keys.add_text(text);
+    }
+    Ok(Member {
+        first,
+        reader: matches!(input, Input::Stdin).then_some(reader),
+    })
+}
+
+/// Runs `job` on each capture in turn until a job stops; removes the progress bar at
+/// the end. `unusable`: some input was already found unusable.
+pub(crate) fn sequential(
+    caps: Vec<Capture>,
+    unusable: bool,
+    console: &Console,
+    mut job: impl FnMut(Capture) -> FileResult,
+) -> Result<Outcome, RunError> {
+    let mut outcome = Outcome {
+        unusable,
+        ..Outcome::default()
+    };
+    for cap in caps {
+        let result = match job(cap) {
             Ok(ControlFlow::Break(())) => break,
             Ok(ControlFlow::Continue(problems)) => Ok(problems),
             Err(e) => Err(e),
@@ -117,49 +242,30 @@ pub(crate) fn sequential(
     Ok(outcome)
 }
 
-/// Runs `job` on every input on up to `threads` threads, its output written to `out`
-/// in input order; the results are settled in input order once every job is done. Every
-/// input is opened and sniffed first.
+/// Runs `job` on every capture on up to `threads` threads, its output written to `out`
+/// in capture order; the results are settled in that order once every job is done.
 pub(crate) fn ordered(
-    inputs: &[Input],
+    caps: Vec<Capture>,
+    unusable: bool,
     threads: usize,
     out: &mut dyn Write,
     console: &Console,
-    job: impl Fn(&str, Box<dyn Read + Send>, &mut dyn Write) -> Result<Problems, RunError> + Sync,
+    job: impl Fn(Capture, &mut dyn Write) -> Result<Problems, RunError> + Sync,
 ) -> Result<Outcome, RunError> {
-    let usable = sniff(inputs, console);
-    let inputs: Vec<Input> = inputs
-        .iter()
-        .zip(&usable)
-        .filter(|(_, ok)| **ok)
-        .map(|(i, _)| i.clone())
-        .collect();
-    let results = run_ordered(&inputs, threads, out, |input, w| {
-        let file = input.name();
-        open(input, &file, console).map(|src| job(&file, src, w))
+    let slots: Vec<Mutex<Option<Capture>>> =
+        caps.into_iter().map(|c| Mutex::new(Some(c))).collect();
+    let results = run_ordered(&slots, threads, out, |slot, w| {
+        let cap = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        cap.map(|c| job(c, w))
     })?;
     let mut outcome = Outcome {
-        unusable: usable.contains(&false),
+        unusable,
         ..Outcome::default()
     };
-    for r in results {
-        match r {
-            Some(r) => settle(r, &mut outcome, console)?,
-            None => outcome.unusable = true,
-        }
+    for r in results.into_iter().flatten() {
+        settle(r, &mut outcome, console)?;
     }
     Ok(outcome)
-}
-
-/// Opens `input`, or reports why it cannot be.
-fn open(input: &Input, file: &str, console: &Console) -> Option<Box<dyn Read + Send>> {
-    match input.open() {
-        Ok(src) => Some(src),
-        Err(e) => {
-            console.error(&format_args!("{file}: {e}"));
-            None
-        }
-    }
 }
 
 /// Adds one file's result to the run's outcome, or returns the error that ends the run.

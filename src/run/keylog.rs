@@ -2,9 +2,7 @@
 //! memory whatever the file holds (a line longer than any key log line is skipped
 //! without being kept).
 
-use crate::capture::{CaptureReader, Format};
 use crate::layers::tls::keylog::{Keys, Line, LogStats, MAX_LINE};
-use crate::run::Input;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -97,31 +95,6 @@ pub fn read(src: impl Read, keys: &Keys) -> io::Result<LogStats> {
         stats.count(n, kind);
     }
     Ok(stats)
-}
-
-/// Adds the TLS secrets that pcapng files among `inputs` carry before their first
-/// packet (where `editcap --inject-secrets` puts them) to `keys`, so that every file of
-/// a run can use them whichever file holds them. Reading stops at each file's first
-/// packet; a file that cannot be read is left to the run to report.
-pub fn leading_secrets(inputs: &[Input], keys: &Keys) {
-    if inputs.len() < 2 {
-        return;
-    }
-    for input in inputs {
-        let Input::File(path) = input else { continue };
-        let Ok(file) = File::open(path) else { continue };
-        let Ok(mut reader) = CaptureReader::new(file) else {
-            continue;
-        };
-        if reader.format() != Format::PcapNg {
-            continue;
-        }
-        if let Ok(Some(p)) = reader.next_packet() {
-            for text in &p.secrets {
-                keys.add_text(text);
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ pub use diag::{Diagnostic, WarnLimiter, WARNINGS_PER_KIND};
 pub use dissect::{dissect_jsonl, ws_problems, JsonlSettings};
 pub use files::Input;
 pub use ordered::run_ordered;
-pub use stages::{run, run_until, FileStats};
+pub use stages::{run, run_set, run_until, FileStats};
 
 use crate::capture::CaptureError;
 use crate::layers::tls::{Keys, Tls};
@@ -106,6 +106,17 @@ pub struct Settings {
     pub quiet: bool,
     /// Standard error is a terminal: a progress bar is drawn there for large inputs.
     pub stderr_is_terminal: bool,
+    /// How the inputs make captures.
+    pub grouping: Grouping,
+}
+
+/// How a run's inputs make captures.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Grouping {
+    /// Every file is a capture of its own (else all files are one capture).
+    pub each_file: bool,
+    /// Directories are read with their subdirectories.
+    pub recursive: bool,
 }
 
 impl Settings {
@@ -152,10 +163,11 @@ pub fn messages(
 ) -> Result<Outcome, RunError> {
     // Flow records end the wait of frames whose message never came; they are not printed.
     let opts = emitting(decoding, true, decoding.ws.frames);
-    keylog::leading_secrets(inputs, &decoding.layers.keys);
     let console = settings.console(inputs);
+    let (caps, unusable) =
+        files::captures(inputs, settings.grouping, &decoding.layers.keys, &console);
     if parallel(settings, &opts, &console) {
-        return parallel_jsonl(settings, &opts, false, inputs, &console, &mut out);
+        return parallel_jsonl(settings, &opts, false, caps, unusable, &console, &mut out);
     }
     let mut view = settings.view(out);
     let mut sel = Selector::new(settings.filter.clone()).hide_flows();
@@ -163,7 +175,7 @@ pub fn messages(
         Record::Flow(_) => Ok(()),
         r => view.write_record(&r),
     };
-    let outcome = each_record(settings, &opts, inputs, &console, |r| {
+    let outcome = each_record(settings, &opts, caps, unusable, &console, |r| {
         sel.push(r, &mut print)?;
         Ok(settings.stop_if(sel.full()))
     })?;
@@ -180,14 +192,15 @@ pub fn flows(
     mut out: impl Write,
 ) -> Result<Outcome, RunError> {
     let opts = emitting(decoding, false, false);
-    keylog::leading_secrets(inputs, &decoding.layers.keys);
     let console = settings.console(inputs);
+    let (caps, unusable) =
+        files::captures(inputs, settings.grouping, &decoding.layers.keys, &console);
     if parallel(settings, &opts, &console) {
-        return parallel_jsonl(settings, &opts, true, inputs, &console, &mut out);
+        return parallel_jsonl(settings, &opts, true, caps, unusable, &console, &mut out);
     }
     let mut view = settings.view(out);
     let mut sel = Selector::new(settings.filter.clone());
-    let outcome = each_record(settings, &opts, inputs, &console, |r| {
+    let outcome = each_record(settings, &opts, caps, unusable, &console, |r| {
         sel.push(r, |r| view.write_record(&r))?;
         Ok(settings.stop_if(sel.full()))
     })?;
@@ -205,13 +218,14 @@ pub fn stats(
     out: impl Write,
 ) -> Result<Outcome, RunError> {
     let opts = emitting(decoding, true, false);
-    keylog::leading_secrets(inputs, &decoding.layers.keys);
     let console = settings.console(inputs);
+    let (caps, unusable) =
+        files::captures(inputs, settings.grouping, &decoding.layers.keys, &console);
     let f = &settings.filter;
     let mut view = settings.view(out);
     let mut agg = Aggregator::new();
     let mut rows = 0u64;
-    let outcome = each_record(settings, &opts, inputs, &console, |r| match r {
+    let outcome = each_record(settings, &opts, caps, unusable, &console, |r| match r {
         Record::Message(m) => {
             if f.message(&m) {
                 agg.message(&m);
@@ -254,15 +268,16 @@ pub fn extract(
             ),
         });
     }
-    let mut ex = Extractor::new(dir, inputs.len() > 1).map_err(|source| RunError::Create {
+    let opts = emitting(decoding, true, false);
+    let console = settings.console(inputs);
+    let (caps, unusable) =
+        files::captures(inputs, settings.grouping, &decoding.layers.keys, &console);
+    let mut ex = Extractor::new(dir, caps.len() > 1).map_err(|source| RunError::Create {
         path: dir.to_path_buf(),
         source,
     })?;
-    let opts = emitting(decoding, true, false);
-    keylog::leading_secrets(inputs, &decoding.layers.keys);
-    let console = settings.console(inputs);
     let mut taken = 0u64;
-    let outcome = each_record(settings, &opts, inputs, &console, |r| match r {
+    let outcome = each_record(settings, &opts, caps, unusable, &console, |r| match r {
         Record::Message(m) => {
             let take = f.message(&m) && f.limit.is_none_or(|l| taken < l);
             taken += u64::from(take);
@@ -270,7 +285,7 @@ pub fn extract(
             Ok(settings.stop_if(f.limit.is_some_and(|l| taken >= l)))
         }
         Record::Flow(fr) => {
-            ex.end_flow(&fr.file, fr.flow, fr.h2_stream_id);
+            ex.end_flow(fr.capture, fr.flow, fr.h2_stream_id);
             Ok(ControlFlow::Continue(()))
         }
         Record::Frame(_) => Ok(ControlFlow::Continue(())),
@@ -298,7 +313,6 @@ pub fn tcp(
     dump_dir: Option<&Path>,
     out: impl Write,
 ) -> Result<Outcome, RunError> {
-    keylog::leading_secrets(inputs, keys);
     if let Some(d) = dump_dir {
         std::fs::create_dir_all(d).map_err(|source| RunError::Create {
             path: d.to_path_buf(),
@@ -307,11 +321,14 @@ pub fn tcp(
     }
     let mut view = settings.view(out);
     let console = settings.console(inputs);
+    let (caps, unusable) = files::captures(inputs, settings.grouping, keys, &console);
     let mut sel = Selector::new(settings.filter.clone());
-    let outcome = files::sequential(inputs, &console, |file, src| {
+    let several = caps.len() > 1;
+    let outcome = files::sequential(caps, unusable, &console, |cap| {
+        let files = cap.files.clone();
         let mut dump = match dump_dir {
-            Some(d) if inputs.len() > 1 => {
-                let sub = d.join(file.replace(['/', '\\'], "_"));
+            Some(d) if several => {
+                let sub = d.join(files.label().replace(['/', '\\'], "_"));
                 std::fs::create_dir_all(&sub)?;
                 Some(sub)
             }
@@ -325,16 +342,17 @@ pub fn tcp(
             )
         });
         let mut problems = Problems::default();
-        let read = run_until(
-            file,
-            src,
+        let read = run_set(
+            &files,
+            cap.reader(console.progress().counter()),
             settings.tcp,
             keys,
             &mut dump,
             &mut |d: Diagnostic| console.diagnostic(&d),
             |_, tcp| {
                 console.progress().packet(tcp.flows_seen());
-                for s in tcp.drain_summaries() {
+                for mut s in tcp.drain_summaries() {
+                    s.locate(&files);
                     problems.add_tcp(&s, true);
                     if sel.tcp(&s) {
                         view.write(&s)?;
@@ -378,14 +396,16 @@ fn emitting(decoding: &Decoding, messages: bool, frames: bool) -> Decoding {
 fn each_record(
     settings: &Settings,
     opts: &Decoding,
-    inputs: &[Input],
+    caps: Vec<files::Capture>,
+    unusable: bool,
     console: &Console,
     mut each: impl FnMut(Record) -> io::Result<ControlFlow<()>>,
 ) -> Result<Outcome, RunError> {
-    files::sequential(inputs, console, |file, src| {
+    files::sequential(caps, unusable, console, |cap| {
+        let files = cap.files.clone();
         dissect::dissect(
-            file,
-            src,
+            &files,
+            cap.reader(console.progress().counter()),
             settings.tcp,
             opts.clone(),
             &mut |d: Diagnostic| console.diagnostic(&d),
@@ -418,22 +438,26 @@ fn parallel_jsonl(
     settings: &Settings,
     opts: &Decoding,
     flow_records: bool,
-    inputs: &[Input],
+    caps: Vec<files::Capture>,
+    unusable: bool,
     console: &Console,
     out: &mut dyn Write,
 ) -> Result<Outcome, RunError> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    files::ordered(inputs, threads, out, console, |file, src, w| {
+    let single = caps.len() == 1;
+    files::ordered(caps, unusable, threads, out, console, |cap, w| {
+        let files = cap.files.clone();
+        let reader = cap.reader(console.progress().counter());
         let mut diag = |d: Diagnostic| console.diagnostic(&d);
         let jsonl = JsonlSettings {
             config: settings.tcp,
             decoding: opts.clone(),
             flow_records,
         };
-        if inputs.len() == 1 && threads > 1 {
-            shard::dissect_jsonl(file, src, jsonl, threads, w, &mut diag)
+        if single && threads > 1 {
+            shard::jsonl_set(&files, reader, jsonl, threads, w, &mut diag)
         } else {
-            dissect_jsonl(file, src, jsonl, w, &mut diag)
+            dissect::jsonl_set(&files, reader, jsonl, w, &mut diag)
         }
     })
 }

@@ -82,6 +82,20 @@ impl Progress {
         }
     }
 
+    /// Something that wraps readers as [`Progress::reader`] does, for a reader opened
+    /// later, elsewhere.
+    pub fn counter(
+        &self,
+    ) -> impl Fn(Box<dyn Read + Send>) -> Box<dyn Read + Send> + Send + 'static {
+        let count = self.read.clone();
+        move |inner| {
+            Box::new(CountingReader {
+                inner,
+                count: count.clone(),
+            })
+        }
+    }
+
     /// Bytes read so far through [`Progress::reader`]s.
     pub fn bytes_read(&self) -> u64 {
         self.read.load(Ordering::Relaxed)

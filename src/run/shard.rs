@@ -21,6 +21,7 @@
 //! progress runs out (hundreds of MiB of messages in progress at once), which message
 //! is cut depends on how far each worker has got, so it may differ from a sequential run.
 
+use crate::capture::set::{FileSet, SetReader};
 use crate::layers::{Layer, Plain};
 use crate::run::{self, Decoding, Diagnostic, JsonlSettings, RunError};
 use crate::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
@@ -30,9 +31,12 @@ use crate::ws::record::Record;
 use crate::ws::tally::Tally;
 use crate::ws::{self, Dissector};
 use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
 use std::io::{self, Read, Write};
+use std::ops::ControlFlow;
 use std::ops::Range;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::Arc;
 
 /// Packets per batch handed to the workers.
 const BATCH_PACKETS: u64 = 1024;
@@ -331,6 +335,20 @@ pub fn dissect_jsonl<R: Read + Send>(
     out: &mut dyn Write,
     diag: &mut dyn FnMut(Diagnostic),
 ) -> Result<Problems, RunError> {
+    let (files, reader) = run::dissect::single(file, src)?;
+    jsonl_set(&files, reader, settings, workers, out, diag)
+}
+
+/// As [`dissect_jsonl`], over a capture made of the files `files` (read by `reader`).
+pub(crate) fn jsonl_set(
+    files: &Arc<FileSet>,
+    reader: SetReader<'_>,
+    settings: JsonlSettings,
+    workers: usize,
+    out: &mut dyn Write,
+    diag: &mut dyn FnMut(Diagnostic),
+) -> Result<Problems, RunError> {
+    let file = files.label();
     let JsonlSettings {
         config,
         decoding: Decoding { layers, ws: opts },
@@ -345,14 +363,14 @@ pub fn dissect_jsonl<R: Read + Send>(
         let mut recyclers = Vec::new();
         let mut spents = Vec::new();
         // One memory budget for the messages in progress of all workers.
-        let first = Dissector::new(file.to_string(), opts.clone());
+        let first = Dissector::for_set(files.clone(), opts.clone());
         let budget = first.message_budget();
         let mut first = Some(first);
         for w in 0..workers {
             let (tx, rx) = mpsc::sync_channel::<Batch>(QUEUE);
             txs.push(tx);
             let d = first.take().unwrap_or_else(|| {
-                let mut d = Dissector::new(file.to_string(), opts.clone());
+                let mut d = Dissector::for_set(files.clone(), opts.clone());
                 d.set_message_budget(budget.clone());
                 d
             });
@@ -381,9 +399,9 @@ pub fn dissect_jsonl<R: Read + Send>(
             let mut report = |d: Diagnostic| {
                 let _ = dtx.send(ToMerger::Diag(d));
             };
-            let r = run::run(
-                file,
-                src,
+            let r = run::run_set(
+                files,
+                reader,
                 config,
                 &keys,
                 &mut router,
@@ -402,9 +420,13 @@ pub fn dissect_jsonl<R: Read + Send>(
                     if r.packets % BATCH_PACKETS == 0 || bytes >= BATCH_BYTES {
                         r.flush(r.seq)?;
                     }
-                    Ok(())
+                    Ok(ControlFlow::<Infallible>::Continue(()))
                 },
-            );
+            )
+            .map(|read| match read {
+                ControlFlow::Continue(stats) => stats,
+                ControlFlow::Break(never) => match never {},
+            });
             let tls = router.stats().clone();
             let router = router.inner_mut();
             let fin = router.flush(u64::MAX);
@@ -468,7 +490,8 @@ pub fn dissect_jsonl<R: Read + Send>(
                                     if let Some(r) = run.take() {
                                         write(&mut out, &mut write_err, &chunk.text, r);
                                     }
-                                    if let Some(d) = limiter.pass(file, w.packet, w.kind, w.message)
+                                    if let Some(d) =
+                                        limiter.pass(files, w.packet, w.kind, w.message)
                                     {
                                         diag(d);
                                     }

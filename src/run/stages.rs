@@ -8,7 +8,8 @@
 //! without the stop looking like an error.
 
 use crate::capture::packet::{self, PacketError};
-use crate::capture::{CaptureError, CaptureReader};
+use crate::capture::set::{packet_id, split_id, FileSet, Item, SetReader};
+use crate::capture::CaptureError;
 use crate::layers::tls::Keys;
 use crate::run::diag::{Diagnostic, WarnLimiter};
 use crate::run::RunError;
@@ -47,7 +48,7 @@ impl FileStats {
 /// Reads a whole capture from `src`, feeding `sink` through a reassembler built from
 /// `config`; the TLS secrets of its Decryption Secrets Blocks go to `keys`. `after_packet` runs after every packet (to drain and print records), and at
 /// the end once more after the reassembler has flushed every flow.
-pub fn run<R: Read, S: StreamSink>(
+pub fn run<R: Read + Send, S: StreamSink>(
     file: &str,
     src: R,
     config: Config,
@@ -69,49 +70,78 @@ pub fn run<R: Read, S: StreamSink>(
 /// [`ControlFlow::Break`] (`--limit` reached): the rest of the capture is left unread,
 /// its flows are not flushed and nothing more is reported; the `Break` is returned.
 /// `Continue` carries the statistics of a capture read to its end.
-pub fn run_until<R: Read, S: StreamSink, B>(
+pub fn run_until<R: Read + Send, S: StreamSink, B>(
     file: &str,
     src: R,
     config: Config,
     keys: &Keys,
     sink: &mut S,
     diag: &mut dyn FnMut(Diagnostic),
-    mut after_packet: impl FnMut(&mut S, &mut Reassembler) -> io::Result<ControlFlow<B>>,
+    after_packet: impl FnMut(&mut S, &mut Reassembler) -> io::Result<ControlFlow<B>>,
 ) -> Result<ControlFlow<B, FileStats>, RunError> {
-    let mut reader = CaptureReader::new(src).map_err(|source| RunError::Unusable {
+    let reader = SetReader::single(Box::new(src)).map_err(|source| RunError::Unusable {
         file: file.to_string(),
         source,
     })?;
+    run_set(
+        &FileSet::single(file),
+        reader,
+        config,
+        keys,
+        sink,
+        diag,
+        after_packet,
+    )
+}
+
+/// As [`run_until`], over the packets of a set of files (`reader`, whose files `files`
+/// names) read as one capture: packet numbers in the records and diagnostics are
+/// numbered within their own file.
+pub fn run_set<S: StreamSink, B>(
+    files: &FileSet,
+    mut reader: SetReader<'_>,
+    config: Config,
+    keys: &Keys,
+    sink: &mut S,
+    diag: &mut dyn FnMut(Diagnostic),
+    mut after_packet: impl FnMut(&mut S, &mut Reassembler) -> io::Result<ControlFlow<B>>,
+) -> Result<ControlFlow<B, FileStats>, RunError> {
     let mut tcp = Reassembler::new(config);
     let mut stats = FileStats::default();
-    let mut unsupported: HashSet<(u32, u32)> = HashSet::new();
+    let mut unsupported: HashSet<(usize, u32, u32)> = HashSet::new();
     let mut malformed = 0u64;
     let mut snapcut = 0u64;
     let mut tcp_warnings = WarnLimiter::default();
+    // Packets are named by their id (see `capture::set`), which gives the file; the id
+    // of a file's packet 0 names the file alone, and `None` the whole capture.
     let mut report = |packet: Option<u64>, message: String| {
         diag(Diagnostic {
-            file: file.to_string(),
-            packet,
+            file: match packet {
+                Some(id) => files.file_of(id),
+                None => files.label(),
+            }
+            .to_string(),
+            packet: packet.map(|id| split_id(id).1).filter(|&n| n > 0),
             message,
         })
     };
-    loop {
-        let pkt = match reader.next_packet() {
-            Ok(Some(p)) => p,
-            Ok(None) => break,
-            Err(e) => {
+    while let Some(item) = reader.next() {
+        let (file, pkt) = match item {
+            Item::Packet { file, packet } => (file, packet),
+            Item::Error { file, error, .. } => {
                 stats.problems += 1;
-                let packet = match &e {
+                let packet = match error {
                     CaptureError::Truncated { packet, .. }
-                    | CaptureError::Corrupt { packet, .. } => Some(*packet),
-                    _ => None,
+                    | CaptureError::Corrupt { packet, .. } => packet,
+                    _ => 0,
                 };
-                report(packet, e.to_string());
+                report(Some(packet_id(file, packet)), error.to_string());
                 continue;
             }
         };
         stats.packets += 1;
-        let at = Provenance::of(pkt.number, pkt.ts);
+        let id = packet_id(file, pkt.number);
+        let at = Provenance::of(id, pkt.ts);
         for text in &pkt.secrets {
             keys.add_text(text);
         }
@@ -136,10 +166,10 @@ pub fn run_until<R: Read, S: StreamSink, B>(
             }
             Err(PacketError::NotTcp) => {}
             Err(PacketError::UnsupportedLinktype(lt)) => {
-                if unsupported.insert((pkt.interface, lt)) {
+                if unsupported.insert((file, pkt.interface, lt)) {
                     stats.problems += 1;
                     report(
-                        Some(pkt.number),
+                        Some(id),
                         format!(
                             "interface {}: unsupported link type {lt}; its packets are skipped",
                             pkt.interface
@@ -151,7 +181,7 @@ pub fn run_until<R: Read, S: StreamSink, B>(
                 stats.problems += 1;
                 malformed += 1;
                 if malformed <= DIAG_PER_KIND {
-                    report(Some(pkt.number), e.to_string());
+                    report(Some(id), e.to_string());
                 }
             }
         }

@@ -27,8 +27,11 @@ pub(super) struct Flow {
     pub(super) first: Timestamp,
     /// Time of the last packet.
     pub(super) last: Timestamp,
-    /// Number of the last packet (its age, for eviction).
+    /// Id of the last packet (see [`crate::capture::set`]).
     pub(super) last_packet: u64,
+    /// Segments the reassembler had been given by the last packet: its age, for
+    /// eviction (packet ids of several files do not tell which came later).
+    pub(super) age: u64,
     /// Both directions are closed and the summary is recorded.
     pub(super) ended: bool,
     /// Ended to make room in the table rather than by the connection itself.
@@ -183,6 +186,7 @@ impl Flow {
             released += self.halves[dir.index()].close(&self.info, dir, kind, at, sink);
         }
         self.ended = true;
+        self.info.packets[1] = self.last_packet;
         sink.end(&self.info);
         let [c, s] = &self.halves;
         summaries.push(FlowSummary {
@@ -194,6 +198,10 @@ impl Flow {
             state: TcpState::at_end(self.evicted, &c.stats, &s.stats),
             first_seen: self.first,
             last_seen: self.last,
+            packet_ids: self.info.packets,
+            file: String::new(),
+            packets: [0; 2],
+            first_file: None,
             client_to_server: c.stats.clone(),
             server_to_client: s.stats.clone(),
         });

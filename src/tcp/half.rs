@@ -430,6 +430,7 @@ mod tests {
             carries: Default::default(),
             tls: None,
             h2: None,
+            packets: [0; 2],
         }
     }
 

@@ -17,11 +17,8 @@ impl Reassembler {
         if self.flows.len() < self.config.max_flows {
             return;
         }
-        let mut by_age: Vec<((SocketAddr, SocketAddr), u64)> = self
-            .flows
-            .iter()
-            .map(|(k, f)| (*k, f.last_packet))
-            .collect();
+        let mut by_age: Vec<((SocketAddr, SocketAddr), u64)> =
+            self.flows.iter().map(|(k, f)| (*k, f.age)).collect();
         let n = (self.config.max_flows / 10).max(1).min(by_age.len());
         // Only the n oldest need ordering: select them first (linear), then sort them.
         if n < by_age.len() {

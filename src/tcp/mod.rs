@@ -96,6 +96,8 @@ pub struct Reassembler {
     /// Boxed: the table of a flood of connections stays small while it grows.
     flows: HashMap<(SocketAddr, SocketAddr), Box<Flow>, FoldBuild>,
     next_id: u64,
+    /// Segments processed (what a flow's age is counted in).
+    packets: u64,
     ooo_total: usize,
     /// Memory held by the windows of recently delivered bytes of all flows.
     recent_total: usize,
@@ -121,6 +123,7 @@ impl Reassembler {
             config,
             flows: HashMap::default(),
             next_id: 0,
+            packets: 0,
             ooo_total: 0,
             recent_total: 0,
             summaries: Vec::new(),
@@ -146,6 +149,7 @@ impl Reassembler {
 
     /// Feeds one segment captured at `at`.
     pub fn process(&mut self, seg: &TcpSegment<'_>, at: Provenance, sink: &mut dyn StreamSink) {
+        self.packets += 1;
         let k = key(seg.src, seg.dst);
         let new_syn = seg.flags.syn && !seg.flags.ack;
         // Known: the flow is tracked and this segment is not a SYN starting a new one.
@@ -196,6 +200,7 @@ impl Reassembler {
                 carries: Carries::Unknown,
                 tls: None,
                 h2: None,
+                packets: [at.packet; 2],
             };
             self.next_id += 1;
             sink.open(&info);
@@ -207,6 +212,7 @@ impl Reassembler {
                     first: at.ts,
                     last: at.ts,
                     last_packet: at.packet,
+                    age: self.packets,
                     ended: false,
                     evicted: false,
                 }),
@@ -217,6 +223,7 @@ impl Reassembler {
         };
         flow.last = at.ts;
         flow.last_packet = at.packet;
+        flow.age = self.packets;
         if flow.ended {
             return;
         }

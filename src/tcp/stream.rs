@@ -142,6 +142,10 @@ pub struct FlowInfo {
     /// The HTTP/2 stream these bytes are the DATA of, when an HTTP/2 layer opened it as
     /// a WebSocket (RFC 8441): its request and response headers.
     pub h2: Option<Arc<H2Stream>>,
+    /// Ids of the connection's first packet and of its last one so far (see
+    /// [`crate::capture::set`]: the file and the packet number in it): at `open` both
+    /// are the first, at `end` the second is the connection's last packet.
+    pub packets: [u64; 2],
 }
 
 /// An HTTP/2 stream that an extended CONNECT (RFC 8441) asked to carry a WebSocket:

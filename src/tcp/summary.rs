@@ -5,6 +5,7 @@
 //! names and values are the JSON the `tcp` view prints, and other stages (problem
 //! counts, filters, tables) read them.
 
+use crate::capture::set::{split_id, FileSet};
 use crate::tcp::stream::Endpoint;
 use crate::util::time::Timestamp;
 use serde::Serialize;
@@ -63,10 +64,32 @@ pub struct FlowSummary {
     pub first_seen: Timestamp,
     /// Last packet time (RFC 3339 in output).
     pub last_seen: Timestamp,
+    /// Ids of the first and last packets (see [`crate::capture::set`]); what `file`,
+    /// `packets` and `first_file` are made from by [`FlowSummary::locate`].
+    #[serde(skip)]
+    pub packet_ids: [u64; 2],
+    /// The capture file holding the connection's last packet.
+    pub file: String,
+    /// Numbers of the first and last packets, each within its own file.
+    pub packets: [u64; 2],
+    /// The file holding the first packet, when it is not `file`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_file: Option<String>,
     /// Client→server counters.
     pub client_to_server: DirStats,
     /// Server→client counters.
     pub server_to_client: DirStats,
+}
+
+impl FlowSummary {
+    /// Fills `file`, `packets` and `first_file` from the packet ids, with the names of
+    /// the capture's `files`.
+    pub fn locate(&mut self, files: &FileSet) {
+        let [first, last] = self.packet_ids;
+        self.file = files.file_of(last).to_string();
+        self.packets = [split_id(first).1, split_id(last).1];
+        self.first_file = files.first_file(first, last);
+    }
 }
 
 /// How a connection stood when the reassembler let go of it. Serialises as the

@@ -149,6 +149,7 @@ mod tests {
             carries: Default::default(),
             tls: None,
             h2: None,
+            packets: [0; 2],
         }
     }
 

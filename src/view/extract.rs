@@ -56,7 +56,7 @@ pub struct Extractor {
     per_file_dirs: bool,
     manifest: BufWriter<File>,
     /// Messages seen so far per connection, by direction (client→server, server→client).
-    next_index: HashMap<(String, u64, Option<u32>), [u64; 2]>,
+    next_index: HashMap<(u32, u64, Option<u32>), [u64; 2]>,
     /// Subdirectory of each capture file (with several files), unique even when two
     /// paths sanitise to the same name.
     dirs: HashMap<String, String>,
@@ -134,7 +134,7 @@ impl Extractor {
     pub fn message(&mut self, mut m: MessageRecord, selected: bool) -> io::Result<()> {
         let counters = self
             .next_index
-            .entry((m.file.clone(), m.flow, m.h2_stream_id))
+            .entry((m.capture, m.flow, m.h2_stream_id))
             .or_default();
         let slot = &mut counters[m.direction.index()];
         let index = *slot;
@@ -183,9 +183,10 @@ impl Extractor {
         self.manifest.write_all(b"\n")
     }
 
-    /// Forgets a finished connection's message counters.
-    pub fn end_flow(&mut self, file: &str, flow: u64, h2_stream: Option<u32>) {
-        self.next_index.remove(&(file.to_string(), flow, h2_stream));
+    /// Forgets a finished connection's message counters: connection `flow` (and
+    /// `h2_stream`) of the run's capture `capture` (as records number them).
+    pub fn end_flow(&mut self, capture: u32, flow: u64, h2_stream: Option<u32>) {
+        self.next_index.remove(&(capture, flow, h2_stream));
     }
 
     /// The subdirectory for a capture file: its sanitised name, with `-2`, `-3`, … added

@@ -44,7 +44,9 @@ pub mod tally;
 #[cfg(test)]
 mod tests;
 
+use crate::capture::set::FileSet;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::http::HandshakeProblem;
 use crate::tcp::stream::{CloseKind, Decryption, Direction, FlowInfo, Provenance, StreamSink};
@@ -127,7 +129,7 @@ fn key(flow: &FlowInfo) -> StreamKey {
 /// flat).
 #[derive(Debug)]
 pub struct Dissector {
-    file: String,
+    files: Arc<FileSet>,
     opts: Options,
     /// Connections that carried bytes, boxed so that the table stays small when it
     /// grows (a flood of connections).
@@ -136,11 +138,17 @@ pub struct Dissector {
 }
 
 impl Dissector {
-    /// A dissector for capture file `file` (named in records).
+    /// A dissector for the capture of the one file `file` (named in records).
     pub fn new(file: String, opts: Options) -> Dissector {
+        Dissector::for_set(FileSet::single(&file), opts)
+    }
+
+    /// A dissector for a capture made of the files `files` (records name the file of
+    /// their packets, see [`FileSet`]).
+    pub fn for_set(files: Arc<FileSet>, opts: Options) -> Dissector {
         let budget = MESSAGE_BUDGET.max(opts.max_message_size.saturating_mul(2));
         Dissector {
-            file,
+            files,
             opts,
             out: Out {
                 records: Vec::new(),
@@ -177,9 +185,9 @@ impl Dissector {
         self.out.budget = budget;
     }
 
-    /// The capture file this dissector reports on.
-    pub fn file(&self) -> &str {
-        &self.file
+    /// The files of the capture this dissector reports on.
+    pub fn files(&self) -> &Arc<FileSet> {
+        &self.files
     }
 
     /// Problems found in WebSocket connections so far: protocol violations,
@@ -208,9 +216,9 @@ impl Dissector {
         flow: &FlowInfo,
         create: bool,
         at: Provenance,
-    ) -> Option<(&str, &Options, &mut Out, &mut Conn)> {
+    ) -> Option<(&FileSet, &Options, &mut Out, &mut Conn)> {
         let Dissector {
-            file,
+            files,
             opts,
             conns,
             out,
@@ -222,8 +230,8 @@ impl Dissector {
         } else {
             conns.get_mut(&key(flow))?
         };
-        conn.touch(at.ts);
-        Some((file, opts, out, conn))
+        conn.touch(at);
+        Some((files, opts, out, conn))
     }
 }
 
@@ -236,36 +244,36 @@ impl StreamSink for Dissector {
         if let Some(h2) = &flow.h2 {
             let mut conn = Box::new(Conn::new(flow));
             let Dissector {
-                file, opts, out, ..
+                files, opts, out, ..
             } = self;
-            conn.h2_handshake(file, opts, out, h2);
+            conn.h2_handshake(files, opts, out, h2);
             self.conns.insert(key(flow), conn);
         }
     }
 
     fn data(&mut self, flow: &FlowInfo, dir: Direction, bytes: &[u8], at: Provenance) {
-        let Some((file, opts, out, conn)) = self.parts(flow, true, at) else {
+        let Some((files, opts, out, conn)) = self.parts(flow, true, at) else {
             return;
         };
         match conn.phase {
             Phase::Ignored | Phase::Rejected => {}
-            Phase::Ws => conn.run(file, opts, out, dir, |ds, cx, out| {
+            Phase::Ws => conn.run(files, opts, out, dir, |ds, cx, out| {
                 ds.data(cx, out, bytes, at);
             }),
             Phase::Detect | Phase::Await(_) | Phase::Exchange(_) | Phase::Next(_) => {
                 conn.pre(dir).push(bytes, at, 0);
-                conn.progress(file, opts, out);
+                conn.progress(files, opts, out);
             }
         }
     }
 
     fn gap(&mut self, flow: &FlowInfo, dir: Direction, len: u64, at: Provenance) {
-        let Some((file, opts, out, conn)) = self.parts(flow, true, at) else {
+        let Some((files, opts, out, conn)) = self.parts(flow, true, at) else {
             return;
         };
         match conn.phase {
             Phase::Ignored | Phase::Rejected => {}
-            Phase::Ws => conn.run(file, opts, out, dir, |ds, cx, out| {
+            Phase::Ws => conn.run(files, opts, out, dir, |ds, cx, out| {
                 ds.gap(cx, out, len, at);
             }),
             Phase::Detect => {
@@ -273,7 +281,7 @@ impl StreamSink for Dissector {
                 p.gaps += 1;
                 p.gap_bytes = p.gap_bytes.saturating_add(len);
                 p.clear(len);
-                conn.progress(file, opts, out);
+                conn.progress(files, opts, out);
             }
             // Where the bodies and heads after the hole start is unknown.
             Phase::Exchange(_) | Phase::Next(_) => conn.stop_following(),
@@ -285,7 +293,7 @@ impl StreamSink for Dissector {
                 let mut skip = [0, 0];
                 skip[dir.index()] = conn.pre(dir).buf.len();
                 conn.start_ws(
-                    file,
+                    files,
                     opts,
                     out,
                     FlowState::Upgraded,
@@ -293,7 +301,7 @@ impl StreamSink for Dissector {
                     [None, None],
                     skip,
                 );
-                conn.run(file, opts, out, dir, |ds, cx, out| {
+                conn.run(files, opts, out, dir, |ds, cx, out| {
                     ds.gap(cx, out, len, at);
                 });
             }
@@ -302,7 +310,7 @@ impl StreamSink for Dissector {
 
     fn close(&mut self, flow: &FlowInfo, dir: Direction, _kind: CloseKind, at: Provenance) {
         // A connection that carried nothing yet has nothing to close.
-        let Some((file, opts, out, conn)) = self.parts(flow, false, at) else {
+        let Some((files, opts, out, conn)) = self.parts(flow, false, at) else {
             return;
         };
         match conn.phase {
@@ -310,12 +318,12 @@ impl StreamSink for Dissector {
             Phase::Ws => {
                 if !conn.closed[dir.index()] {
                     conn.closed[dir.index()] = true;
-                    conn.run(file, opts, out, dir, |ds, cx, out| ds.close(cx, out));
+                    conn.run(files, opts, out, dir, |ds, cx, out| ds.close(cx, out));
                 }
             }
             Phase::Detect | Phase::Await(_) | Phase::Exchange(_) | Phase::Next(_) => {
                 conn.pre(dir).closed = true;
-                conn.progress(file, opts, out);
+                conn.progress(files, opts, out);
             }
         }
     }
@@ -327,17 +335,17 @@ impl StreamSink for Dissector {
         range: std::ops::Range<u64>,
         at: Provenance,
     ) {
-        let Some((file, opts, out, conn)) = self.parts(flow, false, at) else {
+        let Some((files, opts, out, conn)) = self.parts(flow, false, at) else {
             return;
         };
         if conn.phase == Phase::Ws {
-            conn.run(file, opts, out, dir, |ds, _, _| ds.conflict(range));
+            conn.run(files, opts, out, dir, |ds, _, _| ds.conflict(range));
         }
     }
 
     fn end(&mut self, flow: &FlowInfo) {
         let Dissector {
-            file,
+            files,
             opts,
             conns,
             out,
@@ -355,15 +363,18 @@ impl StreamSink for Dissector {
                 .filter(|t| !(t.records > 0 && t.decryption == Decryption::Decrypted));
             out.tally.encrypted += u64::from(undecrypted.is_some());
             if let Some(tls) = undecrypted.filter(|_| opts.flows) {
-                out.records
-                    .push(Record::Flow(FlowRecord::encrypted(file, flow, tls.clone())));
+                out.records.push(Record::Flow(FlowRecord::encrypted(
+                    files,
+                    flow,
+                    tls.clone(),
+                )));
             }
             return;
         };
         if conn.phase == Phase::Detect {
             conn.pre[0].closed = true;
             conn.pre[1].closed = true;
-            conn.progress(file, opts, out);
+            conn.progress(files, opts, out);
         }
         if matches!(conn.phase, Phase::Exchange(_) | Phase::Next(_)) {
             conn.stop_following();
@@ -387,7 +398,7 @@ impl StreamSink for Dissector {
                 for d in [Direction::ClientToServer, Direction::ServerToClient] {
                     if !conn.closed[d.index()] {
                         conn.closed[d.index()] = true;
-                        conn.run(file, opts, out, d, |ds, cx, out| ds.close(cx, out));
+                        conn.run(files, opts, out, d, |ds, cx, out| ds.close(cx, out));
                     }
                 }
             }
@@ -402,7 +413,7 @@ impl StreamSink for Dissector {
             }
         }
         if opts.flows {
-            let mut rec = conn.flow_record(file);
+            let mut rec = conn.flow_record(files);
             rec.tls = flow.tls.clone().map(record::TlsInfo);
             rec.h2_other_streams = flow.h2.as_ref().map(|h| h.other_streams);
             out.records.push(Record::Flow(rec));

@@ -3,6 +3,7 @@
 //! renamed. Values are typed ([`WsDirection`], [`Opcode`], [`Timestamp`], [`Problem`]);
 //! only the serializers turn them into the documented strings.
 
+use crate::capture::set::{split_id, FileSet};
 use crate::layers::tls::crypto::suite_name;
 use crate::tcp::stream::{Decryption, Endpoint, FlowInfo, TlsAlert, TlsSummary};
 use base64::Engine as _;
@@ -31,8 +32,13 @@ pub enum Record {
 /// and each control frame (close, ping, pong) as a message of its own.
 #[derive(Clone, Debug, Serialize, PartialEq, Default)]
 pub struct MessageRecord {
-    /// Capture file this came from.
+    /// The capture file holding the record's last packet.
     pub file: String,
+    /// Which of the run's captures the record belongs to (see
+    /// [`FileSet::capture`](crate::capture::set::FileSet::capture)): with the flow
+    /// number, what identifies a connection. Not part of the output.
+    #[serde(skip)]
+    pub capture: u32,
     /// Connection index in the file (as `FlowInfo::id`).
     pub flow: u64,
     /// Client `IP:PORT` (`[v6]:port`).
@@ -69,8 +75,13 @@ pub struct MessageRecord {
     /// Close reason, for close messages that carry one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub close_reason: Option<String>,
-    /// First and last 1-based packet numbers holding the message's bytes.
+    /// First and last 1-based packet numbers holding the message's bytes, each within
+    /// its own file.
     pub packets: [u64; 2],
+    /// The capture file holding the record's first packet, when it is not `file` (the
+    /// record spans files of a set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_file: Option<String>,
     /// True when the payload could not be decoded (gap, missing deflate context, cut
     /// capture): `text`/`data_b64` are then absent and `errors` says why.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -131,8 +142,13 @@ impl Serialize for Base64 {
 /// One WebSocket frame as it appeared on the wire.
 #[derive(Clone, Debug, Serialize, PartialEq, Default)]
 pub struct FrameRecord {
-    /// Capture file this came from.
+    /// The capture file holding the record's last packet.
     pub file: String,
+    /// Which of the run's captures the record belongs to (see
+    /// [`FileSet::capture`](crate::capture::set::FileSet::capture)): with the flow
+    /// number, what identifies a connection. Not part of the output.
+    #[serde(skip)]
+    pub capture: u32,
     /// Connection index in the file.
     pub flow: u64,
     /// Client `IP:PORT`.
@@ -163,8 +179,12 @@ pub struct FrameRecord {
     pub header_length: u64,
     /// Byte offset of the frame in its direction's stream.
     pub stream_offset: u64,
-    /// First and last packet numbers of the frame.
+    /// First and last packet numbers of the frame, each within its own file.
     pub packets: [u64; 2],
+    /// The capture file holding the record's first packet, when it is not `file` (the
+    /// record spans files of a set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_file: Option<String>,
     /// The unmasked (still compressed) payload, shown as base64; absent if not captured
     /// whole.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -201,8 +221,13 @@ pub struct DirectionStats {
 /// One WebSocket connection: handshake, negotiated extensions and counters.
 #[derive(Clone, Debug, Serialize, PartialEq, Default)]
 pub struct FlowRecord {
-    /// Capture file this came from.
+    /// The capture file holding the record's last packet.
     pub file: String,
+    /// Which of the run's captures the record belongs to (see
+    /// [`FileSet::capture`](crate::capture::set::FileSet::capture)): with the flow
+    /// number, what identifies a connection. Not part of the output.
+    #[serde(skip)]
+    pub capture: u32,
     /// Connection index in the file.
     pub flow: u64,
     /// Client `IP:PORT`.
@@ -218,6 +243,13 @@ pub struct FlowRecord {
     pub first_seen: Timestamp,
     /// Time of the last packet of the connection.
     pub last_seen: Timestamp,
+    /// First and last packet numbers of the connection (of its HTTP/2 stream: the
+    /// packets that carried its bytes), each within its own file.
+    pub packets: [u64; 2],
+    /// The capture file holding the record's first packet, when it is not `file` (the
+    /// record spans files of a set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_file: Option<String>,
     /// Request method, when a handshake was seen.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
@@ -358,10 +390,14 @@ impl DirectionStats {
 
 impl FlowRecord {
     /// The record of a TLS connection nothing could be decrypted from.
-    pub fn encrypted(file: &str, flow: &FlowInfo, tls: Arc<TlsSummary>) -> FlowRecord {
+    pub fn encrypted(files: &FileSet, flow: &FlowInfo, tls: Arc<TlsSummary>) -> FlowRecord {
         let (first_seen, last_seen) = tls.seen.unwrap_or_default();
+        let [first, last] = flow.packets;
         FlowRecord {
-            file: file.to_string(),
+            file: files.file_of(last).to_string(),
+            capture: files.capture(),
+            packets: [split_id(first).1, split_id(last).1],
+            first_file: files.first_file(first, last),
             flow: flow.id,
             client: Endpoint(flow.client),
             server: Endpoint(flow.server),

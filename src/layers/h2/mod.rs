@@ -316,6 +316,7 @@ impl<S: StreamSink> StreamSink for H2<S> {
                 self.inner.end(&FlowInfo {
                     h2,
                     tls: flow.tls.clone(),
+                    packets: [info.packets[0], flow.packets[1]],
                     ..info
                 });
             }

@@ -165,6 +165,7 @@ fn flow() -> FlowInfo {
         carries: Default::default(),
         tls: None,
         h2: None,
+        packets: [0; 2],
     }
 }
 

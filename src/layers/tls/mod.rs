@@ -343,6 +343,7 @@ impl<S: StreamSink> StreamSink for Tls<S> {
                 summary.seen = *seen;
                 summary.records = session.records();
                 info.tls = Some(Arc::new(summary));
+                info.packets = flow.packets;
                 self.inner.end(info)
             }
             _ => self.inner.end(flow),

@@ -36,7 +36,7 @@ pub struct Selector {
 
 /// A waiting frame's message: file, connection (and HTTP/2 stream), direction, and control
 /// (or data).
-type FrameKey = (String, (u64, Option<u32>), WsDirection, bool);
+type FrameKey = (u32, (u64, Option<u32>), WsDirection, bool);
 
 impl Selector {
     /// A selector applying `filter`.
@@ -91,7 +91,7 @@ impl Selector {
                     Some(false)
                 } else {
                     let key = (
-                        f.file.clone(),
+                        f.capture,
                         (f.flow, f.h2_stream_id),
                         f.direction,
                         f.opcode.is_control(),
@@ -104,7 +104,7 @@ impl Selector {
             Record::Message(m) => {
                 let pass = self.filter.message(m) && self.take();
                 let key = (
-                    m.file.clone(),
+                    m.capture,
                     (m.flow, m.h2_stream_id),
                     m.direction,
                     m.opcode.is_control(),
@@ -118,7 +118,7 @@ impl Selector {
                 let ended: Vec<FrameKey> = self
                     .open
                     .keys()
-                    .filter(|k| k.0 == f.file && k.1 == (f.flow, f.h2_stream_id))
+                    .filter(|k| k.0 == f.capture && k.1 == (f.flow, f.h2_stream_id))
                     .cloned()
                     .collect();
                 let alone = self.filter.is_connection_level() && !self.full();

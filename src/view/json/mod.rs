@@ -93,6 +93,10 @@ impl JsonBuf {
         self.raw(b",");
         self.u64(m.packets[1]);
         self.raw(b"]");
+        if let Some(f) = &m.first_file {
+            self.raw(b",\"first_file\":");
+            self.str(w, f)?;
+        }
         if m.undecodable {
             self.raw(b",\"undecodable\":true");
         }
@@ -139,6 +143,8 @@ mod tests {
     fn all_optional_fields() {
         let mut m = MessageRecord {
             file: "a\"b\\c.pcap".into(),
+            capture: 2,
+            first_file: Some("first\u{1}.pcap".into()),
             flow: 3,
             client: "[::1]:5".parse().unwrap(),
             server: "1.2.3.4:80".parse().unwrap(),

@@ -213,7 +213,7 @@ fn round3(x: f64) -> f64 {
 /// Builds [`StatsRecord`]s from message and flow records.
 #[derive(Debug, Default)]
 pub struct Aggregator {
-    conns: HashMap<(String, u64, Option<u32>), [DirAcc; 2]>,
+    conns: HashMap<(u32, u64, Option<u32>), [DirAcc; 2]>,
 }
 
 impl Aggregator {
@@ -231,7 +231,7 @@ impl Aggregator {
     pub fn message(&mut self, m: &MessageRecord) {
         let dirs = self
             .conns
-            .entry((m.file.clone(), m.flow, m.h2_stream_id))
+            .entry((m.capture, m.flow, m.h2_stream_id))
             .or_default();
         let i = m.direction.index();
         let t = m.timestamp.as_f64();
@@ -281,7 +281,7 @@ impl Aggregator {
     pub fn flow(&mut self, f: &FlowRecord) -> StatsRecord {
         let dirs = self
             .conns
-            .remove(&(f.file.clone(), f.flow, f.h2_stream_id))
+            .remove(&(f.capture, f.flow, f.h2_stream_id))
             .unwrap_or_default();
         let duration = (f.last_seen.as_f64() - f.first_seen.as_f64()).max(0.0);
         StatsRecord {

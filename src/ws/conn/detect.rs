@@ -4,6 +4,7 @@
 
 use super::upgrade::Http;
 use super::{Conn, Phase, Pre};
+use crate::capture::set::FileSet;
 use crate::http::HandshakeProblem;
 use crate::tcp::stream::Direction;
 use crate::ws::frame::{parse_header, HeaderStatus};
@@ -13,7 +14,7 @@ use crate::ws::{Options, Out};
 
 impl Conn {
     /// One detection step; true when the phase changed.
-    pub(super) fn detect(&mut self, file: &str, opts: &Options, out: &mut Out) -> bool {
+    pub(super) fn detect(&mut self, files: &FileSet, opts: &Options, out: &mut Out) -> bool {
         for d in [Direction::ClientToServer, Direction::ServerToClient] {
             match self.http(d) {
                 Http::Wait => {}
@@ -36,7 +37,7 @@ impl Conn {
                         .push(HandshakeProblem::RequestNotCaptured.into());
                     self.on_accept(*resp, out, packet);
                     self.start_ws(
-                        file,
+                        files,
                         opts,
                         out,
                         FlowState::Upgraded,
@@ -62,7 +63,7 @@ impl Conn {
                     return true;
                 }
                 Http::Unrecognised => {
-                    if self.detect_frames(file, opts, out, d) {
+                    if self.detect_frames(files, opts, out, d) {
                         return true;
                     }
                 }
@@ -74,7 +75,7 @@ impl Conn {
     /// Looks for WebSocket frames in direction `d`'s held bytes; true when decided.
     pub(super) fn detect_frames(
         &mut self,
-        file: &str,
+        files: &FileSet,
         opts: &Options,
         out: &mut Out,
         d: Direction,
@@ -91,7 +92,7 @@ impl Conn {
                 }
             };
             self.start_ws(
-                file,
+                files,
                 opts,
                 out,
                 FlowState::Forced,
@@ -147,7 +148,7 @@ impl Conn {
         sync[d.index()] = None;
         let mut skip = [0, 0];
         skip[d.index()] = k;
-        self.start_ws(file, opts, out, FlowState::Midstream, client, sync, skip);
+        self.start_ws(files, opts, out, FlowState::Midstream, client, sync, skip);
         true
     }
 }

@@ -14,9 +14,10 @@ use super::problem::Problem;
 use super::protocol::WsDirection;
 use super::record::{DirectionStats, FlowRecord, FlowState};
 use super::{Options, Out};
+use crate::capture::set::{split_id, FileSet};
 use crate::http::{DeflateParams, Request, Response};
 use crate::tcp::stream::Endpoint;
-use crate::tcp::stream::{Carries, Direction, FlowInfo};
+use crate::tcp::stream::{Carries, Direction, FlowInfo, Provenance};
 use crate::util::time::Timestamp;
 use pre::Pre;
 
@@ -51,6 +52,8 @@ pub(super) struct Conn {
     pub(super) server: Endpoint,
     pub(super) first_seen: Option<Timestamp>,
     pub(super) last_seen: Option<Timestamp>,
+    /// Ids of the first and last packets that carried the stream's bytes.
+    pub(super) packets: [u64; 2],
     pub(super) pre: [Pre; 2],
     pub(super) request: Option<Request>,
     pub(super) response: Option<Response>,
@@ -88,6 +91,7 @@ impl Conn {
             server: Endpoint(info.server),
             first_seen: None,
             last_seen: None,
+            packets: [0; 2],
             pre: [Pre::new(), Pre::new()],
             request: None,
             response: None,
@@ -104,7 +108,12 @@ impl Conn {
         }
     }
 
-    pub(super) fn touch(&mut self, ts: Timestamp) {
+    pub(super) fn touch(&mut self, at: Provenance) {
+        let ts = at.ts;
+        if self.packets[0] == 0 {
+            self.packets[0] = at.first;
+        }
+        self.packets[1] = at.packet;
         if self.first_seen.is_none_or(|f| ts < f) {
             self.first_seen = Some(ts);
         }
@@ -144,7 +153,7 @@ impl Conn {
     /// Runs `f` on the state of TCP direction `d` with its context.
     pub(super) fn run(
         &mut self,
-        file: &str,
+        files: &FileSet,
         opts: &Options,
         out: &mut Out,
         d: Direction,
@@ -163,7 +172,7 @@ impl Conn {
             return;
         };
         let cx = Ctx {
-            file,
+            files,
             flow: info.id,
             client: *client,
             server: *server,
@@ -182,16 +191,16 @@ impl Conn {
     }
 
     /// Advances the handshake / detection state machine as far as the held bytes allow.
-    pub(super) fn progress(&mut self, file: &str, opts: &Options, out: &mut Out) {
+    pub(super) fn progress(&mut self, files: &FileSet, opts: &Options, out: &mut Out) {
         loop {
             match self.phase {
                 Phase::Detect => {
-                    if !self.detect(file, opts, out) {
+                    if !self.detect(files, opts, out) {
                         return;
                     }
                 }
                 Phase::Await(req) => {
-                    if !self.await_answer(file, opts, out, req) {
+                    if !self.await_answer(files, opts, out, req) {
                         return;
                     }
                 }
@@ -216,7 +225,7 @@ impl Conn {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn start_ws(
         &mut self,
-        file: &str,
+        files: &FileSet,
         opts: &Options,
         out: &mut Out,
         state: FlowState,
@@ -244,7 +253,7 @@ impl Conn {
             let k = skip[i];
             let flow = self.info.id;
             let wsd = self.ws_dir(d);
-            self.run(file, opts, out, d, |ds, cx, out| {
+            self.run(files, opts, out, d, |ds, cx, out| {
                 ds.stats.gaps += p.gaps;
                 ds.stats.gap_bytes += p.gap_bytes;
                 let skipped = p.skipped + k as u64;
@@ -282,7 +291,7 @@ impl Conn {
         }
     }
 
-    pub(super) fn flow_record(&mut self, file: &str) -> FlowRecord {
+    pub(super) fn flow_record(&mut self, files: &FileSet) -> FlowRecord {
         let mut stats: [DirectionStats; 2] = Default::default();
         if let Some(dirs) = &self.dirs {
             for d in [Direction::ClientToServer, Direction::ServerToClient] {
@@ -294,8 +303,12 @@ impl Conn {
         let [c2s, s2c] = stats;
         let req = self.request.take().unwrap_or_default();
         let resp = self.response.take();
+        let [first, last] = self.packets;
         FlowRecord {
-            file: file.to_string(),
+            file: files.file_of(last).to_string(),
+            capture: files.capture(),
+            packets: [split_id(first).1, split_id(last).1],
+            first_file: files.first_file(first, last),
             flow: self.info.id,
             client: self.client,
             server: self.server,

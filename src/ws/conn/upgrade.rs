@@ -5,6 +5,7 @@
 
 use super::exchange::{Answer, Exchange, MAX_EXCHANGES};
 use super::{Conn, Phase, Pre};
+use crate::capture::set::FileSet;
 use crate::http::body::BodyReader;
 use crate::http::{
     self, accept_for_key, parse_request, parse_response, HandshakeProblem, Request, Response,
@@ -84,7 +85,7 @@ impl Conn {
     /// Waits for the answer to the upgrade request sent in TCP direction `req`.
     pub(super) fn await_answer(
         &mut self,
-        file: &str,
+        files: &FileSet,
         opts: &Options,
         out: &mut Out,
         req: Direction,
@@ -111,7 +112,7 @@ impl Conn {
                 if head.is_websocket_accept() {
                     self.on_accept(head, out, packet);
                     self.start_ws(
-                        file,
+                        files,
                         opts,
                         out,
                         FlowState::Upgraded,
@@ -231,7 +232,7 @@ impl Conn {
     /// (the client sends on the connection's client side), any other refuses it.
     pub(in crate::ws) fn h2_handshake(
         &mut self,
-        file: &str,
+        files: &FileSet,
         opts: &Options,
         out: &mut Out,
         h2: &crate::tcp::stream::H2Stream,
@@ -271,7 +272,7 @@ impl Conn {
         }
         self.response = Some(resp);
         self.start_ws(
-            file,
+            files,
             opts,
             out,
             FlowState::Upgraded,

@@ -3,6 +3,7 @@
 //! the close code and reason).
 
 use super::{Ctx, DirState, Frame};
+use crate::capture::set::split_id;
 use crate::tcp::stream::Provenance;
 use crate::util::utf8;
 use crate::ws::buf::CappedBuf;
@@ -67,8 +68,11 @@ impl DirState {
             .payload
             .filter(|p| whole && !p.truncated())
             .map(|mut p| Base64(p.take()));
+        let [first, last] = [f.first.first, f.last.packet];
         out.records.push(Record::Frame(FrameRecord {
-            file: cx.file.to_string(),
+            file: cx.files.file_of(last).to_string(),
+            capture: cx.files.capture(),
+            first_file: cx.files.first_file(first, last),
             flow: cx.flow,
             client: cx.client,
             server: cx.server,
@@ -83,7 +87,7 @@ impl DirState {
             payload_length: f.h.payload_len,
             header_length: f.h.header_len as u64,
             stream_offset: f.offset,
-            packets: [f.first.first, f.last.packet],
+            packets: [split_id(first).1, split_id(last).1],
             payload_b64,
             errors,
         }));
@@ -127,8 +131,11 @@ impl DirState {
         }
         let length = m.buf.total();
         let data = m.buf.take();
+        let [first, last] = [m.first_packet, m.last.packet];
         let mut rec = MessageRecord {
-            file: cx.file.to_string(),
+            file: cx.files.file_of(last).to_string(),
+            capture: cx.files.capture(),
+            first_file: cx.files.first_file(first, last),
             flow: cx.flow,
             client: cx.client,
             server: cx.server,
@@ -140,7 +147,7 @@ impl DirState {
             compressed: m.compressed,
             length,
             wire_length: m.wire,
-            packets: [m.first_packet, m.last.packet],
+            packets: [split_id(first).1, split_id(last).1],
             undecodable: m.undecodable,
             truncated: truncated && !m.undecodable,
             ..MessageRecord::default()

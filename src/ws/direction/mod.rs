@@ -19,6 +19,7 @@ mod loss;
 mod message;
 mod resync;
 
+use crate::capture::set::FileSet;
 use crate::tcp::stream::Endpoint;
 use std::collections::VecDeque;
 
@@ -57,8 +58,8 @@ pub enum Deflate {
 
 /// What a direction needs to know about its connection.
 pub struct Ctx<'a> {
-    /// Capture file name.
-    pub file: &'a str,
+    /// The capture's files (what packet ids are resolved with).
+    pub files: &'a FileSet,
     /// Connection index.
     pub flow: u64,
     /// WebSocket client address.

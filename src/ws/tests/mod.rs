@@ -34,6 +34,7 @@ fn flow_info(roles_known: bool) -> FlowInfo {
         carries: Default::default(),
         tls: None,
         h2: None,
+        packets: [0; 2],
     }
 }
 
