@@ -90,6 +90,7 @@ impl Common {
             color: self.color.choice().enabled(no_color.as_deref(), terminal),
             wrap: terminal,
             width: None,
+            files: false,
         }
     }
 }

@@ -130,9 +130,14 @@ impl Settings {
         }
     }
 
-    /// A view writing to `out` (buffered) in the chosen format and layout.
-    fn view<W: Write>(&self, out: W) -> View<BufWriter<W>> {
-        View::new(self.format, BufWriter::new(out), None).with_style(self.style)
+    /// A view writing to `out` (buffered) in the chosen format and layout, for the
+    /// captures `caps` (tables name the file when there are several).
+    fn view<W: Write>(&self, out: W, caps: &[files::Capture]) -> View<BufWriter<W>> {
+        let files: usize = caps.iter().map(|c| c.files.names().len()).sum();
+        View::new(self.format, BufWriter::new(out), None).with_style(TableStyle {
+            files: files > 1,
+            ..self.style
+        })
     }
 
     /// Standard error for a run over `inputs`, with a progress bar when wanted.
@@ -169,7 +174,7 @@ pub fn messages(
     if parallel(settings, &opts, &console) {
         return parallel_jsonl(settings, &opts, false, caps, unusable, &console, &mut out);
     }
-    let mut view = settings.view(out);
+    let mut view = settings.view(out, &caps);
     let mut sel = Selector::new(settings.filter.clone()).hide_flows();
     let mut print = |r: Record| match r {
         Record::Flow(_) => Ok(()),
@@ -198,7 +203,7 @@ pub fn flows(
     if parallel(settings, &opts, &console) {
         return parallel_jsonl(settings, &opts, true, caps, unusable, &console, &mut out);
     }
-    let mut view = settings.view(out);
+    let mut view = settings.view(out, &caps);
     let mut sel = Selector::new(settings.filter.clone());
     let outcome = each_record(settings, &opts, caps, unusable, &console, |r| {
         sel.push(r, |r| view.write_record(&r))?;
@@ -222,7 +227,7 @@ pub fn stats(
     let (caps, unusable) =
         files::captures(inputs, settings.grouping, &decoding.layers.keys, &console);
     let f = &settings.filter;
-    let mut view = settings.view(out);
+    let mut view = settings.view(out, &caps);
     let mut agg = Aggregator::new();
     let mut rows = 0u64;
     let outcome = each_record(settings, &opts, caps, unusable, &console, |r| match r {
@@ -319,9 +324,9 @@ pub fn tcp(
             source,
         })?;
     }
-    let mut view = settings.view(out);
     let console = settings.console(inputs);
     let (caps, unusable) = files::captures(inputs, settings.grouping, keys, &console);
+    let mut view = settings.view(out, &caps);
     let mut sel = Selector::new(settings.filter.clone());
     let several = caps.len() > 1;
     let outcome = files::sequential(caps, unusable, &console, |cap| {

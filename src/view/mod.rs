@@ -89,6 +89,8 @@ pub struct TableStyle {
     pub wrap: bool,
     /// Width to fit when wrapping; `None` detects the terminal's.
     pub width: Option<u16>,
+    /// Add a `file` column (the run reads several files).
+    pub files: bool,
 }
 
 /// Rows held before a table is printed (a long capture prints several tables).
@@ -103,6 +105,11 @@ pub struct View<W: Write> {
     rows: Vec<Vec<String>>,
     json: crate::view::json::JsonBuf,
     style: TableStyle,
+    /// The date of the first time shown in a table, which tables leave out while every
+    /// time is on it.
+    first_date: Option<String>,
+    /// A time on another date was shown: tables show dates from then on.
+    dated: bool,
 }
 
 impl<W: Write> View<W> {
@@ -119,7 +126,10 @@ impl<W: Write> View<W> {
                 color: false,
                 wrap: true,
                 width,
+                files: false,
             },
+            first_date: None,
+            dated: false,
         }
     }
 
@@ -143,7 +153,13 @@ impl<W: Write> View<W> {
             }
             Format::Table => {
                 self.header = T::header();
-                self.rows.push(item.cells());
+                let mut cells = item.cells();
+                if self.style.files {
+                    if let Some((file, first)) = item.place() {
+                        cells.insert(0, table::file_cell(file, first));
+                    }
+                }
+                self.rows.push(cells);
                 if self.rows.len() >= TABLE_CHUNK {
                     self.flush_table()?;
                 }

@@ -24,6 +24,26 @@ pub trait Row: Serialize {
     fn header() -> &'static [&'static str];
     /// This record's cells.
     fn cells(&self) -> Vec<String>;
+    /// The file holding the record's last packet, and the one holding its first when it
+    /// is another: what the `file` column shows when a run reads several files. `None`
+    /// for rows that name no file.
+    fn place(&self) -> Option<(&str, Option<&str>)> {
+        None
+    }
+}
+
+/// The `file` column: the file's name without its directory (`first → last` for a
+/// record spanning files).
+pub(super) fn file_cell(file: &str, first: Option<&str>) -> String {
+    let base = |f: &str| {
+        std::path::Path::new(f)
+            .file_name()
+            .map_or(f.to_string(), |n| n.to_string_lossy().into_owned())
+    };
+    match first {
+        Some(first) => preview(&format!("{} → {}", base(first), base(file)), 80),
+        None => preview(&base(file), 60),
+    }
 }
 
 impl<W: Write> View<W> {
@@ -44,6 +64,13 @@ impl<W: Write> View<W> {
         if self.rows.is_empty() {
             return Ok(());
         }
+        let mut header = self.header.to_vec();
+        if self.rows.first().map(Vec::len) == Some(header.len() + 1) {
+            header.insert(0, "file");
+        }
+        if let Some(col) = header.iter().position(|h| *h == "time") {
+            show_dates(&mut self.rows, col, &mut self.first_date, &mut self.dated);
+        }
         let mut t = Table::new();
         t.load_preset(presets::UTF8_FULL_CONDENSED)
             .set_content_arrangement(if self.style.wrap {
@@ -51,14 +78,13 @@ impl<W: Write> View<W> {
             } else {
                 ContentArrangement::Disabled
             })
-            .set_header(self.header.to_vec());
+            .set_header(header.clone());
         if let (true, Some(w)) = (self.style.wrap, self.style.width) {
             t.set_width(w);
         }
         if self.style.color {
             t.enforce_styling();
         }
-        let header = self.header;
         let color = self.style.color;
         for r in self.rows.drain(..) {
             t.add_row(r.into_iter().enumerate().map(|(i, text)| {
@@ -133,6 +159,9 @@ impl<T: Row> Row for Tagged<'_, T> {
     fn cells(&self) -> Vec<String> {
         self.1.cells()
     }
+    fn place(&self) -> Option<(&str, Option<&str>)> {
+        self.1.place()
+    }
 }
 
 /// A frame as a row of the message table (`--frames` mixes both in one table).
@@ -147,6 +176,9 @@ impl Serialize for InMessageTable<'_> {
 impl Row for InMessageTable<'_> {
     fn header() -> &'static [&'static str] {
         MessageRecord::header()
+    }
+    fn place(&self) -> Option<(&str, Option<&str>)> {
+        self.0.place()
     }
     fn cells(&self) -> Vec<String> {
         let f = self.0;
@@ -226,12 +258,41 @@ fn arrow(direction: WsDirection) -> &'static str {
     }
 }
 
-/// Time of day part of a timestamp in RFC 3339, for narrow tables.
+/// A timestamp for the `time` column, in RFC 3339; [`View::flush_table`] leaves the date
+/// out while every time shown is on one date.
 fn time_of_day(ts: &Timestamp) -> String {
-    let s = ts.to_rfc3339();
-    match s.split_once('T') {
-        Some((_, t)) => t.to_string(),
-        None => s,
+    ts.to_rfc3339()
+}
+
+/// The `time` cells of a table: times of day while all of them, and those of the
+/// tables before, are on the date of the first; dates and times (`2026-11-25
+/// 08:01:48.78Z`) from the first time on another date on.
+fn show_dates(
+    rows: &mut [Vec<String>],
+    col: usize,
+    first_date: &mut Option<String>,
+    dated: &mut bool,
+) {
+    for r in rows.iter() {
+        let Some((date, _)) = r.get(col).and_then(|c| c.split_once('T')) else {
+            continue;
+        };
+        match first_date {
+            None => *first_date = Some(date.to_string()),
+            Some(d) if d != date => *dated = true,
+            Some(_) => {}
+        }
+    }
+    for r in rows.iter_mut() {
+        if let Some(cell) = r.get_mut(col) {
+            if let Some((date, time)) = cell.split_once('T') {
+                *cell = if *dated {
+                    format!("{date} {time}")
+                } else {
+                    time.to_string()
+                };
+            }
+        }
     }
 }
 
@@ -253,6 +314,9 @@ pub fn join(problems: &[Problem], sep: &str) -> String {
 }
 
 impl Row for MessageRecord {
+    fn place(&self) -> Option<(&str, Option<&str>)> {
+        Some((&self.file, self.first_file.as_deref()))
+    }
     fn header() -> &'static [&'static str] {
         &[
             "flow", "time", "dir", "opcode", "len", "z", "packets", "payload",
@@ -293,6 +357,9 @@ impl Row for MessageRecord {
 }
 
 impl Row for FrameRecord {
+    fn place(&self) -> Option<(&str, Option<&str>)> {
+        Some((&self.file, self.first_file.as_deref()))
+    }
     fn header() -> &'static [&'static str] {
         &[
             "flow", "time", "dir", "fin", "rsv", "opcode", "mask", "len", "offset", "packets",
@@ -322,6 +389,9 @@ impl Row for FrameRecord {
 }
 
 impl Row for FlowRecord {
+    fn place(&self) -> Option<(&str, Option<&str>)> {
+        Some((&self.file, self.first_file.as_deref()))
+    }
     fn header() -> &'static [&'static str] {
         &[
             "flow",
@@ -410,6 +480,9 @@ fn tls_cell(t: &TlsInfo) -> String {
 }
 
 impl Row for FlowSummary {
+    fn place(&self) -> Option<(&str, Option<&str>)> {
+        Some((&self.file, self.first_file.as_deref()))
+    }
     fn header() -> &'static [&'static str] {
         &[
             "flow",

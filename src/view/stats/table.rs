@@ -117,6 +117,9 @@ impl StatsRecord {
 }
 
 impl Row for StatsRecord {
+    fn place(&self) -> Option<(&str, Option<&str>)> {
+        Some((&self.file, None))
+    }
     fn header() -> &'static [&'static str] {
         &[
             "flow",
