@@ -9,7 +9,9 @@
 //!
 //! ```text
 //! capture/   files → packets       pcap/pcapng readers, link types, IP/TCP decoding
-//!    │                             (capture/packet.rs: a new link type goes here)
+//!    │                             (capture/packet.rs: a new link type goes here);
+//!    │                             capture/set.rs: several files merged by time into
+//!    │                             one capture, packets named by (file, number) ids
 //! tcp/       packets → streams     reassembly: two ordered byte streams per connection,
 //!    │                             reported through tcp::stream::StreamSink
 //! layers/    streams → streams     the stream stack: transformers (layers/tls/: ciphertext
@@ -23,8 +25,9 @@
 //!    │                             ws/record.rs: the records the views read
 //! view/      records → output      table, JSON Lines, JSON, filter, stats, extract
 //!                                  (a new view is a file here)
-//! run/       drives files through the stages: one entry point per view, one loop over
-//!            the inputs, on one core or many (run/shard.rs)
+//! run/       drives captures through the stages: inputs (files, directories, stdin)
+//!            made into captures (run/files.rs), one entry point per view, on one core
+//!            or many (run/shard.rs)
 //! util/      what every stage shares: capture time (RFC 3339), the table hasher,
 //!            text validated once
 //! ```

@@ -170,7 +170,7 @@ fn split_captures_decode_as_the_whole_one() {
         if let Some(k) = &key {
             args.extend(["--keylog", k]);
         }
-        let whole: Vec<Value> = run(&args, &[src.clone()])
+        let whole: Vec<Value> = run(&args, std::slice::from_ref(&src))
             .iter()
             .map(|r| as_in_set(r, &parts, c.per))
             .collect();
@@ -234,8 +234,8 @@ fn unrelated_captures_together_decode_as_alone() {
         .iter()
         .map(|r| r["flow"].as_u64().unwrap())
         .collect();
-    let a_alone = run(&[], &[a.clone()]);
-    let b_alone = run(&[], &[b.clone()]);
+    let a_alone = run(&[], std::slice::from_ref(&a));
+    let b_alone = run(&[], std::slice::from_ref(&b));
     let count = |rs: &[Value]| -> std::collections::BTreeSet<u64> {
         rs.iter().map(|r| r["flow"].as_u64().unwrap()).collect()
     };
@@ -303,7 +303,7 @@ fn tcp_records_name_their_files() {
     let tmp = tempfile::tempdir().unwrap();
     let src = testdata().join("corpus/01-python-websockets-deflate.pcap");
     let parts = split_pcap(&src, 60, tmp.path());
-    let whole = run(&["tcp"], &[src.clone()]);
+    let whole = run(&["tcp"], std::slice::from_ref(&src));
     let set = run(&["tcp"], &parts);
     assert_eq!(whole.len(), set.len());
     for (w, s) in whole.iter().zip(&set) {

@@ -136,7 +136,7 @@ enum Slot<'a> {
     Done,
 }
 
-/// What [`SetReader::next`] returns.
+/// What [`SetReader::next_item`] returns.
 pub enum Item<'a> {
     /// A packet of file `file` (index in the set).
     Packet {
@@ -216,7 +216,7 @@ impl<'a> SetReader<'a> {
 
     /// The next packet of the set, or a problem reading one of its files; `None` when
     /// every file has been read.
-    pub fn next(&mut self) -> Option<Item<'_>> {
+    pub fn next_item(&mut self) -> Option<Item<'_>> {
         loop {
             if let Some(i) = self.to_peek.take() {
                 if let Some(item) = self.peek(i) {
@@ -363,7 +363,7 @@ mod tests {
 
     fn drain(r: &mut SetReader) -> Vec<(usize, u64, u8)> {
         let mut out = Vec::new();
-        while let Some(item) = r.next() {
+        while let Some(item) = r.next_item() {
             match item {
                 Item::Packet { file, packet } => out.push((file, packet.number, packet.data[0])),
                 Item::Error { error, .. } => panic!("{error}"),
@@ -406,7 +406,7 @@ mod tests {
         });
         let mut r = SetReader::new(ms, op);
         let mut open_at_packet = Vec::new();
-        while let Some(item) = r.next() {
+        while let Some(item) = r.next_item() {
             if let Item::Packet { .. } = item {
                 open_at_packet.push(opened.lock().unwrap().len());
             }
@@ -422,7 +422,7 @@ mod tests {
         let (ms, op) = members(&[pcap(&[1, 5]), cut]);
         let mut r = SetReader::new(ms, op);
         let mut seen = Vec::new();
-        while let Some(item) = r.next() {
+        while let Some(item) = r.next_item() {
             match item {
                 Item::Packet { file, packet } => seen.push(format!("{file}:{}", packet.number)),
                 Item::Error { file, error, .. } => seen.push(format!("{file}!{error}")),

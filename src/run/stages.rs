@@ -125,7 +125,7 @@ pub fn run_set<S: StreamSink, B>(
             message,
         })
     };
-    while let Some(item) = reader.next() {
+    while let Some(item) = reader.next_item() {
         let (file, pkt) = match item {
             Item::Packet { file, packet } => (file, packet),
             Item::Error { file, error, .. } => {

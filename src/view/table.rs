@@ -556,6 +556,7 @@ mod tests {
             color: false,
             wrap: true,
             width: Some(80),
+            files: false,
         };
         let mut v = View::new(Format::Table, Vec::new(), Some(80)).with_style(style);
         v.write_record(&Record::Flow(f)).unwrap();
@@ -582,6 +583,7 @@ mod tests {
             color: true,
             wrap: false,
             width: None,
+            files: false,
         };
         let mut v = View::new(Format::Table, Vec::new(), None).with_style(style);
         v.write_record(&r).unwrap();
@@ -618,6 +620,48 @@ mod tests {
             1,
             "{out}"
         );
+    }
+
+    #[test]
+    fn files_and_dates_show_when_a_set_needs_them() {
+        let at = |ts: &str, file: &str, first: Option<&str>| {
+            let mut r = msg("x");
+            if let Record::Message(m) = &mut r {
+                m.timestamp = ts.parse().unwrap();
+                m.file = file.into();
+                m.first_file = first.map(Into::into);
+            }
+            r
+        };
+        let style = TableStyle {
+            color: false,
+            wrap: false,
+            width: None,
+            files: true,
+        };
+        let mut v = View::new(Format::Table, Vec::new(), None).with_style(style);
+        v.write_record(&at("2026-01-01T23:59:59.5Z", "/d/a.pcap", None))
+            .unwrap();
+        v.write_record(&at(
+            "2026-01-01T23:59:59.9Z",
+            "/d/b.pcap",
+            Some("/d/a.pcap"),
+        ))
+        .unwrap();
+        v.flush_table().unwrap();
+        v.write_record(&at("2026-01-02T00:00:00.1Z", "/d/b.pcap", None))
+            .unwrap();
+        let out = String::from_utf8(v.finish().unwrap()).unwrap();
+        let lines: Vec<&str> = out.lines().filter(|l| l.contains(" x ")).collect();
+        assert!(
+            lines[0].contains("a.pcap") && !lines[0].contains("/d/"),
+            "{out}"
+        );
+        assert!(lines[0].contains(" 23:59:59.5Z"), "{out}");
+        assert!(lines[1].contains("a.pcap → b.pcap"), "{out}");
+        // The day changed: this table and the ones after show dates.
+        assert!(lines[2].contains("2026-01-02 00:00:00.1Z"), "{out}");
+        assert!(out.contains("│ file"), "{out}");
     }
 
     #[test]
