@@ -168,6 +168,9 @@ pub struct SetReader<'a> {
     /// The file whose next packet is to be peeked before the merge goes on (the one
     /// handed out last, or one just opened).
     to_peek: Option<usize>,
+    /// The file just peeked, when it is the next to hand out without a look at the
+    /// others.
+    alone: Option<usize>,
     packets: u64,
     bytes: u64,
 }
@@ -187,6 +190,7 @@ impl<'a> SetReader<'a> {
             next_open: 0,
             heap: BinaryHeap::new(),
             to_peek: None,
+            alone: None,
             packets: 0,
             bytes: 0,
         }
@@ -221,6 +225,10 @@ impl<'a> SetReader<'a> {
             if let Some(i) = self.to_peek.take() {
                 if let Some(item) = self.peek(i) {
                     return Some(item);
+                }
+                if let Some(i) = self.alone.take() {
+                    self.to_peek = Some(i);
+                    return self.take(i);
                 }
             }
             if self.next_open < self.slots.len() {
@@ -281,7 +289,14 @@ impl<'a> SetReader<'a> {
         };
         match r.peek() {
             Ok(Some(ts)) => {
-                self.heap.push(Reverse((ts, i)));
+                // The only file open, with no other due before its next packet (a
+                // ring buffer, most of the time): no need to go through the heap.
+                let due = |f: &Option<Timestamp>| f.is_none_or(|f| f <= ts);
+                if self.heap.is_empty() && !self.firsts.get(self.next_open).is_some_and(due) {
+                    self.alone = Some(i);
+                } else {
+                    self.heap.push(Reverse((ts, i)));
+                }
                 None
             }
             Ok(None) => {

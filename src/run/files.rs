@@ -172,6 +172,22 @@ pub(crate) fn captures(
     (caps, unusable)
 }
 
+/// Bytes in the inputs as far as known beforehand (see [`Input::size`]), directories
+/// counted by the files in them: the size of the progress bar.
+pub(crate) fn total_size(inputs: &[Input], recursive: bool) -> u64 {
+    inputs
+        .iter()
+        .map(|i| match i {
+            Input::File(p) if p.is_dir() => list_dir(p, recursive)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|f| Input::File(f).size())
+                .sum(),
+            other => other.size(),
+        })
+        .sum()
+}
+
 /// The files of directory `dir` in name order (hidden ones left out), with those of
 /// its subdirectories when `recursive`.
 fn list_dir(dir: &Path, recursive: bool) -> io::Result<Vec<PathBuf>> {

@@ -142,7 +142,7 @@ impl Settings {
 
     /// Standard error for a run over `inputs`, with a progress bar when wanted.
     fn console(&self, inputs: &[Input]) -> Console {
-        let total = inputs.iter().map(Input::size).sum();
+        let total = files::total_size(inputs, self.grouping.recursive);
         let bar = progress::wanted(total, self.stderr_is_terminal, self.quiet);
         Console::new(self.quiet, Progress::new(total, bar))
     }
