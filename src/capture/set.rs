@@ -27,6 +27,12 @@ use std::sync::Arc;
 const NUMBER_BITS: u32 = 40;
 const NUMBER_MASK: u64 = (1 << NUMBER_BITS) - 1;
 
+/// Files open at once beyond which a newly opened one reads [`SMALL_CHUNK`] at a time.
+const MANY_OPEN: usize = 8;
+
+/// What a file opened while many are open reads at a time.
+const SMALL_CHUNK: usize = 64 << 10;
+
 /// Most files one capture may be made of (what a packet id can name).
 pub const MAX_FILES: usize = 1 << (64 - NUMBER_BITS);
 
@@ -264,7 +270,7 @@ impl<'a> SetReader<'a> {
             Some(r) => r,
             None => match (self.opener)(j)
                 .map_err(CaptureError::Io)
-                .and_then(CaptureReader::new)
+                .and_then(|src| CaptureReader::with_buffer(src, self.chunk()))
             {
                 Ok(r) => r,
                 Err(error) => {
@@ -279,6 +285,17 @@ impl<'a> SetReader<'a> {
         self.slots[j] = Slot::Open(reader);
         self.to_peek = Some(j);
         None
+    }
+
+    /// How much a file opened now reads at a time: the reader's usual megabyte while few
+    /// files are open at once, less when many overlap in time, so that memory stays
+    /// bounded (a buffer still grows to hold a larger record).
+    fn chunk(&self) -> usize {
+        if self.heap.len() < MANY_OPEN {
+            super::READ_CHUNK
+        } else {
+            SMALL_CHUNK
+        }
     }
 
     /// Reads the next packet of open file `i` into the merge; an error reading it is
