@@ -27,7 +27,7 @@ fi
 # ---------------------------------------------------------------- packages
 need_apt=()
 for pair in tcpdump:tcpdump tshark:tshark dumpcap:tshark editcap:tshark capinfos:tshark \
-            iptables:iptables ethtool:ethtool ip:iproute2 node:nodejs npm:npm timeout:coreutils \
+            mergecap:tshark iptables:iptables ethtool:ethtool ip:iproute2 node:nodejs npm:npm timeout:coreutils \
             python3:python3 openssl:openssl chromium:chromium; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need_apt+=("$pkg")

@@ -76,8 +76,29 @@ def ensure_certs():
 
 
 def capture_file(sc):
+    """The manifest's "file": the capture, or for a rotated set the directory of its files."""
+    if sc["capture"].get("rotate"):
+        return sc["name"]
     ext = "pcapng" if sc["capture"]["format"] == "pcapng" else "pcap"
     return f"{sc['name']}.{ext}"
+
+
+def rotate_target(sc, cdir):
+    """tcpdump's -w argument for a rotated set in directory cdir: -C appends 1, 2, ... to
+    the name after the first file; -G needs a strftime pattern (one file per second)."""
+    rot = sc["capture"]["rotate"]
+    if "G" in rot:
+        return os.path.join(cdir, f"{sc['name']}-%s.pcap")
+    return os.path.join(cdir, f"{sc['name']}.pcap")
+
+
+def set_files(sc, cdir):
+    """The files tcpdump wrote for a rotated set, in the order it wrote them."""
+    names = [n for n in os.listdir(cdir) if ".pcap" in n]
+    if "G" in sc["capture"]["rotate"]:
+        return sorted(names)
+    base = f"{sc['name']}.pcap"
+    return sorted(names, key=lambda n: int(n[len(base):] or 0))
 
 
 def capture_cmd(cap, path):
@@ -87,6 +108,11 @@ def capture_cmd(cap, path):
     if cap["tool"] == "dumpcap":
         return ["dumpcap", "-B", "16", "-i", cap["iface"], "-s", snap, "-f", "tcp", "-w", path]
     cmd = ["tcpdump", "-n", "-Z", "root", "-B", "32768", "-i", cap["iface"], "-s", snap, "-w", path]
+    rot = cap.get("rotate") or {}
+    if "C" in rot:  # unit: 1,000,000 bytes
+        cmd += ["-C", str(rot["C"])]
+    if "G" in rot:  # seconds; path holds a strftime pattern
+        cmd += ["-G", str(rot["G"])]
     if cap["format"] == "pcap-ns":
         cmd += ["--time-stamp-precision=nano"]
     if cap.get("linktype"):
@@ -153,7 +179,11 @@ def run_scenario(sc_path):
     subprocess.run(["rm", "-rf", wdir], check=True)
     os.makedirs(wdir)
     cfile = os.path.join(CORPUS, capture_file(sc))
-    if os.path.exists(cfile):
+    rotated = bool(cap.get("rotate"))
+    if rotated:  # cfile is the set's directory; tcpdump writes into it
+        subprocess.run(["rm", "-rf", cfile], check=True)
+        os.makedirs(cfile)
+    elif os.path.exists(cfile):
         os.unlink(cfile)
     late = cap.get("late", False)
     gate = os.path.join(wdir, "gate") if late else None
@@ -174,7 +204,7 @@ def run_scenario(sc_path):
         elif lossy:
             ipt = iptables("-A", *LOSS_RULE)
         if not late:
-            capp = start_capture(cap, cfile)
+            capp = start_capture(cap, rotate_target(sc, cfile) if rotated else cfile)
         servers = []
         for pr in sc["pairs"]:
             out = os.path.join(wdir, f"{pr['name']}.server.jsonl")
@@ -236,9 +266,18 @@ def run_scenario(sc_path):
             os.rename(cfile, tmp)
             subprocess.run(["editcap", "--inject-secrets", f"tls,{keyfile}", tmp, cfile], check=True)
             os.unlink(tmp)
-    os.chmod(cfile, 0o644)
+    if rotated:
+        files = set_files(sc, cfile)
+        for fn in files:
+            os.chmod(os.path.join(cfile, fn), 0o644)
+        # tshark reads one file: check a concatenation (the files are consecutive)
+        merged = os.path.join(wdir, "merged.pcap")
+        subprocess.run(["mergecap", "-a", "-F", "pcap", "-w", merged, *[os.path.join(cfile, fn) for fn in files]],
+                       check=True)
+    else:
+        os.chmod(cfile, 0o644)
     truth = merge_truth(sc, wdir)
-    tname = f"{name}.truth.jsonl"
+    tname = f"{name}/{name}.truth.jsonl" if rotated else f"{name}.truth.jsonl"
     with open(os.path.join(CORPUS, tname), "w") as f:
         for r in truth:
             f.write(json.dumps(r, ensure_ascii=False, sort_keys=False) + "\n")
@@ -260,7 +299,11 @@ def run_scenario(sc_path):
             "server_ports": [pr["server"]["port"] for pr in sc["pairs"]],
             "description": sc["description"], **tls_extra,
         }
-    if not (late or cap.get("snaplen")):
+    set_extra = {}
+    if rotated:
+        problems = tshark_check(merged, sc, truth, tshark_keys)
+        set_extra["set"] = set_report(sc, cfile, files, truth)
+    elif not (late or cap.get("snaplen")):
         problems = tshark_check(cfile, sc, truth, tshark_keys, tolerate=sc.get("tshark_tolerate"))
     tls_extra = {"tls": is_tls, "keylog": os.path.basename(keyfile) if keyfile and not cap.get("dsb") else None}
     if is_tls:
@@ -286,6 +329,7 @@ def run_scenario(sc_path):
         "server_ports": [pr["server"]["port"] for pr in sc["pairs"]],
         "description": sc["description"],
         **tls_extra,
+        **set_extra,
     }
 
 
@@ -846,6 +890,157 @@ def crosscheck_views(truth, name):
         idx = [r["index"] for r in v["sent"]]
         if idx != list(range(len(idx))):
             raise RuntimeError(f"{name} {key}: sent indexes not contiguous")
+
+
+def read_pcap(path):
+    """(packet number from 1, time in seconds, frame bytes) of a pcap file (us or ns)."""
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    e, nano = {b"\xd4\xc3\xb2\xa1": ("<", False), b"\xa1\xb2\xc3\xd4": (">", False),
+               b"\x4d\x3c\xb2\xa1": ("<", True), b"\xa1\xb2\x3c\x4d": (">", True)}[data[:4]]
+    assert struct.unpack(e + "I", data[20:24])[0] == 1, f"{path}: not Ethernet"
+    pos, n = 24, 0
+    while pos + 16 <= len(data):
+        ts, frac, incl, _ = struct.unpack(e + "IIII", data[pos:pos + 16])
+        n += 1
+        yield n, ts + frac / (1e9 if nano else 1e6), data[pos + 16:pos + 16 + incl]
+        pos += 16 + incl
+
+
+def set_report(sc, cdir, files, truth):
+    """What straddles the files of a rotated set, read from the files themselves (IPv4 over
+    Ethernet, no loss): per connection the files of its SYN, upgrade request and 101; per
+    WebSocket frame and message the files of its first and last bytes. The frame structure
+    found must be the truth's (opcode and frame count of every message, in order). Aborts
+    (so the attempt is retried) unless the scenario's "require" is met."""
+    import bisect
+    import struct
+    server_ports = {pr["server"]["port"] for pr in sc["pairs"]}
+    segs = defaultdict(list)  # (client port, direction) -> [(seq, payload, file, packet)]
+    isn, syn_file, finfo = {}, {}, []
+    for fi, fn in enumerate(files):
+        npk, first, last = 0, None, None
+        for n, t, fr in read_pcap(os.path.join(cdir, fn)):
+            npk, first, last = n, first if first is not None else t, t
+            if fr[12:14] != b"\x08\x00" or fr[23] != 6:
+                continue
+            ip = fr[14:]
+            ihl = (ip[0] & 15) * 4
+            tot = struct.unpack(">H", ip[2:4])[0]
+            tcp = ip[ihl:tot]
+            sp, dp, seq = struct.unpack(">HHI", tcp[:8])
+            flags = tcp[13]
+            key = (sp, "client_to_server") if dp in server_ports else (dp, "server_to_client")
+            if flags & 2:
+                isn[key] = seq
+                if key[1] == "client_to_server":
+                    syn_file[key[0]] = fi
+            payload = tcp[(tcp[12] >> 4) * 4:]
+            if payload:
+                segs[key].append(((seq - isn[key] - 1) % (1 << 32), payload, fi, n))
+        finfo.append({"name": fn, "packets": npk, "bytes": os.path.getsize(os.path.join(cdir, fn)),
+                      "first_time": first, "last_time": last})
+    streams = {}
+    for key, sl in segs.items():  # reassemble; each byte belongs to the first packet that carried it
+        sl.sort(key=lambda x: (x[0], x[3]))
+        buf, starts, owners = bytearray(), [], []
+        for off, pl, fi, n in sl:
+            if off + len(pl) <= len(buf):
+                continue
+            if off > len(buf):
+                raise RuntimeError(f"{key}: hole at {len(buf)} in the rotated set")
+            starts.append(len(buf))
+            owners.append(fi)
+            buf += pl[len(buf) - off:]
+        streams[key] = (bytes(buf), starts, owners)
+
+    def file_at(key, off):
+        _, starts, owners = streams[key]
+        return owners[bisect.bisect_right(starts, off) - 1]
+
+    sent = defaultdict(list)
+    for r in truth:
+        if r["view"] == "sent":
+            sent[(r["client_port"], r["direction"])].append(r)
+    conn_of = {r["client_port"]: r["conn"] for r in truth}
+    handshakes, messages = [], []
+    nframes = split_frames = split_headers = split_compressed = 0
+    deflate_files = defaultdict(set)
+    for key in sorted(streams):
+        buf = streams[key][0]
+        head = buf.index(b"\r\n\r\n") + 4
+        if key[1] == "client_to_server":
+            cport = key[0]
+            resp = streams[(cport, "server_to_client")][0].index(b"\r\n\r\n") + 4
+            h = {"conn": conn_of[cport], "client_port": cport, "syn_file": syn_file[cport],
+                 "request_files": [file_at(key, 0), file_at(key, head - 1)],
+                 "response_files": [file_at((cport, "server_to_client"), 0),
+                                    file_at((cport, "server_to_client"), resp - 1)]}
+            h["straddles"] = len({h["syn_file"], *h["request_files"], *h["response_files"]}) > 1
+            handshakes.append(h)
+        frames, pos = [], head
+        while pos + 2 <= len(buf):
+            b0, b1 = buf[pos], buf[pos + 1]
+            ln, hl = b1 & 127, 2
+            if ln == 126:
+                ln, hl = struct.unpack(">H", buf[pos + 2:pos + 4])[0], 4
+            elif ln == 127:
+                ln, hl = struct.unpack(">Q", buf[pos + 2:pos + 10])[0], 10
+            hl += 4 if b1 & 128 else 0
+            frames.append((pos, hl, ln, bool(b0 & 128), bool(b0 & 64), b0 & 15))
+            pos += hl + ln
+        if pos != len(buf):
+            raise RuntimeError(f"{key}: stream does not end at a frame boundary")
+        msgs, cur = [], None
+        for fr in frames:
+            if fr[5] >= 8:
+                msgs.append([fr])
+            elif fr[5] in (1, 2):
+                cur = [fr]
+                if fr[3]:
+                    msgs.append(cur)
+            else:
+                cur.append(fr)
+                if fr[3]:
+                    msgs.append(cur)
+        want = sent[key]
+        if [(OPCODES[m[0][5]], len(m)) for m in msgs] != [(r["opcode"], r["fragments"]) for r in want]:
+            raise RuntimeError(f"{key}: frames in the rotated set are not the truth's messages")
+        for m, r in zip(msgs, want):
+            straddling = 0
+            for (p, hl, ln, _, _, _) in m:
+                nframes += 1
+                a, b = file_at(key, p), file_at(key, p + hl + ln - 1)
+                if a != b:
+                    straddling += 1
+                    split_compressed += bool(m[0][4])
+                if file_at(key, p + hl - 1) != a:
+                    split_headers += 1
+            split_frames += straddling
+            first, last = file_at(key, m[0][0]), file_at(key, m[-1][0] + m[-1][1] + m[-1][2] - 1)
+            if m[0][4]:
+                deflate_files[r["conn"]] |= {first, last}
+            if first != last:
+                messages.append({"conn": r["conn"], "client_port": key[0], "direction": key[1], "index": r["index"],
+                                 "opcode": r["opcode"], "length": r["length"], "fragments": r["fragments"],
+                                 "compressed": r["compressed"], "first_file": first, "last_file": last,
+                                 "frames_straddling": straddling})
+    rep = {"rotation": " ".join(f"-{k} {v}" for k, v in sc["capture"]["rotate"].items()),
+           "files": finfo,
+           "straddling": {"handshakes": handshakes, "messages": messages, "frames": nframes,
+                          "frames_straddling": split_frames, "frame_headers_split": split_headers,
+                          "compressed_frames_straddling": split_compressed,
+                          "deflate_connection_files": {k: sorted(v) for k, v in sorted(deflate_files.items())}}}
+    req = sc["capture"].get("require", {})
+    got = {"handshakes": sum(h["straddles"] for h in handshakes), "messages": len(messages),
+           "compressed_frames": split_compressed}
+    log(f"set: {len(files)} files {[(f['name'], f['packets'], f['bytes']) for f in finfo]}; straddling: {got}, "
+        f"{split_frames} of {nframes} frames, {split_headers} frame headers")
+    for k, n in req.items():
+        if got[k] < n:
+            raise RuntimeError(f"rotated set: {got[k]} {k} straddle files, {n} required")
+    return rep
 
 
 def tshark_check(cfile, sc, truth, keys=None, tolerate=None):

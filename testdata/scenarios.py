@@ -244,6 +244,70 @@ def h2_mix(seed, closer="c", code=1000, reason="bye", light=False, big=None, ext
     return s[:6] + list(extra) + s[6:]
 
 
+def rotated_bulk(seed):
+    """a/0 of 27-rotated: ~2.8 MB both ways in three timed phases (sleep), so that a/1's
+    delayed handshake (request ~1.0 s after its TCP handshake, 101 ~1.0 s later) has more
+    than 1 MB of this connection's traffic between its SYN and its request and between
+    its request and its 101: tcpdump -C 1 must start a new file inside both.  Large
+    deflate messages (random: incompressible; hextext: about half), fragmented ones,
+    pings, a close."""
+    return [
+        # phase 1: ~1.2 MB, from 0.1 s
+        T("c", f"rotated set: hello from a/0 {seed}", sleep=0.1),
+        T("s", f"rotated set: hello back {seed}"),
+        B("c", 300000, seed=seed),
+        TG("s", 400000, kind="hextext", seed=seed + 1),
+        {**B("s", 240000, seed=seed + 2), "frags": [80000, 80000, 80000]},
+        PING("c", f"a/0 ping {seed}"),
+        T("c", "after the first ping"),
+        {**TG("c", 300000, kind="hextext", seed=seed + 3), "frags": [100000, 100000, 100000]},
+        B("c", 200000, seed=seed + 4),
+        # phase 2: ~1.1 MB from ~1.3 s (a/1's request went out at ~1.0 s)
+        B("s", 350000, seed=seed + 5, sleep=0.9),
+        TG("c", 400000, kind="hextext", seed=seed + 6),
+        B("c", 300000, seed=seed + 7),
+        PING("s", bytes([0, 1, 2, 255]) + b"rotated"),
+        B("s", 250000, seed=seed + 8),
+        # phase 3: from ~2.3 s (a/1's 101 went out at ~2.0 s)
+        TG("s", 300000, seed=seed + 9, sleep=0.8),
+        B("c", 250000, seed=seed + 10),
+        TG("s", 200000, kind="hextext", seed=seed + 11),
+        PONG("c", "unsolicited pong"),
+        FT("c", ["Hello, ", "rotated ", "wörld 🎉"]),
+        {**B("s", 3, seed=seed + 12), "frags": [1, 1, 1]},
+        T("c", EMOJI),
+        CLOSE("c", 1000, "rotated a/0 done"),
+    ]
+
+
+def rotated_node(seed):
+    """b/0 of 27-rotated (node ws, deflate with context takeover, threshold 0): ~0.6 MB spread
+    over the same ~3 s, a fragmented compressed message, a UTF-8 character split across
+    frames, a ping, the server closes."""
+    return [
+        T("c", f"node: hello {seed}"),
+        T("s", "node: hello back " + EMOJI),
+        B("c", 150000, seed=seed, sleep=0.2),
+        TG("s", 200000, kind="hextext", seed=seed + 1, sleep=0.3),
+        {**B("s", 120000, seed=seed + 2), "frags": [40000, 40000, 40000]},
+        PING("c", f"node ping {seed}"),
+        T("c", "node: after ping"),
+        {"from": "client", "op": "text", "hex": "f09f8e89" * 3, "frags": [1, 3, 2, 6]},
+        B("c", 100000, seed=seed + 3, sleep=0.6),
+        TG("s", 100000, kind="hextext", seed=seed + 4, sleep=0.6),
+        TG("c", 5000, seed=seed + 5, sleep=0.5),
+        CLOSE("s", 1001, "node b/0 going away"),
+    ]
+
+
+def timed(seed):
+    """28-rotated-time: a light conversation spread over ~4 s (tcpdump -G 1)."""
+    s = mix(seed, closer="c", code=1000, reason="timed bye", light=True)
+    for i in range(2, len(s), 4):
+        s[i] = {**s[i], "sleep": 0.45}
+    return s
+
+
 DEFLATE_CTX = {"perMessageDeflate": {"threshold": 0}}
 DEFLATE_NOCTX_SRV = {"perMessageDeflate": {
     "threshold": 64, "serverNoContextTakeover": True, "clientNoContextTakeover": True,
@@ -605,6 +669,53 @@ SCENARIOS = [
         # no empty client message: over HTTP/2, Chromium 156 never put the page's ws.send("") on the wire
         # (the server waited 60 s for it; the same script over HTTP/1.1 works, see 19)
         "scripts": {"crh2": [a for a in browser(190) if not (a["from"] == "client" and a.get("text") == "")]},
+    },
+]
+
+
+# ------------------------------------------------------------- rotated capture sets
+# "rotate" in "capture": tcpdump writes a set of files instead of one, into corpus/<name>/
+# with the truth beside them: {"C": 1} is tcpdump -C 1 (a new file once the current one
+# exceeds 1,000,000 bytes: <name>.pcap, <name>.pcap1, ...), {"G": 1} is tcpdump -G 1 (a
+# new file for the first packet at least 1 s after the current file was opened, named
+# <name>-<epoch seconds>.pcap).  "require": what must straddle files, or the attempt is
+# retried (orchestrate.py:set_report).  "handshake_delay" on a connection (Python peers):
+# seconds between the TCP handshake and the upgrade request (client), between the request
+# and the 101 (server).
+SCENARIOS += [
+    {
+        "name": "27-rotated",
+        "capture": {"format": "pcap-us", "tool": "tcpdump", "iface": "lo", "rotate": {"C": 1},
+                    "require": {"handshakes": 1, "messages": 2, "compressed_frames": 1}},
+        "description": "a rotated capture set: tcpdump -C 1 (new file every 1,000,000 bytes) while "
+                       "python-websockets (permessage-deflate, context takeover) and node ws (deflate, "
+                       "threshold 0) exchange ~3.4 MB over three concurrent connections. a/0: large "
+                       "deflate messages (random and hextext, up to 400 kB), fragmented ones, pings, close; "
+                       "a/1: upgrade request 1 s after its TCP handshake and the 101 1 s after the request "
+                       "while a/0 moves >1 MB in each gap, so its handshake spans files; b/0: node ws. "
+                       "Frames and messages straddle files (manifest: set.straddling).",
+        "pairs": [
+            pair("a", pyws(8027), "python-websockets",
+                 [{"script": "r0"},
+                  {"script": "r1", "handshake_delay": {"request": 1.0, "response": 1.0}}]),
+            pair("b", nodews(8028, DEFLATE_CTX), "node-ws", ["r2"], client_options=DEFLATE_CTX),
+        ],
+        "scripts": {"r0": rotated_bulk(270), "r1": mix(271, closer="s", code=1001, reason="a/1 going away",
+                                                          light=True),
+                    "r2": rotated_node(272)},
+    },
+    {
+        "name": "28-rotated-time",
+        "capture": {"format": "pcap-us", "tool": "tcpdump", "iface": "lo", "rotate": {"G": 1},
+                    "require": {"handshakes": 1}},
+        "description": "a time-rotated capture set: tcpdump -G 1 (a new file each second, named by "
+                       "strftime %s) while a python-websockets pair (deflate, context takeover) follows "
+                       "a light conversation spread over ~4 s; the server holds the 101 back 1.3 s, so "
+                       "the request and the 101 are in different files, and the deflate context runs "
+                       "through all of them.",
+        "pairs": [pair("a", pyws(8029), "python-websockets",
+                       [{"script": "t0", "handshake_delay": {"response": 1.3}}])],
+        "scripts": {"t0": timed(280)},
     },
 ]
 

@@ -175,12 +175,19 @@ fn check(c: &Check) -> (usize, usize) {
     (matched, flagged)
 }
 
+/// The manifest's single-file captures (rotated capture sets, directories of files with
+/// a `set` entry, are tests/rotated.rs's).
 fn manifest() -> Vec<Value> {
     let m: Value = serde_json::from_str(
         &std::fs::read_to_string(testdata().join("corpus/manifest.json")).unwrap(),
     )
     .unwrap();
-    m.as_array().unwrap().clone()
+    m.as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e.get("set").is_none())
+        .cloned()
+        .collect()
 }
 
 /// Captures that cannot hold every message: a small snap length, a late start, holes

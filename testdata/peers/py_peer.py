@@ -12,6 +12,7 @@ included in on-wire order) and per message it RECEIVED (view "received").
 import asyncio
 import json
 import os
+import socket
 import sys
 import time
 
@@ -411,7 +412,17 @@ async def main():
             extra = {}
             if TLS is not None:
                 extra["ssl"] = tlsutil.server_context(TLS, KEYLOG, SNI_LOG)
-            async with ws_serve(handler, host, port, **ws_kwargs("server"), **extra):
+
+            async def delay_response(connection, request):
+                # "handshake_delay": {"response": s}: hold the 101 back s seconds after the
+                # request arrived (the other connections keep talking meanwhile)
+                idx = int(request.path.rsplit("/", 1)[1])
+                d = conns[idx].get("handshake_delay", {}).get("response")
+                if d:
+                    await asyncio.sleep(d)
+                return None
+            async with ws_serve(handler, host, port, **ws_kwargs("server"), process_request=delay_response,
+                                **extra):
                 print("listening", flush=True)
                 await done.wait()
         else:
@@ -420,6 +431,15 @@ async def main():
                 if TLS is not None:
                     o = {"cert": TLS.get("cert", "rsa"), **P["client"].get("tls", {}), **conns[idx].get("tls", {})}
                     extra = {"ssl": tlsutil.client_context(o, KEYLOG), "server_hostname": tlsutil.SNI}
+                d = conns[idx].get("handshake_delay", {}).get("request")
+                if d:
+                    # "handshake_delay": {"request": s}: the TCP handshake now, the HTTP
+                    # upgrade request s seconds later (on the same socket)
+                    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+                    sock.setblocking(False)
+                    await asyncio.get_running_loop().sock_connect(sock, (host, port))
+                    await asyncio.sleep(d)
+                    extra["sock"] = sock
                 async with ws_connect(f"{scheme}://{hostpart}:{port}/{PAIR}/{idx}", **ws_kwargs("client"),
                                       **extra) as ws:
                     ad = WsAdapter(ws, f"{PAIR}/{idx}")
