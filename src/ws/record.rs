@@ -243,8 +243,9 @@ pub struct FlowRecord {
     pub first_seen: Timestamp,
     /// Time of the last packet of the connection.
     pub last_seen: Timestamp,
-    /// First and last packet numbers of the connection (of its HTTP/2 stream: the
-    /// packets that carried its bytes), each within its own file.
+    /// First and last packets that carried the connection's bytes (of its HTTP/2
+    /// stream, for a WebSocket over HTTP/2), each numbered within its own file; the
+    /// `tcp` record's `packets` start at the SYN.
     pub packets: [u64; 2],
     /// The capture file holding the record's first packet, when it is not `file` (the
     /// record spans files of a set).
