@@ -134,9 +134,19 @@ impl<R: Read> CaptureReader<R> {
     /// still grows to hold a larger record): a small chunk makes looking at the start of
     /// many files cheap.
     pub fn with_buffer(src: R, chunk: usize) -> Result<Self, CaptureError> {
+        Self::reusing(src, vec![0; chunk.max(64)])
+    }
+
+    /// As [`CaptureReader::new`], reading into `buf` (a finished reader's, see
+    /// [`CaptureReader::into_buffer`]; at least 64 bytes) instead of a new buffer: a set
+    /// of files read one after the other zeroes no fresh megabyte per file.
+    pub fn reusing(src: R, mut buf: Vec<u8>) -> Result<Self, CaptureError> {
+        if buf.len() < 64 {
+            buf.resize(64, 0);
+        }
         let mut r = CaptureReader {
             src,
-            buf: vec![0; chunk.max(64)],
+            buf,
             start: 0,
             end: 0,
             file_offset: 0,
@@ -183,6 +193,11 @@ impl<R: Read> CaptureReader<R> {
         }
         r.pcap_header(big_endian, format == Format::PcapNano)?;
         Ok(r)
+    }
+
+    /// The reader's buffer, for another reader to reuse.
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.buf
     }
 
     /// The detected container format.

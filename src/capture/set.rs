@@ -177,6 +177,8 @@ pub struct SetReader<'a> {
     /// The file just peeked, when it is the next to hand out without a look at the
     /// others.
     alone: Option<usize>,
+    /// The buffer of a file read to its end, for the next one opened.
+    spare: Option<Vec<u8>>,
     packets: u64,
     bytes: u64,
 }
@@ -197,6 +199,7 @@ impl<'a> SetReader<'a> {
             heap: BinaryHeap::new(),
             to_peek: None,
             alone: None,
+            spare: None,
             packets: 0,
             bytes: 0,
         }
@@ -268,10 +271,12 @@ impl<'a> SetReader<'a> {
         };
         let reader = match kept {
             Some(r) => r,
-            None => match (self.opener)(j)
-                .map_err(CaptureError::Io)
-                .and_then(|src| CaptureReader::with_buffer(src, self.chunk()))
-            {
+            None => match (self.opener)(j).map_err(CaptureError::Io).and_then(|src| {
+                match self.spare.take() {
+                    Some(buf) if self.heap.len() < MANY_OPEN => CaptureReader::reusing(src, buf),
+                    _ => CaptureReader::with_buffer(src, self.chunk()),
+                }
+            }) {
                 Ok(r) => r,
                 Err(error) => {
                     return Some(Item::Error {
@@ -285,6 +290,16 @@ impl<'a> SetReader<'a> {
         self.slots[j] = Slot::Open(reader);
         self.to_peek = Some(j);
         None
+    }
+
+    /// Closes file `i`, keeping its buffer for the next file opened.
+    fn retire(&mut self, i: usize) {
+        if let Slot::Open(r) = std::mem::replace(&mut self.slots[i], Slot::Done) {
+            let buf = r.into_buffer();
+            if self.spare.as_ref().is_none_or(|s| s.len() < buf.len()) {
+                self.spare = Some(buf);
+            }
+        }
     }
 
     /// How much a file opened now reads at a time: the reader's usual megabyte while few
@@ -318,7 +333,7 @@ impl<'a> SetReader<'a> {
             }
             Ok(None) => {
                 self.bytes += r.bytes_read();
-                self.slots[i] = Slot::Done;
+                self.retire(i);
                 None
             }
             Err(error) => {
@@ -326,7 +341,7 @@ impl<'a> SetReader<'a> {
                     self.to_peek = Some(i);
                 } else {
                     self.bytes += r.bytes_read();
-                    self.slots[i] = Slot::Done;
+                    self.retire(i);
                 }
                 Some(Item::Error {
                     file: i,
