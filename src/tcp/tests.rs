@@ -60,6 +60,7 @@ fn seg<'a>(
             rst: flags.contains('R'),
         },
         payload: p,
+        encap: Default::default(),
         missing: 0,
     }
 }
@@ -495,7 +496,7 @@ fn windows_of_delivered_bytes_share_a_budget() {
             seq: 100,
             payload: b"abcd",
             flags: TcpFlags::default(),
-            ..other
+            ..other.clone()
         },
         at(4),
         &mut s,
@@ -505,7 +506,7 @@ fn windows_of_delivered_bytes_share_a_budget() {
             seq: 100,
             payload: b"XXXX",
             flags: TcpFlags::default(),
-            ..other
+            ..other.clone()
         },
         at(5),
         &mut s,
@@ -589,3 +590,4 @@ fn a_reused_address_pair_whose_syn_was_not_captured_starts_a_new_connection() {
     assert_eq!(sum[1].state, TcpState::Closed);
     assert_eq!(sum[2].state, TcpState::Open);
 }
+
