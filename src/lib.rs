@@ -9,7 +9,8 @@
 //!
 //! ```text
 //! capture/   files → packets       pcap/pcapng readers, link types, IP/TCP decoding
-//!    │                             (capture/packet.rs: a new link type goes here)
+//!    │                             (capture/packet.rs: a new link type goes here;
+//!    │                             capture/tunnel.rs takes tunnels off: VXLAN, GRE...)
 //! tcp/       packets → streams     reassembly: two ordered byte streams per connection,
 //!    │                             reported through tcp::stream::StreamSink
 //! layers/    streams → streams     the stream stack: transformers (layers/tls/: ciphertext
@@ -26,7 +27,7 @@
 //! run/       drives files through the stages: one entry point per view, one loop over
 //!            the inputs, on one core or many (run/shard.rs)
 //! util/      what every stage shares: capture time (RFC 3339), the table hasher,
-//!            text validated once
+//!            text validated once, the Community ID
 //! ```
 //!
 //! Two facts that look alike have two types: [`tcp::stream::Direction`] is the TCP
