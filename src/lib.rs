@@ -9,7 +9,8 @@
 //!
 //! ```text
 //! capture/   files → packets       pcap/pcapng readers, link types, IP/TCP decoding
-//!    │                             (capture/packet.rs: a new link type goes here);
+//!    │                             (capture/packet.rs: a new link type goes here;
+//!    │                             capture/tunnel.rs takes tunnels off: VXLAN, GRE...);
 //!    │                             capture/set.rs: several files merged by time into
 //!    │                             one capture, packets named by (file, number) ids
 //! tcp/       packets → streams     reassembly: two ordered byte streams per connection,
@@ -29,7 +30,7 @@
 //!            made into captures (run/files.rs), one entry point per view, on one core
 //!            or many (run/shard.rs)
 //! util/      what every stage shares: capture time (RFC 3339), the table hasher,
-//!            text validated once
+//!            text validated once, the Community ID
 //! ```
 //!
 //! Two facts that look alike have two types: [`tcp::stream::Direction`] is the TCP

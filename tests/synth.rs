@@ -158,7 +158,14 @@ fn tls_capture_equals_plain_through_the_binary() {
             .map(|l| {
                 let mut v: Value = serde_json::from_str(l).unwrap();
                 let o = v.as_object_mut().unwrap();
-                for where_when in ["file", "client", "server", "packets", "timestamp"] {
+                for where_when in [
+                    "file",
+                    "client",
+                    "server",
+                    "community_id",
+                    "packets",
+                    "timestamp",
+                ] {
                     o.remove(where_when).unwrap();
                 }
                 v

@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-const LINKTYPES: [u32; 12] = [1, 0, 108, 113, 276, 101, 228, 229, 12, 14, 147, 9999];
+const LINKTYPES: [u32; 13] = [1, 0, 108, 113, 276, 101, 228, 229, 12, 14, 239, 147, 9999];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else {

@@ -102,6 +102,7 @@ pub fn run(input: &Input) {
             },
             payload: &s.payload,
             missing: s.missing as u32,
+            encap: Default::default(),
         };
         let at = Provenance::of(n as u64 + 1, Timestamp::default());
         r.process(&seg, at, &mut sink);

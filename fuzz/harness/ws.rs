@@ -7,6 +7,7 @@
 // inputs in testdata/regressions/ that made it fail).
 use arbitrary::Arbitrary;
 use wsdissect::tcp::stream::{Carries, CloseKind, Direction, FlowInfo, Provenance, StreamSink};
+use wsdissect::util::community_id::CommunityId;
 use wsdissect::util::time::Timestamp;
 use wsdissect::ws::{Dissector, Options};
 
@@ -51,10 +52,14 @@ pub fn run(input: &Input) {
         max_message_size: if input.small_messages { 100 } else { 1 << 20 },
         include_payload_in_frames: true,
     };
+    let client = "10.0.0.1:40000".parse().unwrap();
+    let server = "10.0.0.2:8080".parse().unwrap();
     let info = FlowInfo {
         id: 0,
-        client: "10.0.0.1:40000".parse().unwrap(),
-        server: "10.0.0.2:8080".parse().unwrap(),
+        client,
+        server,
+        community_id: CommunityId::tcp(client, server),
+        encapsulation: Default::default(),
         roles_known: true,
         sub: None,
         carries: if setup == 4 {

@@ -22,5 +22,7 @@ pub const LINUX_SLL: u32 = 113;
 pub const IPV4: u32 = 228;
 /// Raw IPv6.
 pub const IPV6: u32 = 229;
+/// Linux netfilter NFLOG: a header and TLV attributes, one of which holds the IP packet.
+pub const NFLOG: u32 = 239;
 /// Linux cooked capture v2 (`tcpdump -i any`).
 pub const LINUX_SLL2: u32 = 276;

@@ -8,13 +8,14 @@
 //! This file holds the reader and its buffer, and tells the format by its magic number;
 //! `pcap.rs` and `pcapng.rs` each read their format's records into the buffer, and
 //! `linktype.rs` names the link layers. Decoding a packet's headers is
-//! [`packet`]'s job.
+//! [`packet`]'s job, taking off the tunnels it came through [`tunnel`]'s.
 
 pub mod linktype;
 pub mod packet;
 mod pcap;
 mod pcapng;
 pub mod set;
+pub mod tunnel;
 
 use crate::util::time::Timestamp;
 use std::io::{self, Read};

@@ -2,10 +2,12 @@
 //!
 //! Ethernet (with 802.1Q/QinQ tags), IPv4/IPv6 (with extension headers) and TCP are parsed
 //! by `etherparse` in its lax mode, so packets cut by the snap length still yield their
-//! headers and the part of the payload that was captured. Linux cooked v1/v2 and BSD
-//! NULL/LOOP headers are stripped here by hand.
+//! headers and the part of the payload that was captured. Linux cooked v1/v2, BSD
+//! NULL/LOOP and Linux NFLOG headers are stripped here by hand. A packet without TCP of
+//! its own may carry it in a tunnel: [`tunnel`](super::tunnel) takes those off.
 
 use crate::capture::linktype;
+use crate::capture::tunnel::{self, Encap};
 use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
 use std::net::{IpAddr, SocketAddr};
 
@@ -39,6 +41,8 @@ pub struct TcpSegment<'a> {
     pub payload: &'a [u8],
     /// Payload bytes the IP header announces but the capture cut off (snap length).
     pub missing: u32,
+    /// The tunnels the segment came through, outermost first (empty for most packets).
+    pub encap: Encap,
 }
 
 /// Why a packet yields no TCP segment.
@@ -58,11 +62,11 @@ pub enum PacketError {
     Malformed(String),
 }
 
-/// Decodes one captured packet of the given link type down to its TCP segment.
+/// Decodes one captured packet of the given link type down to its TCP segment, through
+/// the tunnels it may be carried in.
 pub fn decode(linktype: u32, data: &[u8]) -> Result<TcpSegment<'_>, PacketError> {
     let sliced = match linktype {
-        linktype::ETHERNET => LaxSlicedPacket::from_ethernet(data)
-            .map_err(|e| PacketError::Malformed(format!("ethernet: {e}")))?,
+        linktype::ETHERNET => Next::Ethernet(data).slice()?,
         linktype::RAW
         | linktype::RAW_BSD
         | linktype::RAW_OPENBSD
@@ -87,18 +91,44 @@ pub fn decode(linktype: u32, data: &[u8]) -> Result<TcpSegment<'_>, PacketError>
                 .get(..16)
                 .ok_or_else(|| PacketError::Malformed("SLL header cut".into()))?;
             let proto = u16::from_be_bytes([hdr[14], hdr[15]]);
-            from_ether_type(proto, &data[16..])
+            Next::EtherType(proto, &data[16..]).slice()?
         }
         linktype::LINUX_SLL2 => {
             let hdr = data
                 .get(..20)
                 .ok_or_else(|| PacketError::Malformed("SLL2 header cut".into()))?;
             let proto = u16::from_be_bytes([hdr[0], hdr[1]]);
-            from_ether_type(proto, &data[20..])
+            Next::EtherType(proto, &data[20..]).slice()?
         }
+        linktype::NFLOG => from_ip(nflog_payload(data)?)?,
         other => return Err(PacketError::UnsupportedLinktype(other)),
     };
-    segment(sliced)
+    segment(&sliced, tunnel::decapsulate)
+}
+
+/// Where the next header starts and what it is: how a link type, or a tunnel, hands its
+/// payload on to be sliced.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Next<'a> {
+    /// An Ethernet frame.
+    Ethernet(&'a [u8]),
+    /// The payload of an EtherType (IP, VLAN, MPLS, ...).
+    EtherType(u16, &'a [u8]),
+    /// An IPv4 or IPv6 packet (told apart by its version nibble).
+    Ip(&'a [u8]),
+}
+
+impl<'a> Next<'a> {
+    /// The headers etherparse finds from here on.
+    #[inline(always)]
+    pub(super) fn slice(self) -> Result<LaxSlicedPacket<'a>, PacketError> {
+        match self {
+            Next::Ethernet(d) => LaxSlicedPacket::from_ethernet(d)
+                .map_err(|e| PacketError::Malformed(format!("ethernet: {e}"))),
+            Next::EtherType(t, d) => Ok(LaxSlicedPacket::from_ether_type(EtherType(t), d)),
+            Next::Ip(d) => from_ip(d),
+        }
+    }
 }
 
 fn from_ip(data: &[u8]) -> Result<LaxSlicedPacket<'_>, PacketError> {
@@ -111,15 +141,68 @@ fn from_ip(data: &[u8]) -> Result<LaxSlicedPacket<'_>, PacketError> {
     }
 }
 
-fn from_ether_type(proto: u16, data: &[u8]) -> LaxSlicedPacket<'_> {
-    LaxSlicedPacket::from_ether_type(EtherType(proto), data)
+/// NFLOG attribute type of the logged packet (`NFULA_PAYLOAD`).
+const NFULA_PAYLOAD: u16 = 9;
+
+/// The IP packet of a Linux NFLOG record: a 4-byte header (family, version, resource
+/// id), then attributes (TLVs: length including its 4-byte header, type; padded to 4
+/// bytes), of which type 9 holds the packet. TLV lengths and types are in the byte order
+/// of the host that captured, which the record does not say: the order whose TLVs tile
+/// the record exactly (the packet's may run past its end, cut by the snap length) is
+/// taken, little-endian first.
+fn nflog_payload(data: &[u8]) -> Result<&[u8], PacketError> {
+    let tlvs = data
+        .get(4..)
+        .ok_or_else(|| PacketError::Malformed("NFLOG header cut".into()))?;
+    let mut consistent = false;
+    for read in [u16::from_le_bytes, u16::from_be_bytes] {
+        let mut rest = tlvs;
+        let mut payload = None;
+        let tiles = loop {
+            let Some(h) = rest.get(..4) else {
+                break rest.is_empty();
+            };
+            let len = usize::from(read([h[0], h[1]]));
+            let is_payload = read([h[2], h[3]]) == NFULA_PAYLOAD;
+            if len < 4 || (len > rest.len() && !is_payload) {
+                break false;
+            }
+            if is_payload {
+                // Cut by the snap length when longer than the record: the IP header
+                // then says how much is missing.
+                payload = rest.get(4..len.min(rest.len()));
+            }
+            rest = rest.get(len.next_multiple_of(4)..).unwrap_or_default();
+        };
+        consistent |= tiles;
+        if let (true, Some(p)) = (tiles, payload) {
+            return Ok(p);
+        }
+    }
+    if consistent {
+        // A record without a packet (the attributes alone).
+        Err(PacketError::NotTcp)
+    } else {
+        Err(PacketError::Malformed(
+            "NFLOG attributes do not fit the record".into(),
+        ))
+    }
 }
 
-fn segment(p: LaxSlicedPacket<'_>) -> Result<TcpSegment<'_>, PacketError> {
+/// What a packet without TCP of its own is searched for (tunnels), or not.
+pub(super) type Other<'a> = fn(&LaxSlicedPacket<'a>) -> Result<TcpSegment<'a>, PacketError>;
+
+/// The TCP segment of a sliced packet; what `other` finds when it holds none (called
+/// from here so that the common case returns its segment straight).
+#[inline(always)]
+pub(super) fn segment<'a>(
+    p: &LaxSlicedPacket<'a>,
+    other: Other<'a>,
+) -> Result<TcpSegment<'a>, PacketError> {
     let Some(net) = &p.net else {
-        return match p.stop_err {
+        return match &p.stop_err {
             Some((e, layer)) => Err(PacketError::Malformed(format!("{layer}: {e}"))),
-            None => Err(PacketError::NotTcp),
+            None => other(p),
         };
     };
     let (src_ip, dst_ip, claimed_end, ip_start): (IpAddr, IpAddr, Option<usize>, *const u8) =
@@ -146,13 +229,13 @@ fn segment(p: LaxSlicedPacket<'_>) -> Result<TcpSegment<'_>, PacketError> {
             }
         };
     let Some(ip_payload) = net.ip_payload_ref() else {
-        return Err(PacketError::NotTcp);
+        return other(p);
     };
     if ip_payload.fragmented {
         return Err(PacketError::IpFragment);
     }
     if ip_payload.ip_number != etherparse::IpNumber::TCP {
-        return Err(PacketError::NotTcp);
+        return other(p);
     }
     let tcp = match &p.transport {
         Some(TransportSlice::Tcp(t)) => t,
@@ -182,6 +265,7 @@ fn segment(p: LaxSlicedPacket<'_>) -> Result<TcpSegment<'_>, PacketError> {
         },
         payload,
         missing: u32::try_from(missing).unwrap_or(u32::MAX),
+        encap: Encap::default(),
     })
 }
 
@@ -290,6 +374,51 @@ mod tests {
         ));
     }
 
+    /// An NFLOG record: header, a prefix attribute (4 bytes, padded), the packet
+    /// attribute; TLV fields in the byte order `tlv` writes.
+    fn nflog(ip: &[u8], tlv: fn(u16) -> [u8; 2]) -> Vec<u8> {
+        let mut r = vec![2, 0, 0, 1];
+        r.extend(tlv(8));
+        r.extend(tlv(10));
+        r.extend(b"ws\0\0");
+        r.extend(tlv(4 + ip.len() as u16));
+        r.extend(tlv(9));
+        r.extend(ip);
+        r
+    }
+
+    #[test]
+    fn nflog_in_either_byte_order() {
+        let ip = v4_tcp(b"hello!");
+        for tlv in [u16::to_le_bytes, u16::to_be_bytes] {
+            let rec = nflog(&ip, tlv);
+            let s = decode(linktype::NFLOG, &rec).unwrap();
+            assert_eq!(s.payload, b"hello!");
+            assert!(s.encap.is_empty());
+            // Cut by the snap length inside the packet: the IP header tells what is missing.
+            let s = decode(linktype::NFLOG, &rec[..rec.len() - 4]).unwrap();
+            assert_eq!((s.payload, s.missing), (&b"he"[..], 4));
+        }
+        // Attributes without a packet; attributes that do not tile the record.
+        let mut no_packet = vec![2, 0, 0, 1];
+        no_packet.extend([8, 0, 10, 0]);
+        no_packet.extend(b"ws\0\0");
+        assert_eq!(
+            decode(linktype::NFLOG, &no_packet),
+            Err(PacketError::NotTcp)
+        );
+        let mut bad = no_packet.clone();
+        bad[4] = 200;
+        assert!(matches!(
+            decode(linktype::NFLOG, &bad),
+            Err(PacketError::Malformed(_))
+        ));
+        assert!(matches!(
+            decode(linktype::NFLOG, &[2, 0]),
+            Err(PacketError::Malformed(_))
+        ));
+    }
+
     #[test]
     fn other_traffic_and_garbage() {
         assert_eq!(
@@ -300,7 +429,7 @@ mod tests {
         assert_eq!(decode(linktype::ETHERNET, &arp), Err(PacketError::NotTcp));
         for len in 0..60 {
             let junk: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
-            for lt in [0, 1, 101, 108, 113, 228, 229, 276] {
+            for lt in [0, 1, 101, 108, 113, 228, 229, 239, 276] {
                 let _ = decode(lt, &junk);
             }
         }

@@ -5,6 +5,7 @@
 use super::*;
 use crate::http::accept_for_key;
 use crate::tcp::stream::{Carries, CloseKind, Direction, FlowInfo, Provenance};
+use crate::util::community_id::CommunityId;
 use crate::ws::record::{FlowState, Record};
 use crate::ws::{Dissector, Options};
 use std::collections::BTreeSet;
@@ -14,10 +15,14 @@ const S2C: Direction = Direction::ServerToClient;
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 
 fn flow(port: u16) -> FlowInfo {
+    let client = "10.0.0.1:40000".parse().expect("addr");
+    let server = format!("10.0.0.2:{port}").parse().expect("addr");
     FlowInfo {
         id: 3,
-        client: "10.0.0.1:40000".parse().expect("addr"),
-        server: format!("10.0.0.2:{port}").parse().expect("addr"),
+        client,
+        server,
+        community_id: CommunityId::tcp(client, server),
+        encapsulation: Default::default(),
         roles_known: true,
         sub: None,
         carries: Carries::Unknown,

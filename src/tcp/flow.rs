@@ -6,7 +6,8 @@
 //! captured before the data it acknowledges), its RST ends
 //! both (unless its sequence number lies outside the window of its direction: then the
 //! whole segment is ignored and counted), and its payload and FIN go to its sender's
-//! direction. [`Flow::segment`] applies
+//! direction; a segment that came through other tunnels than its direction's first is
+//! counted. [`Flow::segment`] applies
 //! those in that order; [`Flow::end`] closes what is left and records the connection's
 //! [`FlowSummary`].
 
@@ -95,6 +96,11 @@ impl Flow {
             }
         };
         mine.stats.packets += 1;
+        if mine.stats.packets == 1 {
+            mine.encap = seg.encap.clone();
+        } else if mine.encap != seg.encap {
+            mine.stats.encapsulation_mismatches += 1;
+        }
         mine.stats.payload_bytes += seg.payload.len() as u64;
         mine.stats.snaplen_cut_bytes += seg.missing as u64;
         if seg.flags.rst && !mine.rst_in_window(seg.seq) {
@@ -194,6 +200,8 @@ impl Flow {
             flow: self.info.id,
             client: Endpoint(self.info.client),
             server: Endpoint(self.info.server),
+            community_id: self.info.community_id,
+            encapsulation: self.info.encapsulation.clone(),
             roles_known: self.info.roles_known,
             state: TcpState::at_end(self.evicted, &c.stats, &s.stats),
             first_seen: self.first,

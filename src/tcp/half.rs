@@ -13,6 +13,7 @@
 //! bytes already delivered is compared with them: the first copy is what was decoded,
 //! a differing one is counted ([`Conflict`]).
 
+use crate::capture::tunnel::Encap;
 use crate::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
 use crate::tcp::summary::DirStats;
 use crate::tcp::{Config, SEGMENT_OVERHEAD};
@@ -73,6 +74,9 @@ pub(super) struct Half {
     pub(super) recent_grows: bool,
     /// The conflict of the last segment inserted, for the reassembler to warn about.
     pub(super) conflict: Option<Conflict>,
+    /// The tunnels the direction's first packet came through: later packets are
+    /// compared with it.
+    pub(super) encap: Encap,
     pub(super) stats: DirStats,
 }
 
@@ -421,10 +425,15 @@ mod tests {
     }
 
     fn info() -> FlowInfo {
+        use crate::util::community_id::CommunityId;
+        let client = "10.0.0.1:40000".parse().unwrap();
+        let server = "10.0.0.2:80".parse().unwrap();
         FlowInfo {
             id: 0,
-            client: "10.0.0.1:40000".parse().unwrap(),
-            server: "10.0.0.2:80".parse().unwrap(),
+            client,
+            server,
+            community_id: CommunityId::tcp(client, server),
+            encapsulation: Default::default(),
             roles_known: true,
             sub: None,
             carries: Default::default(),

@@ -41,6 +41,7 @@ use crate::capture::packet::TcpSegment;
 use crate::tcp::flow::Flow;
 use crate::tcp::half::{Conflict, Half};
 use crate::tcp::stream::{Carries, CloseKind, Direction, FlowInfo, Provenance, StreamSink};
+use crate::util::community_id::CommunityId;
 use crate::util::hash::FoldBuild;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -195,6 +196,8 @@ impl Reassembler {
                 id: self.next_id,
                 client,
                 server,
+                community_id: CommunityId::tcp(client, server),
+                encapsulation: seg.encap.clone(),
                 roles_known,
                 sub: None,
                 carries: Carries::Unknown,
@@ -240,7 +243,18 @@ impl Reassembler {
         let conflicts_before = flow.halves[dir.index()].stats.conflicts;
         let hits_before = flow.halves[dir.index()].stats.ooo_limit_hits;
         let rsts_before = flow.halves[dir.index()].stats.suspicious_rsts;
+        let mismatches_before = flow.halves[dir.index()].stats.encapsulation_mismatches;
         let released = flow.segment(dir, seg, at, &self.config, sink);
+        if mismatches_before == 0 && flow.halves[dir.index()].stats.encapsulation_mismatches > 0 {
+            self.warnings.push(Warning {
+                packet: at.packet,
+                kind: "encapsulation changed",
+                message: format!(
+                    "flow {} {dir}: packet came through other tunnels than the direction's first (counted as encapsulation_mismatches)",
+                    flow.info.id
+                ),
+            });
+        }
         if flow.halves[dir.index()].stats.suspicious_rsts > rsts_before {
             self.warnings.push(Warning {
                 packet: at.packet,

@@ -11,6 +11,8 @@
 //! several streams told apart by [`FlowInfo::sub`]. The WebSocket stage is the last
 //! sink and does not know how many layers were below it.
 
+use crate::capture::tunnel::Encap;
+use crate::util::community_id::CommunityId;
 use crate::util::time::Timestamp;
 use serde::Serialize;
 use std::fmt;
@@ -129,6 +131,11 @@ pub struct FlowInfo {
     pub client: SocketAddr,
     /// The responder's address.
     pub server: SocketAddr,
+    /// The connection's Community ID v1, from its own addresses (inside any tunnel).
+    pub community_id: CommunityId,
+    /// The tunnels the connection's first packet came through, outermost first (empty
+    /// when none); the tcp view counts later packets that came otherwise.
+    pub encapsulation: Encap,
     /// True when roles come from a SYN; false when guessed (capture started mid-connection).
     pub roles_known: bool,
     /// The stream inside the connection that a demultiplexing layer (HTTP/2) gave these

@@ -6,7 +6,9 @@
 //! counts, filters, tables) read them.
 
 use crate::capture::set::{split_id, FileSet};
+use crate::capture::tunnel::Encap;
 use crate::tcp::stream::Endpoint;
+use crate::util::community_id::CommunityId;
 use crate::util::time::Timestamp;
 use serde::Serialize;
 use std::fmt;
@@ -43,6 +45,15 @@ pub struct DirStats {
     /// RSTs ignored because their sequence number lay outside the window (likely
     /// forged: RFC 5961).
     pub suspicious_rsts: u64,
+    /// Packets that came through other tunnels (or none) than the direction's first
+    /// packet (a path change, or a capture that sees both the tunnel and its inside);
+    /// absent when none did.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub encapsulation_mismatches: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What the reassembler knows of a connection when it ends.
@@ -56,6 +67,12 @@ pub struct FlowSummary {
     pub client: Endpoint,
     /// Server `IP:PORT`.
     pub server: Endpoint,
+    /// The connection's Community ID v1 (`1:` and base64).
+    pub community_id: CommunityId,
+    /// The tunnels the connection's first packet came through, outermost first; absent
+    /// when none.
+    #[serde(skip_serializing_if = "Encap::is_empty")]
+    pub encapsulation: Encap,
     /// Whether roles come from a SYN (else guessed: lower port is the server).
     pub roles_known: bool,
     /// How the connection ended: `closed`, `reset`, `half_closed`, `open`, `evicted`.

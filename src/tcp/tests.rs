@@ -60,6 +60,7 @@ fn seg<'a>(
             rst: flags.contains('R'),
         },
         payload: p,
+        encap: Default::default(),
         missing: 0,
     }
 }
@@ -495,7 +496,7 @@ fn windows_of_delivered_bytes_share_a_budget() {
             seq: 100,
             payload: b"abcd",
             flags: TcpFlags::default(),
-            ..other
+            ..other.clone()
         },
         at(4),
         &mut s,
@@ -505,7 +506,7 @@ fn windows_of_delivered_bytes_share_a_budget() {
             seq: 100,
             payload: b"XXXX",
             flags: TcpFlags::default(),
-            ..other
+            ..other.clone()
         },
         at(5),
         &mut s,
@@ -588,4 +589,71 @@ fn a_reused_address_pair_whose_syn_was_not_captured_starts_a_new_connection() {
     assert_eq!(sum[0].state, TcpState::Closed);
     assert_eq!(sum[1].state, TcpState::Closed);
     assert_eq!(sum[2].state, TcpState::Open);
+}
+
+/// The connection keeps its first packet's tunnels; each direction compares its packets
+/// with its own first (the way back may come through other outer addresses), counting
+/// and warning once about those that differ. The Community ID is the inner addresses'.
+#[test]
+fn encapsulation_of_the_first_packet_and_mismatches() {
+    use crate::capture::tunnel::{Encap, Tunnel, TunnelKind};
+    let vxlan = |vni, outer: (&str, &str)| {
+        Encap::new(&[Tunnel {
+            kind: TunnelKind::Vxlan { vni },
+            outer: Some((outer.0.parse().unwrap(), outer.1.parse().unwrap())),
+        }])
+    };
+    let there = vxlan(7, ("192.0.2.1", "192.0.2.2"));
+    let back = vxlan(7, ("192.0.2.2", "192.0.2.1"));
+    let mut r = Reassembler::new(Config::default());
+    let mut s = Collect::default();
+    let via = |e: &Encap, sg: TcpSegment<'static>| TcpSegment {
+        encap: e.clone(),
+        ..sg
+    };
+    r.process(&via(&there, seg(true, 99, None, "S", b"")), at(1), &mut s);
+    r.process(
+        &via(&back, seg(false, 499, Some(100), "S", b"")),
+        at(2),
+        &mut s,
+    );
+    r.process(
+        &via(&there, seg(true, 100, Some(500), "", b"ab")),
+        at(3),
+        &mut s,
+    );
+    r.process(&seg(true, 102, Some(500), "", b"cd"), at(4), &mut s);
+    let other = vxlan(8, ("192.0.2.1", "192.0.2.2"));
+    r.process(
+        &via(&other, seg(true, 104, Some(500), "", b"ef")),
+        at(5),
+        &mut s,
+    );
+    r.process(
+        &via(&back, seg(false, 500, Some(106), "", b"ok")),
+        at(6),
+        &mut s,
+    );
+    assert_eq!(s.bytes[0], b"abcdef");
+    assert_eq!(s.opened[0].encapsulation, there);
+    let id = CommunityId::tcp(C.parse().unwrap(), S.parse().unwrap());
+    assert_eq!(s.opened[0].community_id, id);
+    let warned: Vec<_> = r
+        .drain_warnings()
+        .filter(|w| w.kind == "encapsulation changed")
+        .map(|w| w.packet)
+        .collect();
+    assert_eq!(warned, vec![4]);
+    r.finish(&mut s);
+    let sum: Vec<_> = r.drain_summaries().collect();
+    assert_eq!(sum[0].community_id, id);
+    assert_eq!(sum[0].encapsulation, there);
+    assert_eq!(sum[0].client_to_server.encapsulation_mismatches, 2);
+    assert_eq!(sum[0].server_to_client.encapsulation_mismatches, 0);
+    let json = serde_json::to_value(&sum[0]).unwrap();
+    assert_eq!(json["encapsulation"][0]["vni"], 7);
+    assert_eq!(json["client_to_server"]["encapsulation_mismatches"], 2);
+    assert!(json["server_to_client"]
+        .get("encapsulation_mismatches")
+        .is_none());
 }

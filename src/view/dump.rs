@@ -140,10 +140,15 @@ mod tests {
     use super::*;
 
     fn flow(id: u64) -> FlowInfo {
+        use crate::util::community_id::CommunityId;
+        let client = "10.0.0.1:5000".parse().unwrap();
+        let server = "10.0.0.2:80".parse().unwrap();
         FlowInfo {
             id,
-            client: "10.0.0.1:5000".parse().unwrap(),
-            server: "10.0.0.2:80".parse().unwrap(),
+            client,
+            server,
+            community_id: CommunityId::tcp(client, server),
+            encapsulation: Default::default(),
             roles_known: true,
             sub: None,
             carries: Default::default(),

@@ -4,6 +4,7 @@
 //! only the serializers turn them into the documented strings.
 
 use crate::capture::set::{split_id, FileSet};
+use crate::capture::tunnel::Encap;
 use crate::layers::tls::crypto::suite_name;
 use crate::tcp::stream::{Decryption, Endpoint, FlowInfo, TlsAlert, TlsSummary};
 use base64::Engine as _;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use super::problem::{Kind, Problem, Problems};
 use super::protocol::{Opcode, WsDirection};
 pub use crate::http::DeflateParams;
+use crate::util::community_id::CommunityId;
 use crate::util::time::Timestamp;
 
 /// One output record, tagged by `"record"` in JSON.
@@ -45,6 +47,10 @@ pub struct MessageRecord {
     pub client: Endpoint,
     /// Server `IP:PORT`.
     pub server: Endpoint,
+    /// The connection's Community ID v1 (`1:` and base64), to join the records of other
+    /// tools; absent only on records not made from a capture.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub community_id: Option<CommunityId>,
     /// The HTTP/2 stream the WebSocket runs on (RFC 8441); absent for HTTP/1.1.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub h2_stream_id: Option<u32>,
@@ -155,6 +161,10 @@ pub struct FrameRecord {
     pub client: Endpoint,
     /// Server `IP:PORT`.
     pub server: Endpoint,
+    /// The connection's Community ID v1 (`1:` and base64), to join the records of other
+    /// tools; absent only on records not made from a capture.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub community_id: Option<CommunityId>,
     /// The HTTP/2 stream the WebSocket runs on (RFC 8441); absent for HTTP/1.1.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub h2_stream_id: Option<u32>,
@@ -234,6 +244,14 @@ pub struct FlowRecord {
     pub client: Endpoint,
     /// Server `IP:PORT`.
     pub server: Endpoint,
+    /// The connection's Community ID v1 (`1:` and base64), to join the records of other
+    /// tools; absent only on records not made from a capture.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub community_id: Option<CommunityId>,
+    /// The tunnels the connection's first packet came through, outermost first; absent
+    /// when none.
+    #[serde(skip_serializing_if = "Encap::is_empty")]
+    pub encapsulation: Encap,
     /// The HTTP/2 stream the WebSocket runs on (RFC 8441); absent for HTTP/1.1.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub h2_stream_id: Option<u32>,
@@ -402,6 +420,8 @@ impl FlowRecord {
             flow: flow.id,
             client: Endpoint(flow.client),
             server: Endpoint(flow.server),
+            community_id: Some(flow.community_id),
+            encapsulation: flow.encapsulation.clone(),
             state: FlowState::Encrypted,
             first_seen,
             last_seen,

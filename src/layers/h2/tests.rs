@@ -2,6 +2,7 @@
 //! independent HPACK encoder: extended CONNECTs answered and refused, a page stream,
 //! padding, CONTINUATION, RST_STREAM, chunks of every size, gaps, and hostile blocks.
 
+use crate::util::community_id::CommunityId;
 use loona_hpack::Encoder;
 
 use super::frame::{flag, ty, PREFACE};
@@ -156,10 +157,16 @@ fn connection() -> Wire {
 }
 
 fn flow() -> FlowInfo {
+    let (client, server) = (
+        "10.0.0.1:5000".parse().unwrap(),
+        "10.0.0.2:80".parse().unwrap(),
+    );
     FlowInfo {
         id: 4,
-        client: "10.0.0.1:5000".parse().unwrap(),
-        server: "10.0.0.2:80".parse().unwrap(),
+        client,
+        server,
+        community_id: CommunityId::tcp(client, server),
+        encapsulation: Default::default(),
         roles_known: true,
         sub: None,
         carries: Default::default(),

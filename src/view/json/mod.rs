@@ -51,6 +51,11 @@ impl JsonBuf {
             ",\"client\":\"{}\",\"server\":\"{}\"",
             m.client, m.server
         )?;
+        if let Some(id) = &m.community_id {
+            self.raw(b",\"community_id\":\"");
+            self.raw(id.as_bytes());
+            self.raw(b"\"");
+        }
         if let Some(id) = m.h2_stream_id {
             self.raw(b",\"h2_stream_id\":");
             self.u64(u64::from(id));
@@ -148,6 +153,10 @@ mod tests {
             flow: 3,
             client: "[::1]:5".parse().unwrap(),
             server: "1.2.3.4:80".parse().unwrap(),
+            community_id: Some(crate::util::community_id::CommunityId::tcp(
+                "[::1]:5".parse().unwrap(),
+                "1.2.3.4:80".parse().unwrap(),
+            )),
             h2_stream_id: Some(u32::MAX >> 1),
             direction: "client_to_server".parse().unwrap(),
             opcode: "close".parse().unwrap(),

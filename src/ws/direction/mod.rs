@@ -21,6 +21,7 @@ mod resync;
 
 use crate::capture::set::FileSet;
 use crate::tcp::stream::Endpoint;
+use crate::util::community_id::CommunityId;
 use std::collections::VecDeque;
 
 use super::buf::CappedBuf;
@@ -66,6 +67,8 @@ pub struct Ctx<'a> {
     pub client: Endpoint,
     /// WebSocket server address.
     pub server: Endpoint,
+    /// The connection's Community ID.
+    pub community_id: &'a CommunityId,
     /// The HTTP/2 stream the WebSocket runs on.
     pub h2_stream: Option<u32>,
     /// Direction as the WebSocket roles see it.

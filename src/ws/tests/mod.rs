@@ -14,6 +14,7 @@ mod violations;
 use super::deflate::tests::Deflater;
 use super::*;
 use crate::tcp::stream::Carries;
+use crate::util::community_id::CommunityId;
 use crate::util::time::Timestamp;
 use crate::ws::problem::Problem;
 use crate::ws::protocol::{Opcode, WsDirection};
@@ -25,10 +26,14 @@ const S2C: Direction = Direction::ServerToClient;
 const KEY: [u8; 4] = [0x11, 0x22, 0x33, 0x44];
 
 fn flow_info(roles_known: bool) -> FlowInfo {
+    let client = "10.0.0.1:50000".parse().expect("addr");
+    let server = "10.0.0.2:8080".parse().expect("addr");
     FlowInfo {
         id: 7,
-        client: "10.0.0.1:50000".parse().expect("addr"),
-        server: "10.0.0.2:8080".parse().expect("addr"),
+        client,
+        server,
+        community_id: CommunityId::tcp(client, server),
+        encapsulation: Default::default(),
         roles_known,
         sub: None,
         carries: Default::default(),
