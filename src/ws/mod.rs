@@ -49,6 +49,7 @@ use std::collections::HashMap;
 use crate::http::HandshakeProblem;
 use crate::tcp::stream::{CloseKind, Decryption, Direction, FlowInfo, Provenance, StreamSink};
 use conn::{Conn, Phase};
+use direction::Start;
 use problem::Problems;
 use record::{FlowRecord, FlowState, Record};
 
@@ -290,7 +291,7 @@ impl StreamSink for Dissector {
                     out,
                     FlowState::Upgraded,
                     req,
-                    [None, None],
+                    [Start::Known, Start::Known],
                     skip,
                 );
                 conn.run(file, opts, out, dir, |ds, cx, out| {
