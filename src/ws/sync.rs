@@ -113,15 +113,6 @@ impl Held<'_> {
     fn piece_end(&self, off: u64) -> bool {
         usize::try_from(off).is_ok_and(|o| self.ends.binary_search(&o).is_ok())
     }
-
-    /// True when a piece starts at offset `off`.
-    fn starts_piece(&self, off: usize) -> bool {
-        if off == 0 {
-            self.piece_start
-        } else {
-            self.piece_end(off as u64)
-        }
-    }
 }
 
 /// One offset to check, and what its chain needs.
@@ -159,44 +150,97 @@ pub fn plausible(h: &FrameHeader, mask: Option<bool>, rsv1: Rsv1, frag: Option<b
     }
 }
 
-/// True unless the part of `h`'s payload present in `rest` (which starts at the header)
-/// proves the frame fake: a text frame that is not UTF-8 (an uncompressed one), a
-/// close frame with a 1-byte payload, an invalid code or a reason that is not UTF-8, a
-/// compressed message that does not start like DEFLATE data.
-fn payload_plausible(h: &FrameHeader, rest: &[u8], rsv1: Rsv1) -> bool {
+/// The start of `h`'s payload present in `rest` (which starts at the header), at most
+/// [`PAYLOAD_CHECK`] bytes, unmasked into `b`; and whether that is the whole payload.
+fn payload_start<'b>(
+    h: &FrameHeader,
+    rest: &[u8],
+    b: &'b mut [u8; PAYLOAD_CHECK],
+) -> (&'b [u8], bool) {
     let body = rest.get(h.header_len..).unwrap_or(&[]);
     let n = usize::try_from(h.payload_len)
         .unwrap_or(usize::MAX)
         .min(body.len())
         .min(PAYLOAD_CHECK);
-    // The whole payload is checked: a character cut at the end is an error.
-    let whole = n as u64 == h.payload_len;
-    let mut b = [0u8; PAYLOAD_CHECK];
     let Some(dst) = b.get_mut(..n) else {
-        return true;
+        return (&[], false);
     };
     dst.copy_from_slice(body.get(..n).unwrap_or(&[]));
     if let Some(key) = h.mask {
         unmask(dst, key, 0);
     }
+    (dst, n as u64 == h.payload_len)
+}
+
+/// True unless the part of `h`'s payload present in `rest` (which starts at the header)
+/// proves the frame fake: a text frame that is not UTF-8 (an uncompressed one), a
+/// close frame with a 1-byte payload, an invalid code or a reason that is not UTF-8.
+fn payload_plausible(h: &FrameHeader, rest: &[u8]) -> bool {
+    if !matches!(h.opcode, Opcode::Text | Opcode::Close) || h.rsv[0] {
+        return true;
+    }
+    let mut b = [0u8; PAYLOAD_CHECK];
+    // `whole`: the whole payload is checked, a character cut at its end is an error.
+    let (data, whole) = payload_start(h, rest, &mut b);
     let utf8 = |s: &[u8], complete: bool| match simdutf8::compat::from_utf8(s) {
         Ok(_) => true,
         Err(e) => e.error_len().is_none() && !complete,
     };
-    match h.opcode {
-        Opcode::Text | Opcode::Binary if h.rsv[0] && rsv1 == Rsv1::Deflate => {
-            could_start_message(dst)
+    match (h.opcode, data) {
+        (Opcode::Text, _) => utf8(data, whole && h.fin),
+        (_, []) => true,
+        (_, [_]) => !whole,
+        (_, [hi, lo, reason @ ..]) => {
+            valid_close_code(u16::from_be_bytes([*hi, *lo])) && utf8(reason, whole)
         }
-        Opcode::Text if !h.rsv[0] => utf8(dst, whole && h.fin),
-        Opcode::Close => match dst {
-            [] => true,
-            [_] => !whole,
-            [hi, lo, reason @ ..] => {
-                valid_close_code(u16::from_be_bytes([*hi, *lo])) && utf8(reason, whole)
-            }
-        },
-        _ => true,
     }
+}
+
+/// True unless the first `count` frames of the chain at the start of `buf` hold a
+/// compressed message that does not start like DEFLATE data (the first frame is not
+/// checked when `lenient`). Checked once a chain would be believed: setting up zlib for
+/// every candidate would cost more than all the rest of the search.
+fn compressed_plausible(buf: &[u8], count: usize, lenient: bool, rules: &Rules) -> bool {
+    if rules.rsv1 != Rsv1::Deflate {
+        return true;
+    }
+    let mut pos = 0usize;
+    for i in 0..count {
+        let Some(rest) = buf.get(pos..) else {
+            return true;
+        };
+        let HeaderStatus::Header(h) = parse_header(rest) else {
+            return true;
+        };
+        if h.rsv[0] && h.opcode.is_data_start() && !(lenient && i == 0) {
+            let mut b = [0u8; PAYLOAD_CHECK];
+            if !could_start_message(payload_start(&h, rest, &mut b).0) {
+                return false;
+            }
+        }
+        let Ok(len) = usize::try_from(h.frame_len()) else {
+            return true;
+        };
+        pos = pos.saturating_add(len);
+    }
+    true
+}
+
+/// False when the first two bytes of `rest` already rule out a frame that could start a
+/// chain (RSV2/RSV3, a reserved opcode, a continuation where no fragmented message is
+/// open, the wrong MASK bit): what most offsets of random bytes fail, tested before
+/// the chain is set up.
+fn first_byte_plausible(rest: &[u8], rules: &Rules) -> bool {
+    let [b0, b1, ..] = *rest else {
+        return true;
+    };
+    b0 & 0x30 == 0
+        && match Opcode::from_bits(b0) {
+            Opcode::Reserved(_) => false,
+            Opcode::Continuation => rules.fragment_open,
+            _ => true,
+        }
+        && rules.mask.is_none_or(|m| m == (b1 & 0x80 != 0))
 }
 
 /// Checks the chain of frames starting at `c.at` in `held` (see the module's doc for
@@ -218,12 +262,19 @@ pub fn chain(held: Held<'_>, c: Candidate, rules: &Rules, at_end: bool) -> Chain
     let mut closed = false;
     // At a known boundary, the question is whether a frame starts there, not where
     // frames start: the chain need not line up.
+    let valid = |count: usize| {
+        if compressed_plausible(buf, count, c.lenient, rules) {
+            Chain::Valid
+        } else {
+            Chain::Invalid
+        }
+    };
     let end_verdict = |count: usize, interesting: bool, lined_up: bool| {
         let anchored = lined_up || (c.lenient && count >= 2);
         if !at_end {
             Chain::Pending { real: count >= 1 }
         } else if interesting && anchored && (count >= 2 || (count == 1 && c.piece_start)) {
-            Chain::Valid
+            valid(count)
         } else {
             Chain::Invalid
         }
@@ -242,9 +293,8 @@ pub fn chain(held: Held<'_>, c: Candidate, rules: &Rules, at_end: bool) -> Chain
         let ok = if c.lenient && count == 0 {
             !h.length_msb_set && h.payload_len <= MAX_PLAUSIBLE_FRAME
         } else {
-            let ok = !closed
-                && plausible(&h, mask, rules.rsv1, frag)
-                && payload_plausible(&h, rest, rules.rsv1);
+            let ok =
+                !closed && plausible(&h, mask, rules.rsv1, frag) && payload_plausible(&h, rest);
             mask = Some(h.masked());
             ok
         };
@@ -264,7 +314,7 @@ pub fn chain(held: Held<'_>, c: Candidate, rules: &Rules, at_end: bool) -> Chain
             && (((lined_up || c.lenient) && count >= c.min_chain)
                 || count >= LONG_CHAIN.max(c.min_chain))
         {
-            return Chain::Valid;
+            return valid(count);
         }
     }
 }
@@ -334,8 +384,14 @@ impl Scanner {
         }
     }
 
-    fn check(&self, held: Held<'_>, p: usize, rules: &Rules, at_end: bool) -> (Chain, bool) {
-        let piece_start = held.starts_piece(p);
+    fn check(
+        &self,
+        held: Held<'_>,
+        p: usize,
+        piece_start: bool,
+        rules: &Rules,
+        at_end: bool,
+    ) -> (Chain, bool) {
         let mut c = Candidate {
             at: p,
             min_chain: if piece_start {
@@ -346,6 +402,9 @@ impl Scanner {
             lenient: self.lenient0 && p == 0,
             piece_start,
         };
+        if !c.lenient && !first_byte_plausible(held.buf.get(p..).unwrap_or(&[]), rules) {
+            return (Chain::Invalid, false);
+        }
         let verdict = chain(held, c, rules, at_end);
         let real = match verdict {
             Chain::Pending { real: true } if c.lenient => {
@@ -366,8 +425,16 @@ impl Scanner {
         let candidates = std::mem::take(&mut self.pending)
             .into_iter()
             .chain(self.scanned..held.buf.len());
+        // Candidates come in increasing order: walk the piece ends beside them.
+        let mut ends = held.ends.iter().copied().peekable();
         for p in candidates {
-            match self.check(held, p, rules, at_end) {
+            while ends.next_if(|&e| e < p).is_some() {}
+            let piece_start = if p == 0 {
+                held.piece_start
+            } else {
+                ends.peek() == Some(&p)
+            };
+            match self.check(held, p, piece_start, rules, at_end) {
                 (Chain::Valid, _) => return Scan::Found(p),
                 (Chain::Invalid, _) => {}
                 (Chain::Pending { .. }, real) => {
