@@ -28,7 +28,7 @@
 //!   one; a text or binary frame never inside one; nothing after a close frame.
 //!
 //! Random bytes still hold a plausible-looking header every twenty bytes or so, so a
-//! chain also checks what it can of each payload, up to [`PAYLOAD_CHECK`] bytes:
+//! chain also checks what it can of each payload, up to its first 256 bytes:
 //! uncompressed text must be UTF-8, a close frame must carry a valid code and a UTF-8
 //! reason, and a compressed message must start with DEFLATE blocks zlib can parse
 //! without the history before them ([`crate::ws::deflate::could_start_message`]).
