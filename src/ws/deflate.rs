@@ -297,6 +297,41 @@ impl Inflater {
     }
 }
 
+/// Output inflated at a time by [`could_start_message`] (thrown away: zlib keeps its
+/// own window).
+const PROBE_OUT: usize = 4096;
+
+/// False when `data`, the first bytes of a compressed message, cannot be DEFLATE
+/// whatever history came before it: zlib rejects its block structure (a reserved block
+/// type, a stored block whose length check fails, Huffman tables that cannot be built,
+/// a code outside them). A back-reference into missing history is no proof ("too far
+/// back", which zlib-rs also reports without a message), nor is data that stops early.
+/// For the boundary search, which checks candidate frames with it.
+pub fn could_start_message(data: &[u8]) -> bool {
+    let mut d = Decompress::new(false);
+    let mut out = [0u8; PROBE_OUT];
+    let mut input = data;
+    loop {
+        let in0 = d.total_in();
+        let out0 = d.total_out();
+        let status = d.decompress(input, &mut out, FlushDecompress::None);
+        let used = (d.total_in() - in0) as usize;
+        let produced = (d.total_out() - out0) as usize;
+        input = input.get(used..).unwrap_or(&[]);
+        match status {
+            Err(e) => {
+                return matches!(
+                    e.message(),
+                    None | Some("invalid distance too far back" | "repeated call with bad state")
+                )
+            }
+            Ok(Status::StreamEnd) => return true,
+            Ok(_) if produced < PROBE_OUT && (input.is_empty() || used == 0) => return true,
+            Ok(_) => {}
+        }
+    }
+}
+
 /// Keeps the last [`WINDOW`] bytes of output in `history` (at most twice that, so
 /// each byte is copied about twice).
 fn remember(history: &mut Vec<u8>, produced: &[u8]) {
@@ -405,6 +440,28 @@ pub(crate) mod tests {
                 assert!(sizes[1] < 30, "bits {bits}: {sizes:?}");
             }
         }
+    }
+
+    #[test]
+    fn message_starts_are_told_from_non_deflate() {
+        let mut def = Deflater::new(15, false);
+        for m in &corpus() {
+            let c = def.message(m);
+            // with or without the history they refer to, cut anywhere
+            assert!(could_start_message(&c));
+            assert!(could_start_message(
+                c.get(..c.len() / 2).unwrap_or_default()
+            ));
+        }
+        assert!(could_start_message(&[]));
+        // BFINAL with the reserved block type 11
+        assert!(!could_start_message(&[0x07, 0x12, 0x34]));
+        // a stored block whose NLEN is not the complement of LEN
+        assert!(!could_start_message(&[
+            0x00, 0x05, 0x00, 0x00, 0x00, 1, 2, 3, 4, 5
+        ]));
+        // a dynamic block asking for more than 286 literal/length codes (HLIT 31)
+        assert!(!could_start_message(&[0xfc, 0xff, 0xff, 0xff]));
     }
 
     #[test]

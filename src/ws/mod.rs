@@ -51,6 +51,7 @@ use std::sync::Arc;
 use crate::http::HandshakeProblem;
 use crate::tcp::stream::{CloseKind, Decryption, Direction, FlowInfo, Provenance, StreamSink};
 use conn::{Conn, Phase};
+use direction::Start;
 use problem::Problems;
 use record::{FlowRecord, FlowState, Record};
 
@@ -298,7 +299,7 @@ impl StreamSink for Dissector {
                     out,
                     FlowState::Upgraded,
                     req,
-                    [None, None],
+                    [Start::Known, Start::Known],
                     skip,
                 );
                 conn.run(files, opts, out, dir, |ds, cx, out| {

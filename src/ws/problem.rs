@@ -235,6 +235,11 @@ pub enum Problem {
     /// Bytes skipped to find the next frame header.
     #[error("{0} bytes skipped while resynchronising on frame headers")]
     Skipped(u64),
+    /// The frame (or a frame of the message) was found by searching for frame headers
+    /// (after a gap, bytes that are not frames, or a capture that starts mid-connection)
+    /// before anything confirmed where frames start: its boundaries are a guess.
+    #[error("frame boundaries guessed: found by searching, not followed from the start")]
+    GuessedBoundary,
     /// The stream ended inside a frame or message.
     #[error("stream ended {0}")]
     StreamEnded(Cut),
@@ -287,7 +292,7 @@ impl Problem {
             | CompressionUnknown
             | Inflate { .. }
             | StreamEnded(_) => Kind::Undecodable,
-            DeflateTrailing(_) | ConflictingRetransmission(_) => Kind::Notice,
+            DeflateTrailing(_) | ConflictingRetransmission(_) | GuessedBoundary => Kind::Notice,
             Gap(_) | PayloadLost(_) => Kind::Gap,
             Skipped(_) => Kind::Resync,
             TruncatedAtMax { .. } | TruncatedAtBudget { .. } => Kind::Truncated,
@@ -326,6 +331,7 @@ impl Problem {
             Gap(_) => "tcp gap",
             PayloadLost(_) => "payload lost in a tcp gap",
             Skipped(_) => "bytes skipped",
+            GuessedBoundary => "frame boundaries guessed",
             StreamEnded(_) => "stream ended inside a frame or message",
             TruncatedAtMax { .. } => "message over the maximum message size",
             TruncatedAtBudget { .. } => "memory budget full",
@@ -494,6 +500,10 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&Problem::Rsv2).unwrap(),
             "\"RSV2 set (no extension defines it)\""
+        );
+        assert_eq!(
+            Problem::GuessedBoundary.to_string(),
+            "frame boundaries guessed: found by searching, not followed from the start"
         );
     }
 

@@ -226,6 +226,14 @@ pub struct DirectionStats {
     pub undecodable: u64,
     /// Messages truncated to the maximum message size.
     pub truncated: u64,
+    /// Messages decoded from frame boundaries found by searching, before they were
+    /// confirmed (each says so in its `errors`); absent when none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub guessed_messages: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One WebSocket connection: handshake, negotiated extensions and counters.

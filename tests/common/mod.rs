@@ -65,15 +65,24 @@ pub fn jsonl(args: &[&str]) -> Vec<serde_json::Value> {
 /// fails the test instead, since `.ci/run` installs tshark: no test may pass there by
 /// doing nothing.
 pub fn have_tshark(what: &str) -> bool {
-    let ok = Command::new("tshark")
+    have_tool("tshark", what)
+}
+
+/// True when editcap (installed with tshark) can be run; as [`have_tshark`].
+pub fn have_editcap(what: &str) -> bool {
+    have_tool("editcap", what)
+}
+
+fn have_tool(tool: &str, what: &str) -> bool {
+    let ok = Command::new(tool)
         .arg("-v")
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
         if std::env::var_os("CI").is_some() {
             panic!(
-                "{what}: tshark not found, but CI is set: CI must run this test \
-                 (.ci/run installs tshark; is it on PATH?)"
+                "{what}: {tool} not found, but CI is set: CI must run this test \
+                 (.ci/run installs {tool}; is it on PATH?)"
             );
         }
         // Straight to stderr, not eprintln!: the test harness would capture that and show
@@ -81,7 +90,7 @@ pub fn have_tshark(what: &str) -> bool {
         use std::io::Write;
         let _ = writeln!(
             std::io::stderr(),
-            "{what}: skipped: tshark not found (.ci/run installs it)"
+            "{what}: skipped: {tool} not found (.ci/run installs it)"
         );
     }
     ok

@@ -7,9 +7,10 @@ use super::{Conn, Phase, Pre};
 use crate::capture::set::FileSet;
 use crate::http::HandshakeProblem;
 use crate::tcp::stream::Direction;
+use crate::ws::direction::Start;
 use crate::ws::frame::{parse_header, HeaderStatus};
 use crate::ws::record::FlowState;
-use crate::ws::sync::{exact_frames, Rules, Scan};
+use crate::ws::sync::{exact_frames, Held, Rsv1, Rules, Scan};
 use crate::ws::{Options, Out};
 
 impl Conn {
@@ -42,7 +43,7 @@ impl Conn {
                         out,
                         FlowState::Upgraded,
                         d.reverse(),
-                        [None, None],
+                        [Start::Known, Start::Known],
                         [0, 0],
                     );
                     return true;
@@ -91,31 +92,42 @@ impl Conn {
                     _ => Direction::ClientToServer,
                 }
             };
-            self.start_ws(
-                files,
-                opts,
-                out,
-                FlowState::Forced,
-                client,
-                [Some(2), Some(2)],
-                [0, 0],
-            );
+            // With the connection's start captured, the first byte is a frame's.
+            let search = |p: &Pre| Start::Search {
+                min_chain: 2,
+                from_start: self.info.roles_known && p.start == 0,
+                piece_start: p.piece_start,
+            };
+            let starts = [search(&self.pre[0]), search(&self.pre[1])];
+            self.start_ws(files, opts, out, FlowState::Forced, client, starts, [0, 0]);
             return true;
         }
+        // Without a handshake, the roles are those of TCP when its handshake was seen
+        // (the client masks); otherwise the first chain believed decides them.
         let rules = Rules {
-            mask: None,
-            rsv1_ok: true,
+            mask: self
+                .info
+                .roles_known
+                .then_some(d == Direction::ClientToServer),
+            rsv1: Rsv1::Deflate,
+            fragment_open: false,
             min_chain: 6,
-            min_chain_at_start: 3,
+            min_chain_at_start: super::super::direction::DETECT_CHAIN as usize,
         };
         let p = &mut self.pre[d.index()];
-        let found = match p.scanner.scan(&p.buf, &rules, false) {
+        let ends: Vec<usize> = p.pieces.iter().map(|piece| piece.end).collect();
+        let held = Held {
+            buf: &p.buf,
+            ends: &ends,
+            piece_start: p.piece_start,
+        };
+        let found = match p.scanner.scan(held, &rules, false) {
             Scan::Found(k) => Some(k),
             Scan::Wait {
                 earliest_real,
                 dead,
             } => {
-                if p.closed && p.dropped == 0 && exact_frames(&p.buf, &rules) {
+                if p.closed && p.dropped == 0 && exact_frames(held, &rules) {
                     Some(0)
                 } else if p.overflow > 0 {
                     earliest_real
@@ -144,11 +156,16 @@ impl Conn {
         } else {
             Direction::ServerToClient
         };
-        let mut sync = [Some(3), Some(3)];
-        sync[d.index()] = None;
+        let search = |p: &Pre| Start::Search {
+            min_chain: 3,
+            from_start: false,
+            piece_start: p.piece_start,
+        };
+        let mut starts = [search(&self.pre[0]), search(&self.pre[1])];
+        starts[d.index()] = Start::Found;
         let mut skip = [0, 0];
         skip[d.index()] = k;
-        self.start_ws(files, opts, out, FlowState::Midstream, client, sync, skip);
+        self.start_ws(files, opts, out, FlowState::Midstream, client, starts, skip);
         true
     }
 }

@@ -9,7 +9,7 @@ mod exchange;
 mod pre;
 mod upgrade;
 
-use super::direction::{Ctx, Deflate, DirState};
+use super::direction::{Ctx, Deflate, DirState, Start};
 use super::problem::Problem;
 use super::protocol::WsDirection;
 use super::record::{DirectionStats, FlowRecord, FlowState};
@@ -221,8 +221,8 @@ impl Conn {
     }
 
     /// Starts decoding WebSocket: `client` is the TCP direction the WebSocket client
-    /// sends in; `sync[d]` is the chain length to search for in direction `d` (None:
-    /// frames start right away), `skip[d]` bytes of direction `d` are not frames.
+    /// sends in; `starts[d]` says where direction `d`'s first frame is (after `skip[d]`
+    /// bytes that are not frames).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn start_ws(
         &mut self,
@@ -231,7 +231,7 @@ impl Conn {
         out: &mut Out,
         state: FlowState,
         client: Direction,
-        sync: [Option<usize>; 2],
+        starts: [Start; 2],
         skip: [usize; 2],
     ) {
         self.state = Some(state);
@@ -246,7 +246,7 @@ impl Conn {
         self.dirs = Some(Box::new([0usize, 1].map(|i| {
             let p = &pres[i];
             let start = p.start + skip[i] as u64;
-            DirState::new(start, sync[i], ctx_lost)
+            DirState::new(start, starts[i], ctx_lost)
         })));
         for d in [Direction::ClientToServer, Direction::ServerToClient] {
             let i = d.index();

@@ -39,6 +39,9 @@ pub(in crate::ws) struct Pre {
     /// Leading bytes dropped as proven not to start frames (they count against
     /// [`PRE_CAP`] as if still held).
     pub(in crate::ws) dropped: usize,
+    /// `buf[0]` is where a piece starts (or a known boundary): not inside a piece whose
+    /// front was dropped.
+    pub(in crate::ws) piece_start: bool,
     pub(in crate::ws) closed: bool,
 }
 
@@ -58,6 +61,7 @@ impl Pre {
             gap_bytes: 0,
             skipped: 0,
             dropped: 0,
+            piece_start: true,
             closed: false,
         }
     }
@@ -66,6 +70,7 @@ impl Pre {
     /// so that a long non-WebSocket stream does not stay held (the scanner keeps its
     /// place).
     pub(in crate::ws) fn drop_dead(&mut self, n: usize) {
+        let at_end = self.pieces.iter().any(|p| p.end == n);
         let n = self.cut_front(n);
         if n == 0 {
             return;
@@ -73,6 +78,7 @@ impl Pre {
         self.scanner.drain(n);
         self.skipped += n as u64;
         self.dropped += n;
+        self.piece_start = at_end;
     }
 
     /// Removes the first `n` bytes (at most all) with their pieces; returns how many.
@@ -111,6 +117,7 @@ impl Pre {
         self.cut_front(n);
         self.parsed = 0;
         self.scanner = Scanner::new(false);
+        self.piece_start = true;
     }
 
     /// Forgets everything held (a gap before anything was recognised).
@@ -123,6 +130,7 @@ impl Pre {
         self.buf.clear();
         self.pieces.clear();
         self.scanner = Scanner::new(false);
+        self.piece_start = true;
         self.not_request = true;
         self.not_response = true;
     }

@@ -12,6 +12,7 @@ use crate::http::{
     Status,
 };
 use crate::tcp::stream::Direction;
+use crate::ws::direction::Start;
 use crate::ws::problem::Problem;
 use crate::ws::record::FlowState;
 use crate::ws::{Options, Out};
@@ -117,7 +118,7 @@ impl Conn {
                         out,
                         FlowState::Upgraded,
                         req,
-                        [None, None],
+                        [Start::Known, Start::Known],
                         [0, 0],
                     );
                 } else {
@@ -277,7 +278,7 @@ impl Conn {
             out,
             FlowState::Upgraded,
             Direction::ClientToServer,
-            [None, None],
+            [Start::Known, Start::Known],
             [0, 0],
         );
     }

@@ -103,9 +103,10 @@ impl DirState {
                 }
             }
         }
+        let fragment_open = self.msg.is_some();
         self.lose(cx, out, reason);
         self.offset = self.offset.saturating_add(len);
-        self.enter_sync(false);
+        self.enter_sync(false, fragment_open);
     }
 
     /// Emits whatever is still in progress at the end of the stream.

@@ -29,6 +29,8 @@ pub(super) struct Msg {
     pub(super) buf: CappedBuf,
     pub(super) errors: Vec<Problem>,
     pub(super) undecodable: bool,
+    /// A frame of it was decoded from a boundary found by searching (not confirmed).
+    pub(super) guessed: bool,
 }
 
 impl Msg {
@@ -59,6 +61,9 @@ impl DirState {
             return;
         }
         let mut errors = f.errors;
+        if f.guessed {
+            errors.insert(0, Problem::GuessedBoundary);
+        }
         if f.lost > 0 {
             errors.push(Problem::PayloadLost(f.lost));
         }
@@ -106,6 +111,10 @@ impl DirState {
 
     pub(super) fn emit_message(&mut self, cx: &Ctx, out: &mut Out, mut m: Msg) {
         self.stats.messages += 1;
+        if m.guessed {
+            self.stats.guessed_messages += 1;
+            m.errors.insert(0, Problem::GuessedBoundary);
+        }
         self.stats.payload_bytes = self.stats.payload_bytes.saturating_add(m.buf.total());
         if m.undecodable {
             self.stats.undecodable += 1;

@@ -14,6 +14,14 @@
 //! probation: a garbage header (any of those) among them followed by bytes that must be skipped means
 //! the lock was on garbage, and the next search needs a longer chain (garbage mode,
 //! forgotten once a lock survives its probation).
+//!
+//! A boundary found by searching is a guess, however good the chain that proved it:
+//! every frame decoded from it, and every message such a frame belongs to, says so
+//! ([`Problem::GuessedBoundary`]), until the guess is confirmed: once the proving
+//! chain's frames are decoded, by the first frame that ends exactly where a piece of
+//! the stream (a TCP segment, a TLS record) ends, as the sender's writes do. While
+//! guessing, the direction does not learn its peer's habits (MASK, RSV1) from its
+//! frames, and a broken header is not at a known boundary.
 
 mod loss;
 mod message;
@@ -42,6 +50,30 @@ const PROBATION_FRAMES: u64 = 32;
 
 /// Failed locks remembered; each one lengthens the chain the next search needs by two.
 const MAX_SYNC_FAILURES: u32 = 6;
+
+/// Frames of the chain that proves a boundary found while detecting WebSocket without
+/// a handshake (at the start of a piece).
+pub(super) const DETECT_CHAIN: u64 = 3;
+
+/// Where a direction's first frame is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// At its first byte, known: right after the handshake.
+    Known,
+    /// At its first byte, found by searching (frames detected without a handshake): a
+    /// guess until confirmed.
+    Found,
+    /// Unknown: searched for with chains of `min_chain` frames.
+    Search {
+        /// Frames a chain needs at the start of a piece.
+        min_chain: usize,
+        /// The first byte is the stream's first: a frame found there is no guess.
+        from_start: bool,
+        /// The first byte is where a piece starts (not inside one whose front was
+        /// dropped).
+        piece_start: bool,
+    },
+}
 
 /// How a direction's messages are compressed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,6 +148,8 @@ struct Frame {
     errors: Vec<Problem>,
     payload: Option<CappedBuf>,
     lost: u64,
+    /// Decoded from a boundary found by searching, not confirmed yet.
+    guessed: bool,
 }
 
 #[derive(Debug)]
@@ -135,6 +169,11 @@ pub struct DirState {
     hdr_offset: u64,
     accept_next: bool,
     frame: Option<Frame>,
+    /// The frame boundaries in use were found by searching and are not confirmed yet:
+    /// frames decoded now are marked as guessed. Holds how many frames of the proving
+    /// chain are still to come; once none are, a frame ending where a piece ends
+    /// confirms the boundaries.
+    guessing: Option<u64>,
     msg: Option<Msg>,
     ctrl: Option<Msg>,
     inflater: Option<Inflater>,
@@ -142,8 +181,9 @@ pub struct DirState {
     close_seen: bool,
     ctx_lost: bool,
     after_gap: bool,
-    /// Frames seen with and without the MASK bit.
+    /// Frames seen with and without the MASK bit (not counting guessed ones).
     mask_counts: [u64; 2],
+    /// RSV1 seen on the first frame of a data message (not counting guessed ones).
     rsv1_seen: bool,
     last_at: Provenance,
     /// Frames decoded since the last resynchronisation, while still on probation.
@@ -158,19 +198,25 @@ pub struct DirState {
 }
 
 impl DirState {
-    /// A direction whose next byte is at stream `offset`. With `sync`, frame
-    /// boundaries are unknown and are searched for first (chain of `min_chain`).
-    /// `ctx_lost` when compression history before this point is unknown.
-    pub fn new(offset: u64, sync: Option<usize>, ctx_lost: bool) -> DirState {
-        let mode = match sync {
-            Some(min_chain) => Mode::Sync(Box::new(SyncState {
+    /// A direction whose next byte is at stream `offset`, its first frame where `start`
+    /// says. `ctx_lost` when compression history before this point is unknown.
+    pub fn new(offset: u64, start: Start, ctx_lost: bool) -> DirState {
+        let mode = match start {
+            Start::Search {
+                min_chain,
+                from_start,
+                piece_start,
+            } => Mode::Sync(Box::new(SyncState {
                 buf: Vec::new(),
                 spans: Vec::new(),
                 scanner: Scanner::new(false),
                 start: offset,
                 min_chain,
+                known_start: from_start,
+                piece_start: from_start || piece_start,
+                fragment_open: false,
             })),
-            None => Mode::Frames,
+            Start::Known | Start::Found => Mode::Frames,
         };
         DirState {
             offset,
@@ -181,6 +227,7 @@ impl DirState {
             hdr_offset: offset,
             accept_next: false,
             frame: None,
+            guessing: (start == Start::Found).then_some(DETECT_CHAIN),
             msg: None,
             ctrl: None,
             inflater: None,
@@ -270,7 +317,8 @@ impl DirState {
                         let huge = h.payload_len > MAX_PLAUSIBLE_FRAME;
                         let garbage = huge
                             || (h.is_suspicious()
-                                && (self.since_lock.is_some() || self.breaks_several(cx, &h)));
+                                && (self.since_lock.is_some() || self.breaks_several(cx, &h)))
+                            || self.refutes_guess(cx, &h);
                         if garbage && !self.accept_next {
                             self.lock_doubt = self.since_lock.take().is_some();
                             if h.length_msb_set || huge {
@@ -292,7 +340,9 @@ impl DirState {
                             }
                             self.offset = self.hdr_offset;
                             self.hdr_len = had;
-                            self.enter_sync(true);
+                            // The header is at a known boundary unless the boundaries
+                            // are a guess.
+                            self.enter_sync(self.guessing.is_none(), self.msg.is_some());
                             return pos;
                         }
                         self.accept_next = false;
@@ -313,6 +363,11 @@ impl DirState {
             self.payload(cx, out, piece, at);
             pos += n;
             self.offset += n as u64;
+        }
+        if self.guessing == Some(0) && self.frame.is_none() && self.hdr_len == 0 {
+            // The piece ended exactly where a frame ended: the boundaries line up with
+            // the sender's writes.
+            self.guessing = None;
         }
         pos
     }
@@ -349,10 +404,13 @@ impl DirState {
         if self.close_seen {
             errors.push(Problem::FrameAfterClose);
         }
-        if let Some(c) = self.mask_counts.get_mut(usize::from(h.masked())) {
-            *c += 1;
+        let guessed = self.guessing.is_some();
+        if !guessed {
+            if let Some(c) = self.mask_counts.get_mut(usize::from(h.masked())) {
+                *c += 1;
+            }
+            self.rsv1_seen |= h.rsv[0] && h.opcode.is_data_start();
         }
-        self.rsv1_seen |= h.rsv[0] && h.opcode.is_data_start();
         let cap = cx.opts.max_message_size;
         let budget = out.budget.clone();
         let first_packet = self.hdr_start.first;
@@ -369,6 +427,7 @@ impl DirState {
             buf: CappedBuf::with_budget(cap, budget.clone()),
             errors: Vec::new(),
             undecodable: false,
+            guessed: false,
         };
         let target = match h.opcode {
             Opcode::Text | Opcode::Binary => {
@@ -411,6 +470,7 @@ impl DirState {
         let payload = (cx.opts.frames && cx.opts.include_payload_in_frames)
             .then(|| CappedBuf::with_budget(cap, out.budget.clone()));
         if let Some(m) = self.target_msg(target) {
+            m.guessed |= guessed;
             m.frames += 1;
             m.wire = m.wire.saturating_add(h.payload_len);
             m.last = at;
@@ -434,6 +494,7 @@ impl DirState {
             errors,
             payload,
             lost: 0,
+            guessed,
         });
         if h.payload_len == 0 {
             self.end_frame(cx, out);
@@ -524,6 +585,9 @@ impl DirState {
         };
         self.stats.frames += 1;
         self.stats.wire_bytes = self.stats.wire_bytes.saturating_add(f.done);
+        if let Some(n) = self.guessing.as_mut() {
+            *n = n.saturating_sub(1);
+        }
         if let Some(n) = self.since_lock.as_mut() {
             *n += 1;
             if *n >= PROBATION_FRAMES {

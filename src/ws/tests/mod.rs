@@ -6,6 +6,7 @@ mod deflate;
 mod exchanges;
 mod gaps;
 mod garbage;
+mod guesses;
 mod handshake;
 mod limits;
 mod midstream;
