@@ -549,7 +549,6 @@ fn each_file_alone_decodes_fewer_messages() {
 /// And in 27-rotated.pcap2 alone, a 3-byte "ping" on b/0 (client port 58948) server→client
 /// at packet 867.
 #[test]
-#[ignore = "wsdissect --each-file decodes messages from frame headers found inside payloads"]
 fn each_file_alone_decodes_no_wrong_message() {
     for name in SETS {
         let (_, decoded) = each_file(name);

@@ -361,6 +361,10 @@ pub enum Scan {
         /// the data: believed when the buffer grows too large. Smaller frames are
         /// always checked against the header after them.
         earliest_real: Option<usize>,
+        /// A believable chain held back because an earlier candidate starting a piece
+        /// still waits for data (see [`Scanner::scan`]): believed when the buffer grows
+        /// too large.
+        held_back: Option<usize>,
     },
 }
 
@@ -419,9 +423,17 @@ impl Scanner {
 
     /// Looks for the earliest believable offset in `held` (the same bytes as before,
     /// possibly grown or drained through [`Scanner::drain`]).
+    ///
+    /// A believable chain is held back while an earlier candidate that starts a piece
+    /// (a packet, a TLS record) and whose first frame is plausible still waits for the
+    /// data that decides it: a frame starting where a segment starts is far likelier
+    /// real than a chain found inside a payload (a file of a rotated set that starts
+    /// with a real compressed frame, in whose payload a run of "pings" lined up).
     pub fn scan(&mut self, held: Held<'_>, rules: &Rules, at_end: bool) -> Scan {
         let mut still = Vec::new();
         let mut earliest_real = None;
+        let mut held_back = None;
+        let mut waiting_start = false;
         let candidates = std::mem::take(&mut self.pending)
             .into_iter()
             .chain(self.scanned..held.buf.len());
@@ -435,7 +447,11 @@ impl Scanner {
                 ends.peek() == Some(&p)
             };
             match self.check(held, p, piece_start, rules, at_end) {
-                (Chain::Valid, _) => return Scan::Found(p),
+                (Chain::Valid, _) if !waiting_start => return Scan::Found(p),
+                (Chain::Valid, _) => {
+                    held_back.get_or_insert(p);
+                    still.push(p);
+                }
                 (Chain::Invalid, _) => {}
                 (Chain::Pending { .. }, real) => {
                     let big = || match parse_header(held.buf.get(p..).unwrap_or(&[])) {
@@ -445,6 +461,7 @@ impl Scanner {
                     if real && earliest_real.is_none() && big() {
                         earliest_real = Some(p);
                     }
+                    waiting_start |= real && piece_start;
                     still.push(p);
                 }
             }
@@ -454,6 +471,7 @@ impl Scanner {
         Scan::Wait {
             dead: self.pending.first().copied().unwrap_or(held.buf.len()),
             earliest_real,
+            held_back,
         }
     }
 
@@ -744,6 +762,7 @@ mod tests {
         let Scan::Wait {
             dead,
             earliest_real,
+            ..
         } = scan(&mut s, &buf, &[100, 160], &RESYNC, false)
         else {
             panic!()
@@ -757,6 +776,33 @@ mod tests {
         buf.extend_from_slice(&[0x81, 0]);
         assert_eq!(
             scan(&mut s, &buf, &[end, buf.len()], &RESYNC, false),
+            Scan::Found(0)
+        );
+    }
+
+    #[test]
+    fn a_chain_inside_a_payload_waits_for_the_frame_at_the_piece_start() {
+        // A binary frame at the start of the data whose payload is five empty pings,
+        // ending where the piece ends: the pings line up, but the frame at the piece
+        // start, undecided until the next header comes, decides first.
+        let mut buf = vec![0x82, 10];
+        buf.extend([0x89, 0].repeat(5));
+        let mut s = Scanner::new(false);
+        let r = scan(&mut s, &buf, &[12], &RESYNC, false);
+        assert!(
+            matches!(
+                r,
+                Scan::Wait {
+                    held_back: Some(2),
+                    dead: 0,
+                    ..
+                }
+            ),
+            "{r:?}"
+        );
+        buf.extend([0x81, 0]);
+        assert_eq!(
+            scan(&mut s, &buf, &[12, buf.len()], &RESYNC, false),
             Scan::Found(0)
         );
     }
@@ -781,7 +827,8 @@ mod tests {
             scan(&mut s, &[0xff, 0xff], &[2], &RESYNC, true),
             Scan::Wait {
                 dead: 2,
-                earliest_real: None
+                earliest_real: None,
+                held_back: None,
             }
         );
     }

@@ -126,11 +126,15 @@ impl Conn {
             Scan::Wait {
                 earliest_real,
                 dead,
+                held_back,
             } => {
                 if p.closed && p.dropped == 0 && exact_frames(held, &rules) {
                     Some(0)
                 } else if p.overflow > 0 {
-                    earliest_real
+                    earliest_real.or(held_back)
+                } else if p.closed && held_back.is_some() {
+                    // Nothing more will decide the earlier candidate.
+                    held_back
                 } else {
                     if p.not_request && p.not_response && !p.closed {
                         p.drop_dead(dead);

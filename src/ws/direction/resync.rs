@@ -158,11 +158,12 @@ impl DirState {
             Scan::Wait {
                 dead,
                 earliest_real,
+                held_back,
             } => {
                 if at_end {
                     None
                 } else if s.buf.len() > SYNC_CAP {
-                    match earliest_real {
+                    match earliest_real.or(held_back) {
                         Some(p) => Some(p),
                         None => {
                             let pkt = s.first_packet().unwrap_or_default().packet;
