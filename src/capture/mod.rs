@@ -8,8 +8,10 @@
 //! This file holds the reader and its buffer, and tells the format by its magic number;
 //! `pcap.rs` and `pcapng.rs` each read their format's records into the buffer, and
 //! `linktype.rs` names the link layers. Decoding a packet's headers is
-//! [`packet`]'s job.
+//! [`packet`]'s job. A compressed capture is decompressed before it gets here
+//! ([`compressed`]).
 
+pub mod compressed;
 pub mod linktype;
 pub mod packet;
 mod pcap;
