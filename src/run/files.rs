@@ -41,12 +41,13 @@ impl Input {
         }
     }
 
-    /// Opens the input for reading.
+    /// Opens the input for reading, decompressed if it is compressed.
     pub fn open(&self) -> io::Result<Box<dyn Read + Send>> {
-        match self {
-            Input::Stdin => Ok(Box::new(io::stdin())),
-            Input::File(path) => Ok(Box::new(File::open(path)?)),
-        }
+        let src: Box<dyn Read + Send> = match self {
+            Input::Stdin => Box::new(io::stdin()),
+            Input::File(path) => Box::new(File::open(path)?),
+        };
+        Ok(crate::capture::compressed::decompressing(src)?.0)
     }
 
     /// Bytes in the input as far as known beforehand (standard input, or a file that
@@ -70,10 +71,10 @@ fn sniff(inputs: &[Input], console: &Console) -> Vec<bool> {
     inputs
         .iter()
         .map(|input| {
-            let Input::File(path) = input else {
+            let Input::File(_) = input else {
                 return true;
             };
-            let r = File::open(path).map_err(|e| e.to_string()).and_then(|f| {
+            let r = input.open().map_err(|e| e.to_string()).and_then(|f| {
                 crate::capture::CaptureReader::new(f)
                     .map(drop)
                     .map_err(|e| e.to_string())

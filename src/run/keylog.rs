@@ -108,8 +108,8 @@ pub fn leading_secrets(inputs: &[Input], keys: &Keys) {
         return;
     }
     for input in inputs {
-        let Input::File(path) = input else { continue };
-        let Ok(file) = File::open(path) else { continue };
+        let Input::File(_) = input else { continue };
+        let Ok(file) = input.open() else { continue };
         let Ok(mut reader) = CaptureReader::new(file) else {
             continue;
         };
