@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod truth;
 pub mod write;
 
 use std::collections::HashMap;
@@ -65,15 +66,21 @@ pub fn jsonl(args: &[&str]) -> Vec<serde_json::Value> {
 /// fails the test instead, since `.ci/run` installs tshark: no test may pass there by
 /// doing nothing.
 pub fn have_tshark(what: &str) -> bool {
-    let ok = Command::new("tshark")
-        .arg("-v")
+    have_wireshark_tool("tshark", what)
+}
+
+/// As [`have_tshark`], for another tool of Wireshark's that `.ci/run` installs with
+/// tshark (`editcap`, `mergecap`).
+pub fn have_wireshark_tool(tool: &str, what: &str) -> bool {
+    let ok = Command::new(tool)
+        .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
         if std::env::var_os("CI").is_some() {
             panic!(
-                "{what}: tshark not found, but CI is set: CI must run this test \
-                 (.ci/run installs tshark; is it on PATH?)"
+                "{what}: {tool} not found, but CI is set: CI must run this test \
+                 (.ci/run installs tshark and its tools; is it on PATH?)"
             );
         }
         // Straight to stderr, not eprintln!: the test harness would capture that and show
@@ -81,7 +88,7 @@ pub fn have_tshark(what: &str) -> bool {
         use std::io::Write;
         let _ = writeln!(
             std::io::stderr(),
-            "{what}: skipped: tshark not found (.ci/run installs it)"
+            "{what}: skipped: {tool} not found (.ci/run installs it with tshark)"
         );
     }
     ok
