@@ -7,69 +7,16 @@
 
 mod common;
 
-use base64::Engine;
+use common::truth::{assert_exact, same};
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
-
-fn payload(m: &Value) -> Option<Vec<u8>> {
-    if let Some(t) = m["text"].as_str() {
-        Some(t.as_bytes().to_vec())
-    } else {
-        m["data_b64"]
-            .as_str()
-            .map(|b| base64::engine::general_purpose::STANDARD.decode(b).unwrap())
-    }
-}
 
 struct Check {
     name: String,
     exact: bool,
     /// The key log the peers wrote, for TLS captures.
     keylog: Option<String>,
-}
-
-fn same(ours: &Value, truth: &Value) -> Result<(), String> {
-    let p = payload(ours).ok_or("no payload decoded")?;
-    if ours["opcode"] != truth["opcode"] {
-        return Err(format!("opcode {} vs {}", ours["opcode"], truth["opcode"]));
-    }
-    if p.len() as u64 != truth["length"].as_u64().unwrap() {
-        return Err(format!("length {} vs {}", p.len(), truth["length"]));
-    }
-    if let Some(s) = truth["sha256"].as_str() {
-        if sha(&p) != s {
-            return Err("payload differs".into());
-        }
-    }
-    if truth["opcode"] == "close" {
-        if ours.get("close_code").cloned().unwrap_or(Value::Null) != truth["close_code"] {
-            return Err(format!(
-                "close code {} vs {}",
-                ours["close_code"], truth["close_code"]
-            ));
-        }
-        let reason = ours.get("close_reason").cloned().unwrap_or(Value::Null);
-        let treason = match &truth["close_reason"] {
-            Value::String(s) if s.is_empty() && truth["close_code"].is_null() => Value::Null,
-            Value::String(s) if s.is_empty() => reason.clone(),
-            other => other.clone(),
-        };
-        if reason != treason {
-            return Err(format!("close reason {reason} vs {treason}"));
-        }
-    }
-    if let Some(f) = truth["fragments"].as_u64() {
-        if ours["frames"].as_u64() != Some(f) {
-            return Err(format!("frames {} vs fragments {f}", ours["frames"]));
-        }
-    }
-    if let Some(c) = truth["compressed"].as_bool() {
-        if ours["compressed"].as_bool() != Some(c) {
-            return Err(format!("compressed {} vs {c}", ours["compressed"]));
-        }
-    }
-    Ok(())
 }
 
 /// Messages the peers sent in a capture (its truth file).
@@ -106,6 +53,9 @@ fn check(c: &Check) -> (usize, usize) {
     }
     args.push(file.to_str().unwrap());
     let records = jsonl(&args);
+    if c.exact {
+        return (assert_exact(&c.name, &records, &truth), 0);
+    }
     let mut ours: BTreeMap<Key, Vec<Value>> = BTreeMap::new();
     for r in records.iter().filter(|r| r["record"] == "message") {
         ours.entry(key_of(r)).or_default().push(r.clone());
@@ -114,63 +64,29 @@ fn check(c: &Check) -> (usize, usize) {
     let mut flagged = 0;
     for (k, t) in &truth {
         let o = ours.remove(k).unwrap_or_default();
-        if c.exact {
-            assert_eq!(
-                o.len(),
-                t.len(),
-                "{}: {k:?}: {} messages decoded, peers sent {}",
-                c.name,
-                o.len(),
-                t.len()
-            );
-            for (i, (om, tm)) in o.iter().zip(t).enumerate() {
+        // Decoded messages are an in-order subsequence of the truth; the rest is flagged.
+        let mut ti = 0;
+        for om in &o {
+            if om.get("undecodable").and_then(Value::as_bool) == Some(true) {
                 assert!(
-                    om["errors"].as_array().unwrap().is_empty(),
-                    "{}: {k:?} #{i}: errors {}",
-                    c.name,
-                    om["errors"]
-                );
-                if let Err(e) = same(om, tm) {
-                    panic!(
-                        "{}: {k:?} message #{i}: {e}\nours: {om}\ntruth: {tm}",
-                        c.name
-                    );
-                }
-            }
-            matched += o.len();
-        } else {
-            // Decoded messages are an in-order subsequence of the truth; the rest is flagged.
-            let mut ti = 0;
-            for om in &o {
-                if om.get("undecodable").and_then(Value::as_bool) == Some(true) {
-                    assert!(
-                        !om["errors"].as_array().unwrap().is_empty(),
-                        "{}: undecodable without a reason",
-                        c.name
-                    );
-                    flagged += 1;
-                    continue;
-                }
-                while ti < t.len() && same(om, &t[ti]).is_err() {
-                    ti += 1;
-                }
-                assert!(
-                    ti < t.len(),
-                    "{}: {k:?}: decoded a message the peers never sent: {om}",
+                    !om["errors"].as_array().unwrap().is_empty(),
+                    "{}: undecodable without a reason",
                     c.name
                 );
-                ti += 1;
-                matched += 1;
+                flagged += 1;
+                continue;
             }
+            while ti < t.len() && same(om, &t[ti]).is_err() {
+                ti += 1;
+            }
+            assert!(
+                ti < t.len(),
+                "{}: {k:?}: decoded a message the peers never sent: {om}",
+                c.name
+            );
+            ti += 1;
+            matched += 1;
         }
-    }
-    if c.exact {
-        assert!(
-            ours.is_empty(),
-            "{}: messages on connections the peers do not know: {:?}",
-            c.name,
-            ours.keys()
-        );
     }
     (matched, flagged)
 }

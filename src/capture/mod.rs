@@ -6,14 +6,18 @@
 //! anything is read for them. Block parsing is done by `pcap-parser`.
 //!
 //! This file holds the reader and its buffer, and tells the format by its magic number;
-//! `pcap.rs` and `pcapng.rs` each read their format's records into the buffer, and
+//! `pcap.rs` and `pcapng.rs` each read their format's records into the buffer,
+//! `sections.rs` switches between them where captures were joined end to end, and
 //! `linktype.rs` names the link layers. Decoding a packet's headers is
-//! [`packet`]'s job, taking off the tunnels it came through [`tunnel`]'s.
+//! [`packet`]'s job, taking off the tunnels it came through [`tunnel`]'s. A compressed capture is
+//! decompressed before it gets here ([`compressed`]).
 
+pub mod compressed;
 pub mod linktype;
 pub mod packet;
 mod pcap;
 mod pcapng;
+mod sections;
 pub mod set;
 pub mod tunnel;
 
@@ -170,13 +174,11 @@ impl<R: Read> CaptureReader<R> {
             }));
         }
         let magic = [head[0], head[1], head[2], head[3]];
-        let (format, big_endian) = match magic {
-            [0xd4, 0xc3, 0xb2, 0xa1] => (Format::PcapMicro, false),
-            [0xa1, 0xb2, 0xc3, 0xd4] => (Format::PcapMicro, true),
-            [0x4d, 0x3c, 0xb2, 0xa1] => (Format::PcapNano, false),
-            [0xa1, 0xb2, 0x3c, 0x4d] => (Format::PcapNano, true),
-            [0x0a, 0x0d, 0x0d, 0x0a] => (Format::PcapNg, false),
-            [0x34, 0xcd, 0xb2, 0xa1] | [0xa1, 0xb2, 0xcd, 0x34] => {
+        let (format, big_endian) = match (sections::pcap_magic(magic), magic) {
+            (Some((false, big_endian)), _) => (Format::PcapMicro, big_endian),
+            (Some((true, big_endian)), _) => (Format::PcapNano, big_endian),
+            (None, [0x0a, 0x0d, 0x0d, 0x0a]) => (Format::PcapNg, false),
+            (None, [0x34, 0xcd, 0xb2, 0xa1] | [0xa1, 0xb2, 0xcd, 0x34]) => {
                 return Err(CaptureError::NotACapture(
                     "modified (Kuznetzov) pcap is not supported".into(),
                 ))
@@ -299,13 +301,23 @@ impl<R: Read> CaptureReader<R> {
         if self.done {
             return Ok(None);
         }
-        let res = match self.state {
-            State::Pcap {
-                big_endian,
-                nano,
-                linktype,
-            } => self.next_pcap(big_endian, nano, linktype),
-            State::PcapNg { .. } => self.next_pcapng(),
+        let res = loop {
+            let next = match self.state {
+                State::Pcap {
+                    big_endian,
+                    nano,
+                    linktype,
+                } => self.next_pcap(big_endian, nano, linktype),
+                State::PcapNg { .. } => self.next_pcapng(),
+            };
+            if !matches!(next, Ok(Next::Section)) {
+                break next;
+            }
+        };
+        let res = match res {
+            Ok(Next::Packet(loc)) => Ok(Some(loc)),
+            Ok(Next::Section | Next::End) => Ok(None),
+            Err(e) => Err(e),
         };
         match res {
             Ok(None) => self.done = true,
@@ -336,6 +348,16 @@ impl<R: Read> CaptureReader<R> {
             resumed,
         }
     }
+}
+
+/// What the reader found where a record or block was expected.
+enum Next {
+    /// A packet.
+    Packet(Loc),
+    /// The start of a new section, which the reader has switched to (see `sections.rs`).
+    Section,
+    /// The end of the input.
+    End,
 }
 
 /// Where a packet lies in the buffer, found before the borrow is handed out.

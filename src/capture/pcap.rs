@@ -5,7 +5,7 @@
 //! One link type holds for the whole file. A record that cannot be read ends the file:
 //! nothing marks where the next record would start.
 
-use crate::capture::{read_u32, CaptureError, CaptureReader, Loc, State, MAX_RECORD};
+use crate::capture::{read_u32, CaptureError, CaptureReader, Loc, Next, State, MAX_RECORD};
 use crate::util::time::Timestamp;
 use std::io::Read;
 
@@ -31,16 +31,19 @@ impl<R: Read> CaptureReader<R> {
         Ok(())
     }
 
-    /// The next record, `Ok(None)` at the end of the file.
+    /// The next record, or a new section, or the end of the file.
     pub(super) fn next_pcap(
         &mut self,
         big_endian: bool,
         nano: bool,
         linktype: u32,
-    ) -> Result<Option<Loc>, CaptureError> {
+    ) -> Result<Next, CaptureError> {
         self.fill(16)?;
         if self.avail() == 0 {
-            return Ok(None);
+            return Ok(Next::End);
+        }
+        if self.new_section()? {
+            return Ok(Next::Section);
         }
         if self.avail() < 16 {
             return Err(self.truncated(16));
@@ -98,7 +101,7 @@ impl<R: Read> CaptureReader<R> {
             orig_len: origlen,
         };
         self.consume(16 + caplen);
-        Ok(Some(loc))
+        Ok(Next::Packet(loc))
     }
 }
 

@@ -7,7 +7,7 @@
 //! the next block cannot be found. Timestamp units are worked out here because
 //! pcap-parser 0.16 rejects every power-of-two resolution.
 
-use crate::capture::{read_u32, CaptureError, CaptureReader, Loc, State, MAX_RECORD};
+use crate::capture::{read_u32, CaptureError, CaptureReader, Loc, Next, State, MAX_RECORD};
 use crate::util::time::Timestamp;
 use pcap_parser::pcapng::{self, Block};
 use pcap_parser::traits::PcapNGPacketBlock;
@@ -29,13 +29,17 @@ pub(super) struct Interface {
 }
 
 impl<R: Read> CaptureReader<R> {
-    /// The next packet block, `Ok(None)` at the end of the file. Section headers and
-    /// interface descriptions are taken in on the way; other blocks are passed over.
-    pub(super) fn next_pcapng(&mut self) -> Result<Option<Loc>, CaptureError> {
+    /// The next packet block, or a new pcap section, or the end of the file. Section
+    /// headers and interface descriptions are taken in on the way; other blocks are passed
+    /// over.
+    pub(super) fn next_pcapng(&mut self) -> Result<Next, CaptureError> {
         loop {
             self.fill(12)?;
             if self.avail() == 0 {
-                return Ok(None);
+                return Ok(Next::End);
+            }
+            if self.new_section()? {
+                return Ok(Next::Section);
             }
             if self.avail() < 12 {
                 return Err(self.truncated(12));
@@ -185,8 +189,8 @@ impl<R: Read> CaptureReader<R> {
                 }
                 return Err(err);
             }
-            if out.is_some() {
-                return Ok(out);
+            if let Some(loc) = out {
+                return Ok(Next::Packet(loc));
             }
         }
     }

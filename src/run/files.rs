@@ -52,12 +52,22 @@ impl Input {
         }
     }
 
-    /// Opens the input for reading.
+    /// Opens the input for reading, decompressed if it is compressed.
     pub fn open(&self) -> io::Result<Box<dyn Read + Send>> {
-        match self {
-            Input::Stdin => Ok(Box::new(io::stdin())),
-            Input::File(path) => Ok(Box::new(File::open(path)?)),
-        }
+        self.open_counted(|src| src)
+    }
+
+    /// Opens the input, its bytes as stored going through `count` (the progress bar
+    /// counts them against the file's size) before they are decompressed.
+    fn open_counted(
+        &self,
+        count: impl FnOnce(Source<'static>) -> Source<'static>,
+    ) -> io::Result<Box<dyn Read + Send>> {
+        let src: Box<dyn Read + Send> = match self {
+            Input::Stdin => Box::new(io::stdin()),
+            Input::File(path) => Box::new(File::open(path)?),
+        };
+        Ok(crate::capture::compressed::decompressing(count(src))?.0)
     }
 
     /// Bytes in the input as far as known beforehand (standard input, or a file that
@@ -95,7 +105,7 @@ impl Capture {
             self.members,
             Box::new(move |i| {
                 let input = inputs.get(i).ok_or(io::ErrorKind::NotFound)?;
-                Ok(counter(input.open()?))
+                input.open_counted(&counter)
             }),
         )
     }
@@ -218,11 +228,11 @@ fn list_dir(dir: &Path, recursive: bool) -> io::Result<Vec<PathBuf>> {
 /// `keys` now: such a block may serve connections of any file of the capture (a key log
 /// embedded in one file of a set, or given as a file of its own).
 fn sniff(input: &Input, keys: &Keys, console: &Console) -> Result<Member<'static>, String> {
-    let src = input.open().map_err(|e| e.to_string())?;
-    let src: Source<'static> = match input {
-        Input::Stdin => console.progress().counter()(src),
-        Input::File(_) => src,
-    };
+    let src = match input {
+        Input::Stdin => input.open_counted(console.progress().counter()),
+        Input::File(_) => input.open(),
+    }
+    .map_err(|e| e.to_string())?;
     let mut reader = CaptureReader::with_buffer(src, SNIFF_CHUNK).map_err(|e| e.to_string())?;
     let first = reader.peek().ok().flatten();
     for text in reader.pending_secrets() {

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod truth;
 pub mod write;
 
 use std::collections::HashMap;
@@ -65,24 +66,26 @@ pub fn jsonl(args: &[&str]) -> Vec<serde_json::Value> {
 /// fails the test instead, since `.ci/run` installs tshark: no test may pass there by
 /// doing nothing.
 pub fn have_tshark(what: &str) -> bool {
-    have_tool("tshark", what)
+    have_wireshark_tool("tshark", what)
 }
 
 /// True when editcap (installed with tshark) can be run; as [`have_tshark`].
 pub fn have_editcap(what: &str) -> bool {
-    have_tool("editcap", what)
+    have_wireshark_tool("editcap", what)
 }
 
-fn have_tool(tool: &str, what: &str) -> bool {
+/// As [`have_tshark`], for another tool of Wireshark's that `.ci/run` installs with
+/// tshark (`editcap`, `mergecap`).
+pub fn have_wireshark_tool(tool: &str, what: &str) -> bool {
     let ok = Command::new(tool)
-        .arg("-v")
+        .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
         if std::env::var_os("CI").is_some() {
             panic!(
                 "{what}: {tool} not found, but CI is set: CI must run this test \
-                 (.ci/run installs {tool}; is it on PATH?)"
+                 (.ci/run installs tshark and its tools; is it on PATH?)"
             );
         }
         // Straight to stderr, not eprintln!: the test harness would capture that and show
@@ -90,7 +93,7 @@ fn have_tool(tool: &str, what: &str) -> bool {
         use std::io::Write;
         let _ = writeln!(
             std::io::stderr(),
-            "{what}: skipped: {tool} not found (.ci/run installs it)"
+            "{what}: skipped: {tool} not found (.ci/run installs it with tshark)"
         );
     }
     ok
