@@ -131,7 +131,13 @@ fn corpus_args(capture: &Path) -> Vec<String> {
 /// standard input.
 fn corpus_compressed_as(c: Compression) {
     let tmp = tempfile::tempdir().unwrap();
-    let captures = captures_under(&testdata().join("corpus"));
+    // The single captures; the files of the rotated sets in subdirectories are each
+    // part of a capture (one is empty).
+    let corpus = testdata().join("corpus");
+    let captures: Vec<_> = captures_under(&corpus)
+        .into_iter()
+        .filter(|c| c.parent() == Some(corpus.as_path()))
+        .collect();
     assert!(captures.len() >= 20, "{} corpus captures", captures.len());
     let nth = ALL.iter().position(|&x| x == c).unwrap();
     for (i, capture) in captures.iter().enumerate() {
