@@ -311,3 +311,36 @@ fn tcp_records_name_their_files() {
     }
     assert!(set.iter().any(|r| r.get("first_file").is_some()));
 }
+
+#[test]
+fn compressed_sets_decode_as_the_whole_capture() {
+    use std::io::Write;
+    let src = testdata().join("corpus/01-python-websockets-deflate.pcap");
+    let tmp = tempfile::tempdir().unwrap();
+    let parts = split_pcap(&src, 25, tmp.path());
+    // Half the files gzip, half zstd, with names that say nothing.
+    let mut packed = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        let raw = std::fs::read(p).unwrap();
+        let bytes = if i % 2 == 0 {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(&raw).unwrap();
+            e.finish().unwrap()
+        } else {
+            zstd::encode_all(&raw[..], 3).unwrap()
+        };
+        let q = tmp.path().join(format!("piece{i:03}"));
+        std::fs::write(&q, bytes).unwrap();
+        std::fs::remove_file(p).unwrap();
+        packed.push(q);
+    }
+    let whole: Vec<Value> = run(&["--frames"], std::slice::from_ref(&src))
+        .iter()
+        .map(|r| as_in_set(r, &packed, 25))
+        .collect();
+    assert!(run(&["--frames"], &packed) == whole, "compressed set");
+    assert!(
+        run(&["--frames"], &[tmp.path().to_path_buf()]) == whole,
+        "compressed set as a directory"
+    );
+}
