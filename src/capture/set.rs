@@ -160,6 +160,9 @@ pub enum Item<'a> {
         error: CaptureError,
         /// The file could not be used at all (it failed when opened again).
         unusable: bool,
+        /// The number in its file of the packet being read when it happened (0 when
+        /// none was: the file could not be opened).
+        packet: u64,
     },
 }
 
@@ -283,6 +286,7 @@ impl<'a> SetReader<'a> {
                         file: j,
                         error,
                         unusable: true,
+                        packet: 0,
                     })
                 }
             },
@@ -319,6 +323,7 @@ impl<'a> SetReader<'a> {
         let Slot::Open(r) = &mut self.slots[i] else {
             return None;
         };
+        let packet = r.packets_read() + 1;
         match r.peek() {
             Ok(Some(ts)) => {
                 // The only file open, with no other due before its next packet (a
@@ -347,6 +352,7 @@ impl<'a> SetReader<'a> {
                     file: i,
                     error,
                     unusable: false,
+                    packet,
                 })
             }
         }
@@ -358,6 +364,7 @@ impl<'a> SetReader<'a> {
             return None;
         };
         self.packets += 1;
+        let packet = r.packets_read() + 1;
         match r.next_packet() {
             Ok(Some(packet)) => Some(Item::Packet { file: i, packet }),
             Ok(None) => None,
@@ -365,6 +372,7 @@ impl<'a> SetReader<'a> {
                 file: i,
                 error,
                 unusable: false,
+                packet,
             }),
         }
     }

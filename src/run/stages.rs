@@ -128,12 +128,18 @@ pub fn run_set<S: StreamSink, B>(
     while let Some(item) = reader.next_item() {
         let (file, pkt) = match item {
             Item::Packet { file, packet } => (file, packet),
-            Item::Error { file, error, .. } => {
+            Item::Error {
+                file,
+                error,
+                packet: reading,
+                ..
+            } => {
                 stats.problems += 1;
+                // A read error (a compressed stream cut short) names the packet it cut.
                 let packet = match error {
                     CaptureError::Truncated { packet, .. }
                     | CaptureError::Corrupt { packet, .. } => packet,
-                    _ => 0,
+                    _ => reading,
                 };
                 report(Some(packet_id(file, packet)), error.to_string());
                 continue;
