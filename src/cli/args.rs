@@ -82,6 +82,9 @@ pub struct Common {
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Table)]
     pub format: FormatArg,
+    /// Write the output to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
     /// Exit with status 1 when anything was undecodable, a violation or gap was seen, or a
     /// limit was hit (counts by kind on standard error).
     #[arg(long)]
@@ -273,6 +276,11 @@ pub enum FormatArg {
     Jsonl,
     /// One JSON array.
     Json,
+    /// Parquet, zstd-compressed: one typed column per field (README, "Parquet and
+    /// Arrow"); to --output FILE or a pipe.
+    Parquet,
+    /// An Arrow IPC stream, the same columns as Parquet; to --output FILE or a pipe.
+    Arrow,
 }
 
 /// When to colour tables (`view::ColorChoice`).
