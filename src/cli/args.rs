@@ -6,6 +6,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use regex::Regex;
 use std::path::PathBuf;
+use wsdissect::tcp::shard::Shard;
 use wsdissect::tcp::Config;
 use wsdissect::util::time::{parse_rfc3339, parse_rfc3339_until, Timestamp};
 use wsdissect::view::filter::{AddrMatch, OPCODES};
@@ -82,6 +83,10 @@ pub struct Common {
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Table)]
     pub format: FormatArg,
+    /// Decode only shard K of N: the TCP connections whose canonical 5-tuple hash modulo
+    /// N is K (0 ≤ K < N), so that N runs, on as many machines, split a capture set.
+    #[arg(long, value_name = "K/N", value_parser = shard)]
+    pub shard: Option<Shard>,
     /// Write the output to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -265,6 +270,17 @@ impl Cli {
             Some(Command::Completions { .. } | Command::Man) => None,
         }
     }
+}
+
+/// `K/N`, `0 ≤ K < N`.
+fn shard(s: &str) -> Result<Shard, String> {
+    let bad = || format!("{s:?} is not K/N with 0 <= K < N (e.g. 0/4)");
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let (k, n) = (
+        k.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    Shard::new(k, n).ok_or_else(bad)
 }
 
 /// Output format of every view (`view::Format`).

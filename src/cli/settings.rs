@@ -71,6 +71,7 @@ impl Common {
             max_ooo_bytes: self.max_ooo_bytes,
             max_ooo_total: self.max_ooo_total,
             max_flows: self.max_flows.max(1),
+            shard: self.shard,
             ..tcp::Config::default()
         }
     }
