@@ -285,3 +285,72 @@ fn an_empty_run_writes_the_schema() {
     );
     assert_eq!(b.metadata().file_metadata().num_rows(), 0);
 }
+
+/// True when Python with pyarrow and duckdb can be run. When it cannot, the test that
+/// needs them says on standard error that it is skipped; in CI (`CI` set), where
+/// `.ci/run` installs them, their absence fails it instead.
+fn have_python_readers(what: &str) -> bool {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", "import pyarrow, duckdb"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        if std::env::var_os("CI").is_some() {
+            panic!("{what}: python3 with pyarrow and duckdb not found, but CI is set (.ci/run installs them)");
+        }
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "{what}: skipped: python3 with pyarrow and duckdb not found (pip install pyarrow duckdb)"
+        );
+    }
+    ok
+}
+
+/// pyarrow reads our Parquet and Arrow back equal to JSON Lines, and the README's DuckDB
+/// recipe gives the same answers over our Parquet as over our JSON Lines
+/// (tests/python/columnar.py).
+#[test]
+fn pyarrow_and_duckdb_read_what_we_write() {
+    if !have_python_readers("pyarrow_and_duckdb_read_what_we_write") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let capture = testdata().join("corpus").join("08-concurrent.pcap");
+    let capture = capture.to_str().unwrap();
+    let write = |view: &[&str], format: &str, name: &str| {
+        let file = d.join(name);
+        let mut a = view.to_vec();
+        a.extend([
+            capture,
+            "--format",
+            format,
+            "--output",
+            file.to_str().unwrap(),
+        ]);
+        let out = wsdissect(&a);
+        assert!(
+            out.status.code() != Some(2),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    write(&[], "jsonl", "messages.jsonl");
+    write(&[], "parquet", "messages.parquet");
+    write(&[], "arrow", "messages.arrow");
+    write(&["flows"], "jsonl", "flows.jsonl");
+    write(&["flows"], "parquet", "flows.parquet");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/columnar.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(d)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

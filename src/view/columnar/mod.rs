@@ -28,7 +28,7 @@ use arrow_schema::{Schema, SchemaRef};
 use column::Col;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -211,9 +211,15 @@ impl Writer {
                     .set_compression(Compression::ZSTD(ZstdLevel::default()))
                     .set_max_row_group_row_count(Some(1 << 20))
                     .set_max_row_group_bytes(Some(ROW_GROUP_BYTES));
-                // Payloads rarely repeat: a dictionary would only be built to be dropped.
+                // Payloads rarely repeat, and their minimum and maximum help no query: a
+                // dictionary and statistics would cost time for nothing.
                 for big in ["text", "data", "payload"] {
-                    props = props.set_column_dictionary_enabled(ColumnPath::from(big), false);
+                    props = props
+                        .set_column_dictionary_enabled(ColumnPath::from(big), false)
+                        .set_column_statistics_enabled(
+                            ColumnPath::from(big),
+                            EnabledStatistics::None,
+                        );
                 }
                 let w = ArrowWriter::try_new(Vec::new(), schema, Some(props.build()))
                     .map_err(io::Error::other)?;
