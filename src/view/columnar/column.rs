@@ -17,6 +17,7 @@ use arrow_array::{ArrayRef, ListArray, MapArray, StructArray};
 use arrow_buffer::OffsetBuffer;
 use arrow_schema::{DataType, Field, Fields};
 use std::collections::BTreeMap;
+use std::io;
 use std::sync::Arc;
 
 /// One column of a record type `R`.
@@ -24,10 +25,23 @@ pub trait Column<R: ?Sized>: Send {
     /// The column's name and type.
     fn field(&self) -> Field;
     /// Appends the value of `r`, or a null when the row has no `R` (its parent object is
-    /// absent). Returns about how many bytes the value takes.
-    fn push(&mut self, r: Option<&R>) -> usize;
+    /// absent). Returns about how many bytes the value takes; fails for a value larger
+    /// than [`MAX_VALUE`].
+    fn push(&mut self, r: Option<&R>) -> io::Result<usize>;
     /// The values appended since the last call, as an array (the builder is emptied).
     fn finish(&mut self) -> ArrayRef;
+}
+
+/// The largest text or binary value a column takes: Arrow's `BINARY` and `UTF8` arrays,
+/// and Parquet pages, count in 32-bit offsets. Only a `--max-message-size` raised past
+/// it lets a payload grow that large.
+pub const MAX_VALUE: usize = 1 << 30;
+
+/// The error of a value over [`MAX_VALUE`].
+fn too_large(name: &str, len: usize) -> io::Error {
+    io::Error::other(format!(
+        "a {name} of {len} bytes is more than Parquet and Arrow columns hold ({MAX_VALUE} bytes): lower --max-message-size"
+    ))
 }
 
 /// A boxed column of `R`, what schemas are made of.
@@ -50,9 +64,9 @@ impl<R, T: ArrowPrimitiveType> Column<R> for Prim<R, T> {
         Field::new(self.name, self.data_type.clone(), self.nullable)
     }
 
-    fn push(&mut self, r: Option<&R>) -> usize {
+    fn push(&mut self, r: Option<&R>) -> io::Result<usize> {
         self.b.append_option(r.and_then(self.get));
-        std::mem::size_of::<T::Native>()
+        Ok(std::mem::size_of::<T::Native>())
     }
 
     fn finish(&mut self) -> ArrayRef {
@@ -102,9 +116,9 @@ impl<R> Column<R> for Bool<R> {
         Field::new(self.name, DataType::Boolean, self.nullable)
     }
 
-    fn push(&mut self, r: Option<&R>) -> usize {
+    fn push(&mut self, r: Option<&R>) -> io::Result<usize> {
         self.b.append_option(r.and_then(self.get));
-        1
+        Ok(1)
     }
 
     fn finish(&mut self) -> ArrayRef {
@@ -151,10 +165,13 @@ impl<R> Column<R> for Text<R> {
         Field::new(self.name, t, self.nullable)
     }
 
-    fn push(&mut self, r: Option<&R>) -> usize {
+    fn push(&mut self, r: Option<&R>) -> io::Result<usize> {
         self.scratch.clear();
         let v = r.and_then(|r| (self.get)(r, &mut self.scratch));
         let n = v.map_or(0, str::len);
+        if n > MAX_VALUE {
+            return Err(too_large(self.name, n));
+        }
         match &mut self.b {
             TextBuilder::Plain(b) => b.append_option(v),
             TextBuilder::Dict(b) => match v {
@@ -165,7 +182,7 @@ impl<R> Column<R> for Text<R> {
                 None => b.append_null(),
             },
         }
-        n + 4
+        Ok(n + 4)
     }
 
     fn finish(&mut self) -> ArrayRef {
@@ -211,10 +228,14 @@ impl<R> Column<R> for Bin<R> {
         Field::new(self.name, DataType::Binary, true)
     }
 
-    fn push(&mut self, r: Option<&R>) -> usize {
+    fn push(&mut self, r: Option<&R>) -> io::Result<usize> {
         let v = r.and_then(self.get);
+        let n = v.map_or(0, <[u8]>::len);
+        if n > MAX_VALUE {
+            return Err(too_large(self.name, n));
+        }
         self.b.append_option(v);
-        v.map_or(0, <[u8]>::len) + 4
+        Ok(n + 4)
     }
 
     fn finish(&mut self) -> ArrayRef {
@@ -249,7 +270,7 @@ impl<R: 'static, S: 'static> Column<R> for Struct<R, S> {
         Field::new(self.name, DataType::Struct(fields), self.nullable)
     }
 
-    fn push(&mut self, r: Option<&R>) -> usize {
+    fn push(&mut self, r: Option<&R>) -> io::Result<usize> {
         let s = r.and_then(self.get);
         self.nulls.append(s.is_some());
         self.children.iter_mut().map(|c| c.push(s)).sum()
@@ -302,19 +323,22 @@ impl<R: 'static, S: 'static> Column<R> for List<R, S> {
         Field::new(self.name, DataType::List(self.item_field()), self.nullable)
     }
 
-    fn push(&mut self, r: Option<&R>) -> usize {
+    fn push(&mut self, r: Option<&R>) -> io::Result<usize> {
         if self.offsets.is_empty() {
             self.offsets.push(0);
         }
         let items = r.and_then(self.get);
         self.nulls.append(items.is_some());
         let items = items.unwrap_or_default();
-        let bytes: usize = items.iter().map(|s| self.item.push(Some(s))).sum();
+        let bytes: usize = items
+            .iter()
+            .map(|s| self.item.push(Some(s)))
+            .sum::<io::Result<usize>>()?;
         let last = self.offsets.last().copied().unwrap_or(0);
         // A batch is cut long before 2^31 items.
         self.offsets
             .push(last.saturating_add(i32::try_from(items.len()).unwrap_or(i32::MAX)));
-        bytes + 4
+        Ok(bytes + 4)
     }
 
     fn finish(&mut self) -> ArrayRef {
@@ -375,7 +399,7 @@ impl<R> Column<R> for Counts<R> {
         Field::new(self.name, DataType::Map(Self::entries(), false), true)
     }
 
-    fn push(&mut self, r: Option<&R>) -> usize {
+    fn push(&mut self, r: Option<&R>) -> io::Result<usize> {
         if self.offsets.is_empty() {
             self.offsets.push(0);
         }
@@ -391,7 +415,7 @@ impl<R> Column<R> for Counts<R> {
         let last = self.offsets.last().copied().unwrap_or(0);
         self.offsets
             .push(last.saturating_add(i32::try_from(n).unwrap_or(i32::MAX)));
-        bytes
+        Ok(bytes)
     }
 
     fn finish(&mut self) -> ArrayRef {

@@ -5,8 +5,8 @@
 //! [`schema`]'s, built from the records by [`column`]'s builders. Rows gather into a
 //! batch of at most [`BATCH_ROWS`] rows or about [`BATCH_BYTES`] bytes, which goes to the
 //! writer at once, so that memory stays flat whatever the capture's size:
-//! - Parquet buffers a row group's encoded columns; it is flushed once they pass
-//!   [`ROW_GROUP_BYTES`] (the writer's own limit is a count of rows, a million, which for
+//! - Parquet buffers a row group's encoded columns; the writer flushes it once they pass
+//!   [`ROW_GROUP_BYTES`] (its default limit is a count of rows, a million, which for
 //!   large payloads would be gigabytes). The file is written front to back (the footer
 //!   last), so standard output works as well as a file.
 //! - An Arrow IPC *stream* writes each batch as it comes, with that batch's
@@ -38,7 +38,7 @@ pub const BATCH_ROWS: usize = 8192;
 /// Bytes of values in a batch, about, past which it is cut (payloads make rows large).
 pub const BATCH_BYTES: usize = 8 << 20;
 /// Encoded bytes a Parquet row group holds before it is written out.
-pub const ROW_GROUP_BYTES: usize = 24 << 20;
+pub const ROW_GROUP_BYTES: usize = 16 << 20;
 
 /// The record type a columnar output holds: one schema per file or stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,10 +86,13 @@ impl<R: 'static> Table<R> {
         }
     }
 
-    /// Appends a row.
-    pub fn push(&mut self, r: &R) {
-        self.bytes += self.cols.iter_mut().map(|c| c.push(Some(r))).sum::<usize>();
+    /// Appends a row. After an error (a value too large) the table is unusable.
+    pub fn push(&mut self, r: &R) -> io::Result<()> {
+        for c in &mut self.cols {
+            self.bytes += c.push(Some(r))?;
+        }
         self.rows += 1;
+        Ok(())
     }
 
     /// The batch is full.
@@ -235,11 +238,11 @@ impl Writer {
     /// Adds a record; records of another type are left out (a run holds one type).
     pub fn push(&mut self, row: Item<'_>, out: &mut dyn Write) -> io::Result<()> {
         match (&mut self.table, row) {
-            (Tables::Message(t), Item::Ws(Record::Message(r))) => t.push(r),
-            (Tables::Frame(t), Item::Ws(Record::Frame(r))) => t.push(r),
-            (Tables::Flow(t), Item::Ws(Record::Flow(r))) => t.push(r),
-            (Tables::Tcp(t), Item::Tcp(r)) => t.push(r),
-            (Tables::Stats(t), Item::Stats(r)) => t.push(r),
+            (Tables::Message(t), Item::Ws(Record::Message(r))) => t.push(r)?,
+            (Tables::Frame(t), Item::Ws(Record::Frame(r))) => t.push(r)?,
+            (Tables::Flow(t), Item::Ws(Record::Flow(r))) => t.push(r)?,
+            (Tables::Tcp(t), Item::Tcp(r)) => t.push(r)?,
+            (Tables::Stats(t), Item::Stats(r)) => t.push(r)?,
             _ => return Ok(()),
         }
         if self.table.full() {
@@ -253,10 +256,8 @@ impl Writer {
         let batch = self.table.batch()?;
         match &mut self.sink {
             Sink::Parquet(w) => {
+                // The writer flushes a row group by itself past ROW_GROUP_BYTES.
                 w.write(&batch).map_err(io::Error::other)?;
-                if w.in_progress_size() >= ROW_GROUP_BYTES {
-                    w.flush().map_err(io::Error::other)?;
-                }
                 drain(w.inner_mut(), out)
             }
             Sink::Arrow(w) => {
