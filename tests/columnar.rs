@@ -354,3 +354,33 @@ fn pyarrow_and_duckdb_read_what_we_write() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A capture large enough for several row groups (encoded on several threads, written
+/// in order) and several batches of each Arrow stream dictionary: read back, it is still
+/// JSON Lines record for record.
+#[test]
+fn several_row_groups_stay_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("big.pcap");
+    let f = std::io::BufWriter::new(std::fs::File::create(&capture).unwrap());
+    let o = wsdissect_testkit::Options {
+        size: 48 << 20,
+        seed: 17,
+        ..Default::default()
+    };
+    wsdissect_testkit::generate(f, o).unwrap();
+    let a = [capture.to_str().unwrap()];
+    let json = json_records("messages", &a);
+    same("big parquet", &parquet_records(&a, dir.path()), &json);
+    same("big arrow", &arrow_records(&a), &json);
+    let file = std::fs::File::open(dir.path().join("out.parquet")).unwrap();
+    let meta = parquet::file::reader::FileReader::metadata(
+        &parquet::file::reader::SerializedFileReader::new(file).unwrap(),
+    )
+    .clone();
+    assert!(
+        meta.num_row_groups() >= 3,
+        "{} row groups",
+        meta.num_row_groups()
+    );
+}

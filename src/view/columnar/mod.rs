@@ -5,18 +5,20 @@
 //! [`schema`]'s, built from the records by [`column`]'s builders. Rows gather into a
 //! batch of at most [`BATCH_ROWS`] rows or about [`BATCH_BYTES`] bytes, which goes to the
 //! writer at once, so that memory stays flat whatever the capture's size:
-//! - Parquet buffers a row group's encoded columns; the writer flushes it once they pass
-//!   [`ROW_GROUP_BYTES`] (its default limit is a count of rows, a million, which for
-//!   large payloads would be gigabytes). The file is written front to back (the footer
+//! - Parquet row groups are cut at [`encoder::ROW_GROUP_BYTES`] of batches (the
+//!   writer's own limit is a count of rows, a million, which for large payloads would be
+//!   gigabytes) and encoded on worker threads (`encoder.rs`: compressing costs more than
+//!   decoding). The file is written front to back (the footer
 //!   last), so standard output works as well as a file.
 //! - An Arrow IPC *stream* writes each batch as it comes, with that batch's
 //!   dictionaries (the IPC *file* format refuses dictionaries that change between
 //!   batches).
 //!
-//! Both writers write into a byte buffer that is handed to the view's output after each
-//! batch: the parquet writer wants a `Send` writer, standard output under a lock is not.
+//! Both write into byte buffers handed to the view's output after each batch: the
+//! parquet writer wants a `Send` writer, standard output under a lock is not.
 
 pub mod column;
+mod encoder;
 pub mod schema;
 
 use crate::tcp::FlowSummary;
@@ -26,10 +28,6 @@ use arrow_array::RecordBatch;
 use arrow_ipc::writer::StreamWriter;
 use arrow_schema::{Schema, SchemaRef};
 use column::Col;
-use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use parquet::schema::types::ColumnPath;
 use std::io::{self, Write};
 use std::sync::Arc;
 
@@ -37,8 +35,6 @@ use std::sync::Arc;
 pub const BATCH_ROWS: usize = 8192;
 /// Bytes of values in a batch, about, past which it is cut (payloads make rows large).
 pub const BATCH_BYTES: usize = 8 << 20;
-/// Encoded bytes a Parquet row group holds before it is written out.
-pub const ROW_GROUP_BYTES: usize = 16 << 20;
 
 /// The record type a columnar output holds: one schema per file or stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -183,7 +179,7 @@ impl Tables {
 /// The encoder, writing into a buffer.
 #[allow(clippy::large_enum_variant)] // one per run
 enum Sink {
-    Parquet(ArrowWriter<Vec<u8>>),
+    Parquet(encoder::Encoder),
     Arrow(StreamWriter<Vec<u8>>),
 }
 
@@ -209,25 +205,7 @@ impl Writer {
         let table = Tables::new(kind);
         let schema = table.schema();
         let sink = match encoding {
-            Encoding::Parquet => {
-                let mut props = WriterProperties::builder()
-                    .set_compression(Compression::ZSTD(ZstdLevel::default()))
-                    .set_max_row_group_row_count(Some(1 << 20))
-                    .set_max_row_group_bytes(Some(ROW_GROUP_BYTES));
-                // Payloads rarely repeat, and their minimum and maximum help no query: a
-                // dictionary and statistics would cost time for nothing.
-                for big in ["text", "data", "payload"] {
-                    props = props
-                        .set_column_dictionary_enabled(ColumnPath::from(big), false)
-                        .set_column_statistics_enabled(
-                            ColumnPath::from(big),
-                            EnabledStatistics::None,
-                        );
-                }
-                let w = ArrowWriter::try_new(Vec::new(), schema, Some(props.build()))
-                    .map_err(io::Error::other)?;
-                Sink::Parquet(w)
-            }
+            Encoding::Parquet => Sink::Parquet(encoder::Encoder::new(schema)?),
             Encoding::Arrow => {
                 Sink::Arrow(StreamWriter::try_new(Vec::new(), &schema).map_err(io::Error::other)?)
             }
@@ -255,11 +233,7 @@ impl Writer {
     fn write_batch(&mut self, out: &mut dyn Write) -> io::Result<()> {
         let batch = self.table.batch()?;
         match &mut self.sink {
-            Sink::Parquet(w) => {
-                // The writer flushes a row group by itself past ROW_GROUP_BYTES.
-                w.write(&batch).map_err(io::Error::other)?;
-                drain(w.inner_mut(), out)
-            }
+            Sink::Parquet(w) => w.write(batch, out),
             Sink::Arrow(w) => {
                 w.write(&batch).map_err(io::Error::other)?;
                 drain(w.get_mut(), out)
@@ -273,10 +247,7 @@ impl Writer {
             self.write_batch(out)?;
         }
         match self.sink {
-            Sink::Parquet(mut w) => {
-                w.finish().map_err(io::Error::other)?;
-                drain(w.inner_mut(), out)
-            }
+            Sink::Parquet(w) => w.finish(out),
             Sink::Arrow(mut w) => {
                 w.finish().map_err(io::Error::other)?;
                 drain(w.get_mut(), out)
