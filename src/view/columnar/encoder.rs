@@ -7,7 +7,7 @@
 //! it then writes to its output (which stays on the calling thread: standard output
 //! under a lock cannot move). At most as many row groups as there are workers are in
 //! flight, so memory stays flat: about two row groups per worker. On 2 cores this takes
-//! the 256 MiB benchmark capture from 0.95 s to 0.6 s (README, Performance).
+//! the 256 MiB benchmark capture from 0.95 s to 0.6–0.7 s (README, Performance).
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -27,8 +27,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 /// Arrow memory of the batches of one row group (its encoded size is smaller): with a
-/// row group per worker in flight, 8 MB keeps the 256 MiB benchmark capture under
-/// 115 MB of peak memory on 2 cores.
+/// row group per worker in flight, 8 MB (with batches of 4 MB) keeps the benchmark
+/// captures under 100 MB (256 MiB) and 115 MB (1 GiB) of peak memory on 2 cores.
 pub const ROW_GROUP_BYTES: usize = 8 << 20;
 /// Worker threads at most.
 const MAX_WORKERS: usize = 4;

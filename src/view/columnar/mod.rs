@@ -8,8 +8,8 @@
 //! - Parquet row groups are cut at [`encoder::ROW_GROUP_BYTES`] of batches (the
 //!   writer's own limit is a count of rows, a million, which for large payloads would be
 //!   gigabytes) and encoded on worker threads (`encoder.rs`: compressing costs more than
-//!   decoding). The file is written front to back (the footer
-//!   last), so standard output works as well as a file.
+//!   decoding). The file is written front to back (the footer last), so standard output
+//!   works as well as a file.
 //! - An Arrow IPC *stream* writes each batch as it comes, with that batch's
 //!   dictionaries (the IPC *file* format refuses dictionaries that change between
 //!   batches).
@@ -34,7 +34,7 @@ use std::sync::Arc;
 /// Rows in a batch at most.
 pub const BATCH_ROWS: usize = 8192;
 /// Bytes of values in a batch, about, past which it is cut (payloads make rows large).
-pub const BATCH_BYTES: usize = 8 << 20;
+pub const BATCH_BYTES: usize = 4 << 20;
 
 /// The record type a columnar output holds: one schema per file or stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,7 +176,7 @@ impl Tables {
     }
 }
 
-/// The encoder, writing into a buffer.
+/// The encoder of the chosen format.
 #[allow(clippy::large_enum_variant)] // one per run
 enum Sink {
     Parquet(encoder::Encoder),
