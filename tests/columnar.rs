@@ -384,3 +384,60 @@ fn several_row_groups_stay_in_order() {
         meta.num_row_groups()
     );
 }
+
+/// The README's Dask recipe (tests/python/dask_recipe.py): a local cluster maps capture
+/// sets to Parquet parts and reads them as one dataframe holding every message. Skipped,
+/// with a note, without dask and distributed (`.ci/run` installs them).
+#[test]
+fn dask_recipe_reads_the_parts() {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", "import dask.dataframe, distributed"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        if std::env::var_os("CI").is_some() {
+            panic!("dask_recipe_reads_the_parts: dask and distributed not found, but CI is set (.ci/run installs them)");
+        }
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "dask_recipe_reads_the_parts: skipped: dask and distributed not found (pip install 'dask[dataframe]' distributed)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = testdata().join("corpus");
+    // Three sets: directories of one, two and one capture files.
+    let mut sets = Vec::new();
+    for (name, files) in [
+        ("set-a", &["01-python-websockets-deflate.pcap"][..]),
+        (
+            "set-b",
+            &["06-cross-node-python.pcap", "08-concurrent.pcap"][..],
+        ),
+        ("set-c", &["24-h2c-websocket.pcap"][..]),
+    ] {
+        let set = dir.path().join(name);
+        std::fs::create_dir(&set).unwrap();
+        for f in files {
+            std::fs::copy(corpus.join(f), set.join(f)).unwrap();
+        }
+        sets.push(set.display().to_string());
+    }
+    let parts = dir.path().join("parts");
+    std::fs::create_dir(&parts).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/dask_recipe.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_wsdissect"))
+        .arg(&parts)
+        .args(&sets)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
