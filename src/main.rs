@@ -47,7 +47,12 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 return Err(e);
             }
             let settings = c.settings(Some(&a.contents));
-            run::messages(&settings, &a.ws.options(a.frames)?, &c.inputs(), stdout())
+            run::messages(
+                &settings,
+                &a.ws.options(a.frames)?,
+                &c.inputs(),
+                c.output()?,
+            )
         }
         Some(Command::Flows(a)) => {
             let c = &a.common;
@@ -55,13 +60,13 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 &c.settings(None),
                 &a.ws.options(false)?,
                 &c.inputs(),
-                stdout(),
+                c.output()?,
             )
         }
         Some(Command::Stats(a)) => {
             let c = &a.common;
             let settings = c.settings(Some(&a.contents));
-            run::stats(&settings, &a.ws.options(false)?, &c.inputs(), stdout())
+            run::stats(&settings, &a.ws.options(false)?, &c.inputs(), c.output()?)
         }
         Some(Command::Extract(a)) => {
             let c = &a.common;
@@ -81,7 +86,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 &cli::settings::keys(&a.keylog)?,
                 &c.inputs(),
                 a.dump_dir.as_deref(),
-                stdout(),
+                c.output()?,
             )
         }
         Some(Command::Completions { shell }) => {

@@ -20,6 +20,7 @@ pub fn run(data: &[u8]) {
         max_ooo_total: 64 << 10,
         max_flows: 16,
         max_recent_total: 64 << 10,
+        shard: None,
     };
     let opts = Options {
         messages: true,

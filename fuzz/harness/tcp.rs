@@ -74,6 +74,7 @@ pub fn run(input: &Input) {
         max_flows: (input.max_flows as usize % 8).max(1),
         // Small budgets too, so that windows that may not grow are exercised.
         max_recent_total: input.max_ooo_bytes as usize,
+        shard: None,
     });
     let mut sink = Check::default();
     let mut last_seq: HashMap<(u8, bool), u32> = HashMap::new();

@@ -6,6 +6,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use regex::Regex;
 use std::path::PathBuf;
+use wsdissect::tcp::shard::Shard;
 use wsdissect::tcp::Config;
 use wsdissect::util::time::{parse_rfc3339, parse_rfc3339_until, Timestamp};
 use wsdissect::view::filter::{AddrMatch, OPCODES};
@@ -82,6 +83,13 @@ pub struct Common {
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Table)]
     pub format: FormatArg,
+    /// Decode only shard K of N: the TCP connections whose canonical 5-tuple hash modulo
+    /// N is K (0 ≤ K < N), so that N runs, on as many machines, split a capture set.
+    #[arg(long, value_name = "K/N", value_parser = shard)]
+    pub shard: Option<Shard>,
+    /// Write the output to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
     /// Exit with status 1 when anything was undecodable, a violation or gap was seen, or a
     /// limit was hit (counts by kind on standard error).
     #[arg(long)]
@@ -264,6 +272,17 @@ impl Cli {
     }
 }
 
+/// `K/N`, `0 ≤ K < N`.
+fn shard(s: &str) -> Result<Shard, String> {
+    let bad = || format!("{s:?} is not K/N with 0 <= K < N (e.g. 0/4)");
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let (k, n) = (
+        k.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    Shard::new(k, n).ok_or_else(bad)
+}
+
 /// Output format of every view (`view::Format`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FormatArg {
@@ -273,6 +292,11 @@ pub enum FormatArg {
     Jsonl,
     /// One JSON array.
     Json,
+    /// Parquet, zstd-compressed: one typed column per field (README, "Parquet and
+    /// Arrow"); to --output FILE or a pipe.
+    Parquet,
+    /// An Arrow IPC stream, the same columns as Parquet; to --output FILE or a pipe.
+    Arrow,
 }
 
 /// When to colour tables (`view::ColorChoice`).

@@ -31,6 +31,26 @@ impl Common {
         }
     }
 
+    /// Where the view writes: `--output FILE` (created), else standard output, which a
+    /// binary format (Parquet, Arrow) refuses when it is a terminal.
+    pub fn output(&self) -> anyhow::Result<Box<dyn io::Write>> {
+        use anyhow::Context as _;
+        match &self.output {
+            Some(p) => {
+                let f = std::fs::File::create(p)
+                    .with_context(|| format!("creating {}", p.display()))?;
+                Ok(Box::new(f))
+            }
+            None if self.format.format().columnar().is_some() && io::stdout().is_terminal() => {
+                anyhow::bail!(
+                    "--format {} is binary: give --output FILE or send standard output to a pipe or file",
+                    self.format.format().name()
+                )
+            }
+            None => Ok(Box::new(io::stdout().lock())),
+        }
+    }
+
     /// The capture files, `-` as standard input.
     pub fn inputs(&self) -> Vec<Input> {
         self.files
@@ -51,6 +71,7 @@ impl Common {
             max_ooo_bytes: self.max_ooo_bytes,
             max_ooo_total: self.max_ooo_total,
             max_flows: self.max_flows.max(1),
+            shard: self.shard,
             ..tcp::Config::default()
         }
     }
@@ -102,6 +123,8 @@ impl FormatArg {
             FormatArg::Table => Format::Table,
             FormatArg::Jsonl => Format::Jsonl,
             FormatArg::Json => Format::Json,
+            FormatArg::Parquet => Format::Parquet,
+            FormatArg::Arrow => Format::Arrow,
         }
     }
 }

@@ -41,6 +41,7 @@ use crate::capture::CaptureError;
 use crate::layers::tls::{Keys, Tls};
 use crate::layers::{self, Layer};
 use crate::tcp::Config;
+use crate::view::columnar::Kind;
 use crate::view::extract::{Extractor, MANIFEST};
 use crate::view::filter::{Filter, Selector};
 use crate::view::stats::Aggregator;
@@ -130,14 +131,21 @@ impl Settings {
         }
     }
 
-    /// A view writing to `out` (buffered) in the chosen format and layout, for the
-    /// captures `caps` (tables name the file when there are several).
-    fn view<W: Write>(&self, out: W, caps: &[files::Capture]) -> View<BufWriter<W>> {
+    /// A view of `kind` records writing to `out` (buffered) in the chosen format and
+    /// layout, for the captures `caps` (tables name the file when there are several).
+    fn view<W: Write>(
+        &self,
+        out: W,
+        caps: &[files::Capture],
+        kind: Kind,
+    ) -> io::Result<View<BufWriter<W>>> {
         let files: usize = caps.iter().map(|c| c.files.names().len()).sum();
-        View::new(self.format, BufWriter::new(out), None).with_style(TableStyle {
-            files: files > 1,
-            ..self.style
-        })
+        View::new(self.format, BufWriter::new(out), None)
+            .with_style(TableStyle {
+                files: files > 1,
+                ..self.style
+            })
+            .holding(kind)
     }
 
     /// Standard error for a run over `inputs`, with a progress bar when wanted.
@@ -174,7 +182,13 @@ pub fn messages(
     if parallel(settings, &opts, &console) {
         return parallel_jsonl(settings, &opts, false, caps, unusable, &console, &mut out);
     }
-    let mut view = settings.view(out, &caps);
+    // A columnar output holds one record type: with frames, the frames.
+    let kind = if decoding.ws.frames {
+        Kind::Frame
+    } else {
+        Kind::Message
+    };
+    let mut view = settings.view(out, &caps, kind)?;
     let mut sel = Selector::new(settings.filter.clone()).hide_flows();
     let mut print = |r: Record| match r {
         Record::Flow(_) => Ok(()),
@@ -203,7 +217,7 @@ pub fn flows(
     if parallel(settings, &opts, &console) {
         return parallel_jsonl(settings, &opts, true, caps, unusable, &console, &mut out);
     }
-    let mut view = settings.view(out, &caps);
+    let mut view = settings.view(out, &caps, Kind::Flow)?;
     let mut sel = Selector::new(settings.filter.clone());
     let outcome = each_record(settings, &opts, caps, unusable, &console, |r| {
         sel.push(r, |r| view.write_record(&r))?;
@@ -227,7 +241,7 @@ pub fn stats(
     let (caps, unusable) =
         files::captures(inputs, settings.grouping, &decoding.layers.keys, &console);
     let f = &settings.filter;
-    let mut view = settings.view(out, &caps);
+    let mut view = settings.view(out, &caps, Kind::Stats)?;
     let mut agg = Aggregator::new();
     let mut rows = 0u64;
     let outcome = each_record(settings, &opts, caps, unusable, &console, |r| match r {
@@ -326,7 +340,7 @@ pub fn tcp(
     }
     let console = settings.console(inputs);
     let (caps, unusable) = files::captures(inputs, settings.grouping, keys, &console);
-    let mut view = settings.view(out, &caps);
+    let mut view = settings.view(out, &caps, Kind::Tcp)?;
     let mut sel = Selector::new(settings.filter.clone());
     let several = caps.len() > 1;
     let outcome = files::sequential(caps, unusable, &console, |cap| {

@@ -32,6 +32,7 @@
 mod flow;
 mod half;
 mod limits;
+pub mod shard;
 pub mod stream;
 mod summary;
 
@@ -65,6 +66,8 @@ pub struct Config {
     /// kept to compare retransmissions with) across all flows; past it, windows stop
     /// growing (a direction without one leaves its retransmissions unchecked).
     pub max_recent_total: usize,
+    /// Only this shard's connections come out (`--shard K/N`; see [`shard`]).
+    pub shard: Option<shard::Shard>,
 }
 
 impl Default for Config {
@@ -74,6 +77,7 @@ impl Default for Config {
             max_ooo_total: 256 << 20,
             max_flows: 200_000,
             max_recent_total: 64 << 20,
+            shard: None,
         }
     }
 }
@@ -135,6 +139,9 @@ impl Reassembler {
 
     /// Summaries of the flows that ended since the last call, in the order they ended.
     pub fn drain_summaries(&mut self) -> std::vec::Drain<'_, FlowSummary> {
+        if let Some(s) = self.config.shard {
+            self.summaries.retain(|f| s.owns(f.client.0, f.server.0));
+        }
         self.summaries.drain(..)
     }
 
@@ -150,6 +157,10 @@ impl Reassembler {
 
     /// Feeds one segment captured at `at`.
     pub fn process(&mut self, seg: &TcpSegment<'_>, at: Provenance, sink: &mut dyn StreamSink) {
+        let sink = &mut shard::Sharded {
+            shard: self.config.shard,
+            inner: sink,
+        };
         self.packets += 1;
         let k = key(seg.src, seg.dst);
         let new_syn = seg.flags.syn && !seg.flags.ack;
@@ -313,6 +324,10 @@ impl Reassembler {
     /// in flow order, and returns true while some are left. Draining summaries between
     /// steps keeps memory flat when the table holds many flows.
     pub fn finish_some(&mut self, sink: &mut dyn StreamSink, max: usize) -> bool {
+        let sink = &mut shard::Sharded {
+            shard: self.config.shard,
+            inner: sink,
+        };
         let flows = &self.flows;
         let list = self.closing.get_or_insert_with(|| {
             let mut v: Vec<(u64, (SocketAddr, SocketAddr))> =

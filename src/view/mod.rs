@@ -12,6 +12,8 @@
 //!   connections and TCP summaries, the cell helpers ([`preview`], [`join`]) and the
 //!   printing of collected rows.
 //! - `json/`: the fast JSON writer for message records, byte-identical to serde_json.
+//! - `columnar/`: Parquet and Arrow IPC output, one typed schema per record type (the
+//!   cargo feature `columnar`; without it, `columnar_off.rs` refuses those formats).
 //! - `filter/`: the criteria every view honours ([`filter::Filter`]) and the
 //!   [`filter::Selector`] applying them to a record stream.
 //! - `stats/`: the `stats` view, per-connection statistics aggregated from the records.
@@ -21,6 +23,11 @@
 //! A new view is a file (or folder) here: its record type (serde for JSON, [`Row`] for the
 //! table), written through [`View::write`].
 
+#[cfg(feature = "columnar")]
+pub mod columnar;
+#[cfg(not(feature = "columnar"))]
+#[path = "columnar_off.rs"]
+pub mod columnar;
 mod dump;
 pub mod extract;
 pub mod filter;
@@ -43,6 +50,32 @@ pub enum Format {
     Jsonl,
     /// One JSON array.
     Json,
+    /// Parquet (one record type per file).
+    Parquet,
+    /// An Arrow IPC stream (one record type per stream).
+    Arrow,
+}
+
+impl Format {
+    /// The name `--format` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Jsonl => "jsonl",
+            Format::Json => "json",
+            Format::Parquet => "parquet",
+            Format::Arrow => "arrow",
+        }
+    }
+
+    /// The columnar encoding, for Parquet and Arrow.
+    pub fn columnar(self) -> Option<columnar::Encoding> {
+        match self {
+            Format::Parquet => Some(columnar::Encoding::Parquet),
+            Format::Arrow => Some(columnar::Encoding::Arrow),
+            Format::Table | Format::Jsonl | Format::Json => None,
+        }
+    }
 }
 
 /// When to colour tables (`--color`).
@@ -110,6 +143,8 @@ pub struct View<W: Write> {
     first_date: Option<String>,
     /// A time on another date was shown: tables show dates from then on.
     dated: bool,
+    /// The Parquet or Arrow writer (see [`View::holding`]).
+    columnar: Option<columnar::Writer>,
 }
 
 impl<W: Write> View<W> {
@@ -130,7 +165,18 @@ impl<W: Write> View<W> {
             },
             first_date: None,
             dated: false,
+            columnar: None,
         }
+    }
+
+    /// Says which record type the view holds: the columnar formats write one schema
+    /// (records of other types are left out). Fails for a columnar format this build
+    /// lacks.
+    pub fn holding(mut self, kind: columnar::Kind) -> io::Result<Self> {
+        if let Some(encoding) = self.format.columnar() {
+            self.columnar = Some(columnar::Writer::new(encoding, kind)?);
+        }
+        Ok(self)
     }
 
     /// Sets the table layout and colours (the default wraps to `width`, uncoloured).
@@ -142,6 +188,12 @@ impl<W: Write> View<W> {
     /// Writes (or, for tables, collects) one row.
     pub fn write<T: Row>(&mut self, item: &T) -> io::Result<()> {
         match self.format {
+            Format::Parquet | Format::Arrow => {
+                let (Some(w), Some(item)) = (&mut self.columnar, item.columnar()) else {
+                    return Err(no_schema());
+                };
+                w.push(item, &mut self.out)?;
+            }
             Format::Jsonl => {
                 serde_json::to_writer(&mut self.out, item)?;
                 self.out.write_all(b"\n")?;
@@ -171,6 +223,14 @@ impl<W: Write> View<W> {
 
     /// Writes a [`Record`] of any kind.
     pub fn write_record(&mut self, r: &Record) -> io::Result<()> {
+        if let Some(w) = &mut self.columnar {
+            w.push(columnar::Item::Ws(r), &mut self.out)?;
+            self.count += 1;
+            return Ok(());
+        }
+        if self.format.columnar().is_some() {
+            return Err(no_schema());
+        }
         if self.format != Format::Table {
             if self.format == Format::Json {
                 self.out
@@ -200,10 +260,19 @@ impl<W: Write> View<W> {
             }
             Format::Table => self.flush_table()?,
             Format::Jsonl => {}
+            Format::Parquet | Format::Arrow => match self.columnar.take() {
+                Some(w) => w.finish(&mut self.out)?,
+                None => return Err(no_schema()),
+            },
         }
         self.out.flush()?;
         Ok(self.out)
     }
+}
+
+/// A columnar view that was not told its record type ([`View::holding`]).
+fn no_schema() -> io::Error {
+    io::Error::other("this view has no Parquet or Arrow schema")
 }
 
 /// Writes one record as a JSON object (no separator): messages through the fast writer,

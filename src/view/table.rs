@@ -30,6 +30,11 @@ pub trait Row: Serialize {
     fn place(&self) -> Option<(&str, Option<&str>)> {
         None
     }
+    /// The record as the columnar formats take it; `None` for rows they have no schema
+    /// for.
+    fn columnar(&self) -> Option<super::columnar::Item<'_>> {
+        None
+    }
 }
 
 /// The `file` column: the file's name without its directory (`first → last` for a
@@ -482,6 +487,9 @@ fn tls_cell(t: &TlsInfo) -> String {
 impl Row for FlowSummary {
     fn place(&self) -> Option<(&str, Option<&str>)> {
         Some((&self.file, self.first_file.as_deref()))
+    }
+    fn columnar(&self) -> Option<super::columnar::Item<'_>> {
+        Some(super::columnar::Item::Tcp(self))
     }
     fn header() -> &'static [&'static str] {
         &[

@@ -120,6 +120,9 @@ impl Row for StatsRecord {
     fn place(&self) -> Option<(&str, Option<&str>)> {
         Some((&self.file, None))
     }
+    fn columnar(&self) -> Option<crate::view::columnar::Item<'_>> {
+        Some(crate::view::columnar::Item::Stats(self))
+    }
     fn header() -> &'static [&'static str] {
         &[
             "flow",
