@@ -673,3 +673,76 @@ fn real_vxlan_between_network_namespaces() {
     let ws = tcp.iter().find(|t| t["flow"] == flows[0]["flow"]).unwrap();
     assert_eq!(ws["community_id"], flows[0]["community_id"]);
 }
+
+/// The Parquet flow and tcp records carry the encapsulation as the JSON does: a list of
+/// structs, the fields a tunnel kind lacks null.
+#[cfg(feature = "columnar")]
+#[test]
+fn parquet_carries_the_encapsulation() {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::UInt32Type;
+    use arrow_array::Array;
+    let original = testdata().join("corpus/01-python-websockets-deflate.pcap");
+    let (packets, micro) = read(&original);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vxlan.pcap");
+    let out = wrapped(&packets, |f, back| Wrap::Vxlan.apply(f, back));
+    std::fs::write(&path, pcap(1, micro, &out)).unwrap();
+    let expected = Wrap::Vxlan.expected();
+    for view in ["flows", "tcp"] {
+        let file = dir.path().join(format!("{view}.parquet"));
+        let o = wsdissect(&[
+            view,
+            "-q",
+            "--format",
+            "parquet",
+            "--output",
+            file.to_str().unwrap(),
+            path.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        let f = std::fs::File::open(&file).unwrap();
+        let batches: Vec<_> =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+                .unwrap()
+                .build()
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+        let b = &batches[0];
+        let list = b.column_by_name("encapsulation").unwrap().as_list::<i32>();
+        let tunnels = list.value(0);
+        let s = tunnels.as_struct();
+        assert_eq!(s.len(), 1, "{view}: one tunnel");
+        let kind = arrow_cast_text(s.column_by_name("type").unwrap().as_ref());
+        assert_eq!(kind, expected[0]["type"].as_str().unwrap(), "{view}");
+        let vni = s
+            .column_by_name("vni")
+            .unwrap()
+            .as_primitive::<UInt32Type>();
+        assert_eq!(
+            u64::from(vni.value(0)),
+            expected[0]["vni"].as_u64().unwrap()
+        );
+        assert!(
+            s.column_by_name("label").unwrap().is_null(0),
+            "{view}: no MPLS label"
+        );
+        let src = s.column_by_name("outer_src").unwrap().as_string::<i32>();
+        assert_eq!(src.value(0), expected[0]["outer_src"].as_str().unwrap());
+    }
+}
+
+/// The text of row 0 of a dictionary-encoded or plain string column.
+#[cfg(feature = "columnar")]
+fn arrow_cast_text(a: &dyn arrow_array::Array) -> String {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int32Type;
+    match a.as_dictionary_opt::<Int32Type>() {
+        Some(d) => {
+            let k = d.keys().value(0) as usize;
+            d.values().as_string::<i32>().value(k).to_string()
+        }
+        None => a.as_string::<i32>().value(0).to_string(),
+    }
+}
