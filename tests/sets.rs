@@ -344,3 +344,32 @@ fn compressed_sets_decode_as_the_whole_capture() {
         "compressed set as a directory"
     );
 }
+
+/// Standard input given twice is read once (a second reader would take bytes from under
+/// the first), and said: exit status 2, with everything from the one read.
+#[test]
+fn standard_input_twice_is_read_once() {
+    use std::io::Write;
+    let src = testdata().join("corpus/01-python-websockets-deflate.pcap");
+    let once = run(&[], std::slice::from_ref(&src));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wsdissect"))
+        .args(["-q", "--format", "jsonl", "-", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let bytes = std::fs::read(&src).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || stdin.write_all(&bytes));
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("standard input given more than once"));
+    let got: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(sans_names(got), sans_names(once));
+}

@@ -122,7 +122,14 @@ pub(crate) fn captures(
     let mut unusable = false;
     let mut found: Vec<(Input, Option<crate::util::time::Timestamp>, Member<'static>)> = Vec::new();
     let mut not_captures = 0u64;
+    let mut stdin_seen = false;
     for input in inputs {
+        if *input == Input::Stdin && std::mem::replace(&mut stdin_seen, true) {
+            // A second reader would take bytes from under the first.
+            console.error(&"<stdin>: standard input given more than once; read once");
+            unusable = true;
+            continue;
+        }
         let listed = match input {
             Input::File(path) if path.is_dir() => match list_dir(path, grouping.recursive) {
                 Ok(files) => files.into_iter().map(|p| (Input::File(p), true)).collect(),
