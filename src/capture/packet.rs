@@ -4,7 +4,7 @@
 //! by `etherparse` in its lax mode, so packets cut by the snap length still yield their
 //! headers and the part of the payload that was captured. Linux cooked v1/v2, BSD
 //! NULL/LOOP and Linux NFLOG headers are stripped here by hand. A packet without TCP of
-//! its own may carry it in a tunnel: [`tunnel`](super::tunnel) takes those off.
+//! its own may carry it in a tunnel: [`tunnel`] takes those off.
 
 use crate::capture::linktype;
 use crate::capture::tunnel::{self, Encap};

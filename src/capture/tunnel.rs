@@ -1,11 +1,11 @@
 //! Tunnels: the encapsulations a packet's TCP segment may be carried in, and how each
 //! is taken off.
 //!
-//! [`decapsulate`] starts where [`packet`](super::packet) found no TCP: a packet whose
+//! `decapsulate` starts where [`packet`](super::packet) found no TCP: a packet whose
 //! IP payload is IP (IP-in-IP, IPv6-in-IP), GRE (with ERSPAN types I, II and III) or UDP
 //! to the VXLAN (4789) or Geneve (6081) port, or whose Ethernet payload is MPLS or a
 //! PPPoE session. Each header is parsed here by hand (etherparse 0.16 knows none of
-//! them) into a typed [`Tunnel`] and the place its payload starts ([`Next`]), which
+//! them) into a typed [`Tunnel`] and the place its payload starts (`Next`), which
 //! etherparse slices again; the walk repeats until TCP is found, something else is, or
 //! [`MAX_DEPTH`] tunnels were taken off. The tunnels are handed up with the segment as
 //! its [`Encap`], outermost first.

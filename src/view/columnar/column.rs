@@ -3,7 +3,7 @@
 //! A record type's schema is a list of these ([`super::schema`]), so that a new field is
 //! one line there. Each column reads its value through a `fn` pointer (no captured
 //! state, so a table is `Send` and the schema stays a table of names and getters);
-//! nested objects are [`Struct`] columns over a part of the record, lists are [`List`]
+//! nested objects are `Struct` columns over a part of the record, lists are `List`
 //! columns over a slice of it. A getter that has to show a value as text (an endpoint, a
 //! problem's sentence) writes it into a scratch string the column keeps, so that no
 //! string is allocated per row.

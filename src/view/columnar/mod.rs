@@ -2,10 +2,10 @@
 //! (`--format parquet`, zstd) or as an Arrow IPC stream (`--format arrow`).
 //!
 //! A run writes one record type, so one schema ([`Kind`]): its columns are
-//! [`schema`]'s, built from the records by [`column`]'s builders. Rows gather into a
+//! [`schema`]'s, built from the records by [`column`](mod@column)'s builders. Rows gather into a
 //! batch of at most [`BATCH_ROWS`] rows or about [`BATCH_BYTES`] bytes, which goes to the
 //! writer at once, so that memory stays flat whatever the capture's size:
-//! - Parquet row groups are cut at [`encoder::ROW_GROUP_BYTES`] of batches (the
+//! - Parquet row groups are cut at `encoder::ROW_GROUP_BYTES` of batches (the
 //!   writer's own limit is a count of rows, a million, which for large payloads would be
 //!   gigabytes) and encoded on worker threads (`encoder.rs`: compressing costs more than
 //!   decoding). The file is written front to back (the footer last), so standard output
