@@ -47,26 +47,20 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 return Err(e);
             }
             let settings = c.settings(Some(&a.contents));
-            run::messages(
-                &settings,
-                &a.ws.options(a.frames)?,
-                &c.inputs(),
-                c.output()?,
-            )
+            let ws = a.ws.options(a.frames)?;
+            c.each_part(|inputs, out| run::messages(&settings, &ws, inputs, out))?
         }
         Some(Command::Flows(a)) => {
             let c = &a.common;
-            run::flows(
-                &c.settings(None),
-                &a.ws.options(false)?,
-                &c.inputs(),
-                c.output()?,
-            )
+            let settings = c.settings(None);
+            let ws = a.ws.options(false)?;
+            c.each_part(|inputs, out| run::flows(&settings, &ws, inputs, out))?
         }
         Some(Command::Stats(a)) => {
             let c = &a.common;
             let settings = c.settings(Some(&a.contents));
-            run::stats(&settings, &a.ws.options(false)?, &c.inputs(), c.output()?)
+            let ws = a.ws.options(false)?;
+            c.each_part(|inputs, out| run::stats(&settings, &ws, inputs, out))?
         }
         Some(Command::Extract(a)) => {
             let c = &a.common;
@@ -81,13 +75,11 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Some(Command::Tcp(a)) => {
             let c = &a.common;
-            run::tcp(
-                &c.settings(None),
-                &cli::settings::keys(&a.keylog)?,
-                &c.inputs(),
-                a.dump_dir.as_deref(),
-                c.output()?,
-            )
+            let settings = c.settings(None);
+            let keys = cli::settings::keys(&a.keylog)?;
+            c.each_part(|inputs, out| {
+                run::tcp(&settings, &keys, inputs, a.dump_dir.as_deref(), out)
+            })?
         }
         Some(Command::Completions { shell }) => {
             let mut cmd = Cli::command();

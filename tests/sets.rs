@@ -373,3 +373,42 @@ fn standard_input_twice_is_read_once() {
         .collect();
     assert_eq!(sans_names(got), sans_names(once));
 }
+
+/// `--output DIR` writes one part per input argument (a file, or a directory: a set),
+/// named after its position and name, each what a run on that argument alone writes.
+#[test]
+fn an_output_directory_gets_one_part_per_set() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = tmp.path().join("rotated set");
+    std::fs::create_dir(&set).unwrap();
+    split_pcap(
+        &testdata().join("corpus/01-python-websockets-deflate.pcap"),
+        40,
+        &set,
+    );
+    let other = testdata().join("corpus/05-aiohttp-compress-subprotocol.pcap");
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    for (format, ext) in [("jsonl", "jsonl"), ("parquet", "parquet")] {
+        let o = wsdissect(&[
+            "flows",
+            "-q",
+            "--format",
+            format,
+            "--output",
+            out.to_str().unwrap(),
+            other.to_str().unwrap(),
+            set.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        let first = out.join(format!(
+            "part-00000-05-aiohttp-compress-subprotocol.pcap.{ext}"
+        ));
+        let second = out.join(format!("part-00001-rotated_set.{ext}"));
+        for (part, input) in [(&first, &other), (&second, &set)] {
+            let alone = wsdissect(&["flows", "-q", "--format", format, input.to_str().unwrap()]);
+            let written = std::fs::read(part).unwrap_or_else(|e| panic!("{}: {e}", part.display()));
+            assert!(written == alone.stdout, "{}", part.display());
+        }
+    }
+}

@@ -87,8 +87,10 @@ pub struct Common {
     /// N is K (0 ≤ K < N), so that N runs, on as many machines, split a capture set.
     #[arg(long, value_name = "K/N", value_parser = shard)]
     pub shard: Option<Shard>,
-    /// Write the output to FILE instead of standard output.
-    #[arg(long, value_name = "FILE")]
+    /// Write the output to FILE instead of standard output; an existing directory gets
+    /// one part per input argument (a file, or a directory: a set), named
+    /// `part-NNNNN-NAME.EXT` after the argument's position and name.
+    #[arg(long, value_name = "FILE|DIR")]
     pub output: Option<PathBuf>,
     /// Exit with status 1 when anything was undecodable, a violation or gap was seen, or a
     /// limit was hit (counts by kind on standard error).

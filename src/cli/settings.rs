@@ -51,6 +51,35 @@ impl Common {
         }
     }
 
+    /// Runs `view` once with every input and the output (`--output FILE` or standard
+    /// output), or, when `--output` is an existing directory, once per input argument
+    /// (one capture set each) writing `DIR/part-NNNNN-NAME.EXT`, deterministic names in
+    /// argument order; the outcomes are added up. The map step of a distributed run:
+    /// one task per set, one part per set.
+    pub fn each_part(
+        &self,
+        mut view: impl FnMut(&[Input], Box<dyn io::Write>) -> Result<run::Outcome, run::RunError>,
+    ) -> anyhow::Result<Result<run::Outcome, run::RunError>> {
+        let inputs = self.inputs();
+        let Some(dir) = self.output.as_ref().filter(|p| p.is_dir()) else {
+            return Ok(view(&inputs, self.output()?));
+        };
+        let mut total = run::Outcome::default();
+        for (i, input) in inputs.iter().enumerate() {
+            let path = dir.join(part_name(i, input, self.format.format()));
+            let f = std::fs::File::create(&path)
+                .map_err(|e| anyhow::anyhow!("creating {}: {e}", path.display()))?;
+            match view(std::slice::from_ref(input), Box::new(io::BufWriter::new(f))) {
+                Ok(o) => {
+                    total.problems.merge(&o.problems);
+                    total.unusable |= o.unusable;
+                }
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+        Ok(Ok(total))
+    }
+
     /// The capture files, `-` as standard input.
     pub fn inputs(&self) -> Vec<Input> {
         self.files
@@ -114,6 +143,35 @@ impl Common {
             files: false,
         }
     }
+}
+
+/// The name of input `i`'s part in an output directory: `part-00003-NAME.EXT`, NAME the
+/// input's file name with anything but letters, digits, `.`, `-`, `_` made `_`.
+fn part_name(i: usize, input: &Input, format: Format) -> String {
+    let name = match input {
+        Input::Stdin => "stdin".to_string(),
+        Input::File(p) => p
+            .file_name()
+            .map_or("input".into(), |n| n.to_string_lossy().into_owned()),
+    };
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let ext = match format {
+        Format::Table => "txt",
+        Format::Jsonl => "jsonl",
+        Format::Json => "json",
+        Format::Parquet => "parquet",
+        Format::Arrow => "arrows",
+    };
+    format!("part-{i:05}-{name}.{ext}")
 }
 
 impl FormatArg {
