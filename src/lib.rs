@@ -24,8 +24,9 @@
 //! ws/        streams → records     frames, messages, permessage-deflate, resync;
 //!    │                             ws/problem.rs: every problem a record can carry;
 //!    │                             ws/record.rs: the records the views read
-//! view/      records → output      table, JSON Lines, JSON, filter, stats, extract
-//!                                  (a new view is a file here)
+//! view/      records → output      table, JSON Lines, JSON, Parquet and Arrow
+//!                                  (view/columnar/: one schema per record type),
+//!                                  filter, stats, extract (a new view is a file here)
 //! run/       drives captures through the stages: inputs (files, directories, stdin)
 //!            made into captures (run/files.rs), one entry point per view, on one core
 //!            or many (run/shard.rs)
