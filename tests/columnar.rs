@@ -456,3 +456,53 @@ fn dask_recipe_reads_the_parts() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The README's PySpark recipe (tests/python/spark_recipe.py), opt-in: it needs a JRE
+/// and the pyspark wheel (`pip install pyspark==3.5.3`), too heavy for every run. Set
+/// `WSDISSECT_SPARK=1` to run it; without it the test says it was skipped.
+#[test]
+fn spark_recipe_reads_the_parts() {
+    if std::env::var_os("WSDISSECT_SPARK").is_none() {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "spark_recipe_reads_the_parts: skipped (opt-in: WSDISSECT_SPARK=1, with pyspark and a JRE)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = testdata().join("corpus");
+    let mut sets = Vec::new();
+    for (name, files) in [
+        ("set-a", &["01-python-websockets-deflate.pcap"][..]),
+        (
+            "set-b",
+            &["06-cross-node-python.pcap", "08-concurrent.pcap"][..],
+        ),
+    ] {
+        let set = dir.path().join(name);
+        std::fs::create_dir(&set).unwrap();
+        for f in files {
+            std::fs::copy(corpus.join(f), set.join(f)).unwrap();
+        }
+        sets.push(set.display().to_string());
+    }
+    // A rotated set, read as the one capture it was cut from.
+    sets.push(corpus.join("27-rotated").display().to_string());
+    let parts = dir.path().join("parts");
+    std::fs::create_dir(&parts).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/spark_recipe.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_wsdissect"))
+        .arg(&parts)
+        .args(&sets)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
