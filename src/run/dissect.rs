@@ -119,21 +119,8 @@ pub fn dissect_jsonl<R: Read + Send>(
     out: &mut dyn io::Write,
     diag: &mut dyn FnMut(Diagnostic),
 ) -> Result<Problems, RunError> {
-    let (files, reader) = single(file, src)?;
+    let (files, reader) = crate::run::stages::single(file, src)?;
     jsonl_set(&files, reader, settings, out, diag)
-}
-
-/// The one capture file `file`, read from `src`, as a set of one file; an error when
-/// `src` is not a capture.
-pub(crate) fn single<'a, R: Read + Send + 'a>(
-    file: &str,
-    src: R,
-) -> Result<(Arc<FileSet>, SetReader<'a>), RunError> {
-    let reader = SetReader::single(Box::new(src)).map_err(|source| RunError::Unusable {
-        file: file.to_string(),
-        source,
-    })?;
-    Ok((FileSet::single(file), reader))
 }
 
 /// As [`dissect_jsonl`], over a capture made of the files `files` (read by `reader`).

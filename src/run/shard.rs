@@ -335,7 +335,7 @@ pub fn dissect_jsonl<R: Read + Send>(
     out: &mut dyn Write,
     diag: &mut dyn FnMut(Diagnostic),
 ) -> Result<Problems, RunError> {
-    let (files, reader) = run::dissect::single(file, src)?;
+    let (files, reader) = run::stages::single(file, src)?;
     jsonl_set(&files, reader, settings, workers, out, diag)
 }
 

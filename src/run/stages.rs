@@ -20,6 +20,7 @@ use std::collections::HashSet;
 use std::convert::Infallible;
 use std::io::{self, Read};
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 /// Packet-level diagnostics of one kind printed per file before the rest are only counted.
 const DIAG_PER_KIND: u64 = 20;
@@ -79,19 +80,21 @@ pub fn run_until<R: Read + Send, S: StreamSink, B>(
     diag: &mut dyn FnMut(Diagnostic),
     after_packet: impl FnMut(&mut S, &mut Reassembler) -> io::Result<ControlFlow<B>>,
 ) -> Result<ControlFlow<B, FileStats>, RunError> {
+    let (files, reader) = single(file, src)?;
+    run_set(&files, reader, config, keys, sink, diag, after_packet)
+}
+
+/// The one capture file `file`, read from `src`, as a set of one file; an error when
+/// `src` is not a capture.
+pub(crate) fn single<'a, R: Read + Send + 'a>(
+    file: &str,
+    src: R,
+) -> Result<(Arc<FileSet>, SetReader<'a>), RunError> {
     let reader = SetReader::single(Box::new(src)).map_err(|source| RunError::Unusable {
         file: file.to_string(),
         source,
     })?;
-    run_set(
-        &FileSet::single(file),
-        reader,
-        config,
-        keys,
-        sink,
-        diag,
-        after_packet,
-    )
+    Ok((FileSet::single(file), reader))
 }
 
 /// As [`run_until`], over the packets of a set of files (`reader`, whose files `files`
