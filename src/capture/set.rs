@@ -102,6 +102,16 @@ impl FileSet {
         (f != split_id(last).0).then(|| self.name(f).to_string())
     }
 
+    /// Where a record whose first and last packets have the ids `[first, last]` lies, as
+    /// records say it (`file`, `packets`, `first_file`).
+    pub fn place(&self, [first, last]: [u64; 2]) -> Place {
+        Place {
+            file: self.file_of(last).to_string(),
+            packets: [split_id(first).1, split_id(last).1],
+            first_file: self.first_file(first, last),
+        }
+    }
+
     /// How diagnostics about the capture as a whole name it: the file's name, or the
     /// first file's and how many more.
     pub fn label(&self) -> &str {
@@ -118,6 +128,17 @@ impl FileSet {
     pub fn capture(&self) -> u32 {
         self.capture
     }
+}
+
+/// Where a record's packets are, as its fields say it (see [`FileSet::place`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Place {
+    /// The file holding the last packet.
+    pub file: String,
+    /// The first and last packets' numbers, each within its own file.
+    pub packets: [u64; 2],
+    /// The file holding the first packet, when it is not `file`.
+    pub first_file: Option<String>,
 }
 
 /// A byte source a capture is read from.

@@ -5,7 +5,7 @@
 //! names and values are the JSON the `tcp` view prints, and other stages (problem
 //! counts, filters, tables) read them.
 
-use crate::capture::set::{split_id, FileSet};
+use crate::capture::set::{FileSet, Place};
 use crate::capture::tunnel::Encap;
 use crate::tcp::stream::Endpoint;
 use crate::util::community_id::CommunityId;
@@ -102,10 +102,14 @@ impl FlowSummary {
     /// Fills `file`, `packets` and `first_file` from the packet ids, with the names of
     /// the capture's `files`.
     pub fn locate(&mut self, files: &FileSet) {
-        let [first, last] = self.packet_ids;
-        self.file = files.file_of(last).to_string();
-        self.packets = [split_id(first).1, split_id(last).1];
-        self.first_file = files.first_file(first, last);
+        let Place {
+            file,
+            packets,
+            first_file,
+        } = files.place(self.packet_ids);
+        self.file = file;
+        self.packets = packets;
+        self.first_file = first_file;
     }
 }
 

@@ -3,7 +3,7 @@
 //! renamed. Values are typed ([`WsDirection`], [`Opcode`], [`Timestamp`], [`Problem`]);
 //! only the serializers turn them into the documented strings.
 
-use crate::capture::set::{split_id, FileSet};
+use crate::capture::set::{FileSet, Place};
 use crate::capture::tunnel::Encap;
 use crate::layers::tls::crypto::suite_name;
 use crate::tcp::stream::{Decryption, Endpoint, FlowInfo, TlsAlert, TlsSummary};
@@ -419,12 +419,16 @@ impl FlowRecord {
     /// The record of a TLS connection nothing could be decrypted from.
     pub fn encrypted(files: &FileSet, flow: &FlowInfo, tls: Arc<TlsSummary>) -> FlowRecord {
         let (first_seen, last_seen) = tls.seen.unwrap_or_default();
-        let [first, last] = flow.packets;
+        let Place {
+            file,
+            packets,
+            first_file,
+        } = files.place(flow.packets);
         FlowRecord {
-            file: files.file_of(last).to_string(),
+            file,
             capture: files.capture(),
-            packets: [split_id(first).1, split_id(last).1],
-            first_file: files.first_file(first, last),
+            packets,
+            first_file,
             flow: flow.id,
             client: Endpoint(flow.client),
             server: Endpoint(flow.server),

@@ -14,7 +14,7 @@ use super::problem::Problem;
 use super::protocol::WsDirection;
 use super::record::{DirectionStats, FlowRecord, FlowState};
 use super::{Options, Out};
-use crate::capture::set::{split_id, FileSet};
+use crate::capture::set::{FileSet, Place};
 use crate::http::{DeflateParams, Request, Response};
 use crate::tcp::stream::Endpoint;
 use crate::tcp::stream::{Carries, Direction, FlowInfo, Provenance};
@@ -304,12 +304,16 @@ impl Conn {
         let [c2s, s2c] = stats;
         let req = self.request.take().unwrap_or_default();
         let resp = self.response.take();
-        let [first, last] = self.packets;
+        let Place {
+            file,
+            packets,
+            first_file,
+        } = files.place(self.packets);
         FlowRecord {
-            file: files.file_of(last).to_string(),
+            file,
             capture: files.capture(),
-            packets: [split_id(first).1, split_id(last).1],
-            first_file: files.first_file(first, last),
+            packets,
+            first_file,
             flow: self.info.id,
             client: self.client,
             server: self.server,

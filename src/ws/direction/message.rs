@@ -3,7 +3,7 @@
 //! the close code and reason).
 
 use super::{Ctx, DirState, Frame};
-use crate::capture::set::split_id;
+use crate::capture::set::Place;
 use crate::tcp::stream::Provenance;
 use crate::util::utf8;
 use crate::ws::buf::CappedBuf;
@@ -73,11 +73,15 @@ impl DirState {
             .payload
             .filter(|p| whole && !p.truncated())
             .map(|mut p| Base64(p.take()));
-        let [first, last] = [f.first.first, f.last.packet];
+        let Place {
+            file,
+            packets,
+            first_file,
+        } = cx.files.place([f.first.first, f.last.packet]);
         out.records.push(Record::Frame(FrameRecord {
-            file: cx.files.file_of(last).to_string(),
+            file,
             capture: cx.files.capture(),
-            first_file: cx.files.first_file(first, last),
+            first_file,
             flow: cx.flow,
             client: cx.client,
             server: cx.server,
@@ -93,7 +97,7 @@ impl DirState {
             payload_length: f.h.payload_len,
             header_length: f.h.header_len as u64,
             stream_offset: f.offset,
-            packets: [split_id(first).1, split_id(last).1],
+            packets,
             payload_b64,
             errors,
         }));
@@ -141,11 +145,15 @@ impl DirState {
         }
         let length = m.buf.total();
         let data = m.buf.take();
-        let [first, last] = [m.first_packet, m.last.packet];
+        let Place {
+            file,
+            packets,
+            first_file,
+        } = cx.files.place([m.first_packet, m.last.packet]);
         let mut rec = MessageRecord {
-            file: cx.files.file_of(last).to_string(),
+            file,
             capture: cx.files.capture(),
-            first_file: cx.files.first_file(first, last),
+            first_file,
             flow: cx.flow,
             client: cx.client,
             server: cx.server,
@@ -158,7 +166,7 @@ impl DirState {
             compressed: m.compressed,
             length,
             wire_length: m.wire,
-            packets: [split_id(first).1, split_id(last).1],
+            packets,
             undecodable: m.undecodable,
             truncated: truncated && !m.undecodable,
             ..MessageRecord::default()
