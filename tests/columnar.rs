@@ -301,22 +301,25 @@ fn an_empty_run_writes_the_schema() {
     assert_eq!(b.metadata().file_metadata().num_rows(), 0);
 }
 
-/// True when Python with pyarrow and duckdb can be run. When it cannot, the test that
-/// needs them says on standard error that it is skipped; in CI (`CI` set), where
-/// `.ci/run` installs them, their absence fails it instead.
-fn have_python_readers(what: &str) -> bool {
+/// True when Python can import `modules` (`"pyarrow, duckdb"`). When it cannot, the
+/// test `what` that needs them says on standard error that it is skipped (`install`
+/// tells how to get them); in CI (`CI` set), where `.ci/run` installs them, their
+/// absence fails it instead.
+fn have_python(what: &str, modules: &str, install: &str) -> bool {
     let ok = std::process::Command::new("python3")
-        .args(["-c", "import pyarrow, duckdb"])
+        .args(["-c", &format!("import {modules}")])
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
         if std::env::var_os("CI").is_some() {
-            panic!("{what}: python3 with pyarrow and duckdb not found, but CI is set (.ci/run installs them)");
+            panic!(
+                "{what}: python3 with {modules} not found, but CI is set (.ci/run installs them)"
+            );
         }
         use std::io::Write;
         let _ = writeln!(
             std::io::stderr(),
-            "{what}: skipped: python3 with pyarrow and duckdb not found (pip install pyarrow duckdb)"
+            "{what}: skipped: python3 with {modules} not found ({install})"
         );
     }
     ok
@@ -327,7 +330,11 @@ fn have_python_readers(what: &str) -> bool {
 /// (tests/python/columnar.py).
 #[test]
 fn pyarrow_and_duckdb_read_what_we_write() {
-    if !have_python_readers("pyarrow_and_duckdb_read_what_we_write") {
+    if !have_python(
+        "pyarrow_and_duckdb_read_what_we_write",
+        "pyarrow, duckdb",
+        "pip install pyarrow duckdb",
+    ) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -405,55 +412,24 @@ fn several_row_groups_stay_in_order() {
 /// with a note, without dask and distributed (`.ci/run` installs them).
 #[test]
 fn dask_recipe_reads_the_parts() {
-    let ok = std::process::Command::new("python3")
-        .args(["-c", "import dask.dataframe, distributed"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        if std::env::var_os("CI").is_some() {
-            panic!("dask_recipe_reads_the_parts: dask and distributed not found, but CI is set (.ci/run installs them)");
-        }
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "dask_recipe_reads_the_parts: skipped: dask and distributed not found (pip install 'dask[dataframe]' distributed)"
-        );
+    if !have_python(
+        "dask_recipe_reads_the_parts",
+        "dask.dataframe, distributed",
+        "pip install 'dask[dataframe]' distributed",
+    ) {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let corpus = testdata().join("corpus");
     // Three sets: directories of one, two and one capture files.
-    let mut sets = Vec::new();
-    for (name, files) in [
-        ("set-a", &["01-python-websockets-deflate.pcap"][..]),
-        (
-            "set-b",
-            &["06-cross-node-python.pcap", "08-concurrent.pcap"][..],
-        ),
-        ("set-c", &["24-h2c-websocket.pcap"][..]),
-    ] {
-        let set = dir.path().join(name);
-        std::fs::create_dir(&set).unwrap();
-        for f in files {
-            std::fs::copy(corpus.join(f), set.join(f)).unwrap();
-        }
-        sets.push(set.display().to_string());
-    }
-    let parts = dir.path().join("parts");
-    std::fs::create_dir(&parts).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/dask_recipe.py");
-    let out = std::process::Command::new("python3")
-        .arg(script)
-        .arg(env!("CARGO_BIN_EXE_wsdissect"))
-        .arg(&parts)
-        .args(&sets)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    run_recipe(
+        "tests/python/dask_recipe.py",
+        &[
+            Set::Files("set-a", &["01-python-websockets-deflate.pcap"]),
+            Set::Files(
+                "set-b",
+                &["06-cross-node-python.pcap", "08-concurrent.pcap"],
+            ),
+            Set::Files("set-c", &["24-h2c-websocket.pcap"]),
+        ],
     );
 }
 
@@ -470,33 +446,53 @@ fn spark_recipe_reads_the_parts() {
         );
         return;
     }
+    run_recipe(
+        "tests/python/spark_recipe.py",
+        &[
+            Set::Files("set-a", &["01-python-websockets-deflate.pcap"]),
+            Set::Files(
+                "set-b",
+                &["06-cross-node-python.pcap", "08-concurrent.pcap"],
+            ),
+            // A rotated set, read as the one capture it was cut from.
+            Set::Corpus("27-rotated"),
+        ],
+    );
+}
+
+/// A capture set a recipe maps: corpus captures copied into a directory of its own, or
+/// a directory of the corpus (a rotated set).
+enum Set {
+    Files(&'static str, &'static [&'static str]),
+    Corpus(&'static str),
+}
+
+/// Runs the recipe `script` (`python3 SCRIPT WSDISSECT OUT_DIR SET...`) on `sets`, which
+/// checks what it reads back, and fails with what it printed when it fails.
+fn run_recipe(script: &str, sets: &[Set]) {
     let dir = tempfile::tempdir().unwrap();
     let corpus = testdata().join("corpus");
-    let mut sets = Vec::new();
-    for (name, files) in [
-        ("set-a", &["01-python-websockets-deflate.pcap"][..]),
-        (
-            "set-b",
-            &["06-cross-node-python.pcap", "08-concurrent.pcap"][..],
-        ),
-    ] {
-        let set = dir.path().join(name);
-        std::fs::create_dir(&set).unwrap();
-        for f in files {
-            std::fs::copy(corpus.join(f), set.join(f)).unwrap();
+    let mut paths = Vec::new();
+    for set in sets {
+        match set {
+            Set::Files(name, files) => {
+                let path = dir.path().join(name);
+                std::fs::create_dir(&path).unwrap();
+                for f in *files {
+                    std::fs::copy(corpus.join(f), path.join(f)).unwrap();
+                }
+                paths.push(path);
+            }
+            Set::Corpus(name) => paths.push(corpus.join(name)),
         }
-        sets.push(set.display().to_string());
     }
-    // A rotated set, read as the one capture it was cut from.
-    sets.push(corpus.join("27-rotated").display().to_string());
     let parts = dir.path().join("parts");
     std::fs::create_dir(&parts).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/spark_recipe.py");
     let out = std::process::Command::new("python3")
-        .arg(script)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(script))
         .arg(env!("CARGO_BIN_EXE_wsdissect"))
         .arg(&parts)
-        .args(&sets)
+        .args(&paths)
         .output()
         .unwrap();
     assert!(
