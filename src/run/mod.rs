@@ -150,7 +150,13 @@ impl Settings {
 
     /// Standard error for a run over `inputs`, with a progress bar when wanted.
     fn console(&self, inputs: &[Input]) -> Console {
-        let total = files::total_size(inputs, self.grouping.recursive);
+        // The size of the inputs (a walk of directory arguments, which making the
+        // captures walks again) matters only where a bar may be drawn.
+        let total = if self.stderr_is_terminal && !self.quiet {
+            files::total_size(inputs, self.grouping.recursive)
+        } else {
+            0
+        };
         let bar = progress::wanted(total, self.stderr_is_terminal, self.quiet);
         Console::new(self.quiet, Progress::new(total, bar))
     }
