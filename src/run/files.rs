@@ -120,7 +120,7 @@ pub(crate) fn captures(
     console: &Console,
 ) -> (Vec<Capture>, bool) {
     let mut unusable = false;
-    let mut found: Vec<(Input, Option<crate::util::time::Timestamp>, Member<'static>)> = Vec::new();
+    let mut found: Vec<(Input, Member<'static>)> = Vec::new();
     let mut not_captures = 0u64;
     let mut stdin_seen = false;
     for input in inputs {
@@ -143,7 +143,7 @@ pub(crate) fn captures(
         };
         for (input, in_dir) in listed {
             match sniff(&input, keys, console) {
-                Ok(member) => found.push((input, member.first, member)),
+                Ok(member) => found.push((input, member)),
                 Err(_) if in_dir => not_captures += 1,
                 Err(e) => {
                     console.error(&format_args!("{}: {e}", input.name()));
@@ -159,7 +159,7 @@ pub(crate) fn captures(
     }
     let mut caps = Vec::new();
     if grouping.each_file {
-        for (i, (input, _, member)) in found.into_iter().enumerate() {
+        for (i, (input, member)) in found.into_iter().enumerate() {
             caps.push(Capture {
                 files: FileSet::new(i as u32, vec![input.name()]),
                 members: vec![member],
@@ -177,9 +177,9 @@ pub(crate) fn captures(
         }
         // Earliest first packet first; files with none first of all (their problems
         // are told before anything else); ties in the order given.
-        found.sort_by_key(|(_, first, _)| *first);
-        let names = found.iter().map(|(i, _, _)| i.name()).collect();
-        let (inputs, members) = found.into_iter().map(|(i, _, m)| (i, m)).unzip();
+        found.sort_by_key(|(_, m)| m.first);
+        let names = found.iter().map(|(i, _)| i.name()).collect();
+        let (inputs, members) = found.into_iter().unzip();
         caps.push(Capture {
             files: FileSet::new(0, names),
             members,
