@@ -69,3 +69,48 @@ fn shard_takes_k_of_n() {
         assert_eq!(out.status.code(), Some(2), "--shard {bad}");
     }
 }
+
+/// The flow numbers a TCP warning on standard error names ("... flow 3 client_to_server: ...").
+fn warned_flows(stderr: &[u8]) -> Vec<u64> {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .filter_map(|l| l.split(": flow ").nth(1)?.split(' ').next()?.parse().ok())
+        .collect()
+}
+
+/// A shard warns only about its own connections: TCP warnings of the connections another
+/// task decodes were printed by every task before (found on 12-lossy-gaps with a small
+/// out-of-order limit, whose three connections all hit it).
+#[test]
+fn shard_warns_about_its_own_connections() {
+    let capture = testdata().join("corpus").join("12-lossy-gaps.pcap");
+    let c = capture.to_str().unwrap();
+    let base = ["tcp", c, "--max-ooo-bytes", "2000", "--format", "jsonl"];
+    let mut whole = warned_flows(&wsdissect(&base).stderr);
+    whole.sort_unstable();
+    whole.dedup();
+    assert!(
+        whole.len() > 1,
+        "too few connections warned about: {whole:?}"
+    );
+    let mut union = Vec::new();
+    for k in 0..2 {
+        let shard = format!("{k}/2");
+        let mut args = base.to_vec();
+        args.extend(["--shard", shard.as_str()]);
+        let owned: Vec<u64> = jsonl(&args)
+            .iter()
+            .map(|r| r["flow"].as_u64().unwrap())
+            .collect();
+        for f in warned_flows(&wsdissect(&args).stderr) {
+            assert!(
+                owned.contains(&f),
+                "shard {shard} warns about flow {f}, not its own"
+            );
+            union.push(f);
+        }
+    }
+    union.sort_unstable();
+    union.dedup();
+    assert_eq!(union, whole);
+}

@@ -256,8 +256,15 @@ impl Reassembler {
         let rsts_before = flow.halves[dir.index()].stats.suspicious_rsts;
         let mismatches_before = flow.halves[dir.index()].stats.encapsulation_mismatches;
         let released = flow.segment(dir, seg, at, &self.config, sink);
+        // Another shard's connection is another task's to warn about.
+        let owned = self.config.shard.is_none_or(|s| s.owns_flow(&flow.info));
+        let mut warn = |w: Warning| {
+            if owned {
+                self.warnings.push(w);
+            }
+        };
         if mismatches_before == 0 && flow.halves[dir.index()].stats.encapsulation_mismatches > 0 {
-            self.warnings.push(Warning {
+            warn(Warning {
                 packet: at.packet,
                 kind: "encapsulation changed",
                 message: format!(
@@ -267,7 +274,7 @@ impl Reassembler {
             });
         }
         if flow.halves[dir.index()].stats.suspicious_rsts > rsts_before {
-            self.warnings.push(Warning {
+            warn(Warning {
                 packet: at.packet,
                 kind: "RST outside the window",
                 message: format!(
@@ -277,7 +284,7 @@ impl Reassembler {
             });
         }
         if flow.halves[dir.index()].stats.ooo_limit_hits > hits_before {
-            self.warnings.push(Warning {
+            warn(Warning {
                 packet: at.packet,
                 kind: "out-of-order buffer limit",
                 message: format!(
@@ -292,7 +299,7 @@ impl Reassembler {
                 Conflict::Delivered(n) => ("already delivered", n),
                 Conflict::Held(n) => ("held out of order", n),
             };
-            self.warnings.push(Warning {
+            warn(Warning {
                 packet: at.packet,
                 kind: "conflicting retransmission",
                 message: format!(

@@ -6,7 +6,8 @@
 //! out-of-order limits are then exactly those of a whole run, and the union of the N
 //! outputs is the whole run's output, each connection in exactly one. Only what comes
 //! out is filtered: stream events of other connections go nowhere (so nothing above TCP
-//! spends time on them) and their summaries are dropped.
+//! spends time on them), and their summaries and warnings are dropped (the task that
+//! owns a connection reports them).
 //!
 //! The hash is fixed, not seeded, so that the split is the same on every machine and in
 //! every version: 64-bit FNV-1a over the protocol number (6) and the two endpoints in
