@@ -266,6 +266,78 @@ fn parquet_and_arrow_equal_json_lines_on_the_corpus() {
     assert!(checked > 1000, "only {checked} records compared");
 }
 
+/// Every `--compression` gives the same rows, in the codec it names (read from the
+/// file's metadata); a codec we do not know is refused.
+#[test]
+fn every_compression_reads_back_the_same() {
+    use parquet::basic::Compression;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let dir = tempfile::tempdir().unwrap();
+    let capture = testdata()
+        .join("corpus")
+        .join("01-python-websockets-deflate.pcap");
+    let c = capture.to_str().unwrap();
+    let json = json_records("messages", &[c]);
+    for (arg, codec) in [
+        ("zstd", "ZSTD"),
+        ("zstd:-7", "ZSTD"),
+        ("zstd:9", "ZSTD"),
+        ("lz4", "LZ4_RAW"),
+        ("none", "UNCOMPRESSED"),
+    ] {
+        let rows = parquet_records(&[c, "--compression", arg], dir.path());
+        same(&format!("--compression {arg}"), &rows, &json);
+        let f = std::fs::File::open(dir.path().join("out.parquet")).unwrap();
+        let meta = SerializedFileReader::new(f).unwrap().metadata().clone();
+        let used: Vec<Compression> = meta
+            .row_groups()
+            .iter()
+            .flat_map(|g| g.columns().iter().map(|c| c.compression()))
+            .collect();
+        assert!(!used.is_empty());
+        for u in used {
+            assert!(
+                format!("{u:?}").starts_with(codec),
+                "--compression {arg}: a column is {u:?}"
+            );
+        }
+    }
+    for bad in ["gzip", "zstd:23", "zstd:-8", "zstd:", "lz4:1"] {
+        let out = wsdissect(&[c, "--format", "parquet", "--compression", bad]);
+        assert_eq!(out.status.code(), Some(2), "--compression {bad}");
+    }
+}
+
+/// A run with no filter decodes on every core and hands the records to the columnar
+/// writer in capture order; a run with a filter (here a limit no capture reaches)
+/// decodes on one thread. Both write the same bytes, for every corpus capture.
+#[test]
+fn decoding_on_several_cores_writes_the_same_bytes() {
+    let corpus = testdata().join("corpus");
+    let mut compared = 0;
+    for capture in captures_under(&corpus) {
+        let keys = capture.with_extension("keys");
+        let keylog = keys.exists().then(|| keys.to_str().unwrap().to_string());
+        for view in [&[][..], &["flows"][..]] {
+            for format in ["parquet", "arrow"] {
+                let mut a = args(view, &capture, &keylog);
+                a.extend(["--format", format]);
+                let parallel = wsdissect(&a);
+                a.extend(["--limit", "1000000000"]);
+                let sequential = wsdissect(&a);
+                assert_eq!(parallel.status.code(), sequential.status.code());
+                assert!(
+                    parallel.stdout == sequential.stdout,
+                    "{} {view:?} {format}: the outputs differ",
+                    capture.display()
+                );
+                compared += parallel.stdout.len();
+            }
+        }
+    }
+    assert!(compared > 1 << 20, "only {compared} bytes compared");
+}
+
 #[test]
 fn an_empty_run_writes_the_schema() {
     let dir = tempfile::tempdir().unwrap();

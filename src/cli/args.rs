@@ -10,6 +10,7 @@ use wsdissect::tcp::shard::Shard;
 use wsdissect::tcp::Config;
 use wsdissect::util::time::{parse_rfc3339, parse_rfc3339_until, Timestamp};
 use wsdissect::view::filter::{AddrMatch, OPCODES};
+use wsdissect::view::ParquetCompression;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -83,6 +84,10 @@ pub struct Common {
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Table)]
     pub format: FormatArg,
+    /// How Parquet is compressed: zstd (level 1), zstd:LEVEL (-7 to 22; lower is faster),
+    /// lz4 or none.
+    #[arg(long, value_name = "CODEC", default_value = "zstd", value_parser = compression)]
+    pub compression: ParquetCompression,
     /// Decode only shard K of N: the TCP connections whose canonical 5-tuple hash modulo
     /// N is K (0 ≤ K < N), so that N runs, on as many machines, split a capture set.
     #[arg(long, value_name = "K/N", value_parser = shard)]
@@ -270,6 +275,24 @@ impl Cli {
             Some(Command::Extract(a)) => Some(&a.common),
             Some(Command::Tcp(a)) => Some(&a.common),
             Some(Command::Completions { .. } | Command::Man) => None,
+        }
+    }
+}
+
+/// `zstd`, `zstd:LEVEL`, `lz4` or `none`.
+fn compression(s: &str) -> Result<ParquetCompression, String> {
+    let bad = || format!("{s:?} is not zstd, zstd:LEVEL (-7 to 22), lz4 or none");
+    match s {
+        "zstd" => Ok(ParquetCompression::default()),
+        "lz4" => Ok(ParquetCompression::Lz4),
+        "none" => Ok(ParquetCompression::None),
+        _ => {
+            let level = s.strip_prefix("zstd:").ok_or_else(bad)?;
+            let level: i32 = level.trim().parse().map_err(|_| bad())?;
+            (-7..=22)
+                .contains(&level)
+                .then_some(ParquetCompression::Zstd(level))
+                .ok_or_else(bad)
         }
     }
 }

@@ -20,6 +20,7 @@ impl Common {
             tcp: self.tcp_config(),
             filter: self.filter(contents),
             format: self.format.format(),
+            parquet: self.compression,
             style: self.style(),
             strict: self.strict,
             quiet: self.quiet,

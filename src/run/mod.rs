@@ -45,7 +45,7 @@ use crate::view::columnar::Kind;
 use crate::view::extract::{Extractor, MANIFEST};
 use crate::view::filter::{Filter, Selector};
 use crate::view::stats::Aggregator;
-use crate::view::{DumpSink, Format, TableStyle, View};
+use crate::view::{DumpSink, Format, ParquetCompression, TableStyle, View};
 use crate::ws;
 use crate::ws::problem::Problems;
 use crate::ws::record::{FlowState, Record};
@@ -98,6 +98,8 @@ pub struct Settings {
     pub filter: Filter,
     /// Output format.
     pub format: Format,
+    /// How Parquet is compressed.
+    pub parquet: ParquetCompression,
     /// Table layout and colours.
     pub style: TableStyle,
     /// Read every input to its end even once `filter.limit` records are out, so that
@@ -145,6 +147,7 @@ impl Settings {
                 files: files > 1,
                 ..self.style
             })
+            .with_parquet(self.parquet)
             .holding(kind)
     }
 
@@ -426,14 +429,29 @@ fn each_record(
     console: &Console,
     mut each: impl FnMut(Record) -> io::Result<ControlFlow<()>>,
 ) -> Result<Outcome, RunError> {
+    // Parquet and Arrow are built on this thread, and encoded on threads of their own:
+    // the decoding is spread over the cores as for JSON Lines.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let sharded =
+        threads > 1 && settings.format.columnar().is_some() && plain(settings, opts, console);
     files::sequential(caps, unusable, console, |cap| {
         let files = cap.files.clone();
+        let reader = cap.reader(console.progress().counter());
+        let mut diag = |d: Diagnostic| console.diagnostic(&d);
+        if sharded {
+            let all = JsonlSettings {
+                config: settings.tcp,
+                decoding: opts.clone(),
+                flow_records: true,
+            };
+            return shard::records_set(&files, reader, all, threads, &mut each, &mut diag);
+        }
         dissect::dissect(
             &files,
-            cap.reader(console.progress().counter()),
+            reader,
             settings.tcp,
             opts.clone(),
-            &mut |d: Diagnostic| console.diagnostic(&d),
+            &mut diag,
             Some(console.progress()),
             &mut each,
         )
@@ -443,6 +461,12 @@ fn each_record(
 /// Whether a WebSocket view takes the parallel path: JSON Lines with no filter, no
 /// frames and no progress bar.
 fn parallel(settings: &Settings, opts: &Decoding, console: &Console) -> bool {
+    settings.format == Format::Jsonl && plain(settings, opts, console)
+}
+
+/// Whether a run may spread its decoding over the cores: no filter, no frames and no
+/// progress bar.
+fn plain(settings: &Settings, opts: &Decoding, console: &Console) -> bool {
     let f = &settings.filter;
     let unfiltered = f.flow.is_none()
         && f.h2_stream.is_none()
@@ -454,7 +478,7 @@ fn parallel(settings: &Settings, opts: &Decoding, console: &Console) -> bool {
         && f.since.is_none()
         && f.until.is_none()
         && f.limit.is_none();
-    settings.format == Format::Jsonl && !opts.ws.frames && unfiltered && !console.progress().shown()
+    !opts.ws.frames && unfiltered && !console.progress().shown()
 }
 
 /// JSON Lines of every input: several files decoded in parallel, one file's connections

@@ -42,6 +42,9 @@ use std::sync::Arc;
 const BATCH_PACKETS: u64 = 1024;
 /// Payload bytes after which a batch is handed over early.
 const BATCH_BYTES: usize = 1024 * 1024;
+/// The same when the workers hand back records: a batch's records hold its payloads,
+/// inflated, while they wait for a view that compresses.
+const RECORD_BATCH_BYTES: usize = 256 * 1024;
 /// Batches queued per worker before the reader waits.
 const QUEUE: usize = 2;
 
@@ -91,10 +94,50 @@ struct Batch {
 
 /// What a worker produced for one event: records already rendered as JSON Lines (the
 /// rendering, escaping and base64 are most of the output work, so it is done in
-/// parallel), as a range of its batch's text, or a warning.
+/// parallel), as a range of its batch's text; records themselves, for a view on the
+/// calling thread (Parquet, Arrow); or a warning.
 enum Item {
     Json(Range<usize>),
+    Record(Box<Record>),
     Warning(ws::Warning),
+}
+
+/// Where the merged records go.
+enum Output<'a> {
+    /// JSON Lines, rendered by the workers.
+    Jsonl(io::BufWriter<&'a mut dyn Write>),
+    /// Every record (flow records too), in order, to a function that may stop the run.
+    Records(&'a mut dyn FnMut(Record) -> io::Result<ControlFlow<()>>),
+}
+
+/// Why the merging stopped early.
+enum Stop {
+    /// Writing failed.
+    Failed(io::Error),
+    /// The records' function said so.
+    Asked,
+}
+
+impl Output<'_> {
+    /// Writes `text[range]` unless the merging stopped; keeps the first failure.
+    fn text(&mut self, stop: &mut Option<Stop>, text: &[u8], range: Range<usize>) {
+        if let (Output::Jsonl(out), None) = (self, &stop) {
+            if let Err(e) = out.write_all(text.get(range).unwrap_or(&[])) {
+                *stop = Some(Stop::Failed(e));
+            }
+        }
+    }
+
+    /// Hands a record on unless the merging stopped.
+    fn record(&mut self, stop: &mut Option<Stop>, r: Record) {
+        if let (Output::Records(each), None) = (self, &stop) {
+            match each(r) {
+                Ok(ControlFlow::Continue(())) => {}
+                Ok(ControlFlow::Break(())) => *stop = Some(Stop::Asked),
+                Err(e) => *stop = Some(Stop::Failed(e)),
+            }
+        }
+    }
 }
 
 /// What a worker produced for one batch.
@@ -223,13 +266,13 @@ fn render(json: &mut JsonBuf, r: &Record) -> io::Result<Range<usize>> {
     Ok(start..json.len())
 }
 
-/// Writes `text[range]` unless an earlier write failed; keeps the first failure.
-fn write(out: &mut impl Write, err: &mut Option<io::Error>, text: &[u8], range: Range<usize>) {
-    if err.is_none() {
-        if let Err(e) = out.write_all(text.get(range).unwrap_or(&[])) {
-            *err = Some(e);
-        }
-    }
+/// What a worker hands back of the records.
+#[derive(Clone, Copy)]
+enum Hand {
+    /// JSON Lines, with flow records or without.
+    Json { flow_records: bool },
+    /// Every record.
+    Records,
 }
 
 /// Feeds one worker's events to its dissector; returns its problems by kind and in
@@ -237,7 +280,7 @@ fn write(out: &mut impl Write, err: &mut Option<io::Error>, text: &[u8], range: 
 fn work(
     worker: usize,
     mut d: Plain<Dissector>,
-    flow_records: bool,
+    hand: Hand,
     rx: Receiver<Batch>,
     tx: SyncSender<ToMerger>,
     recycled: Receiver<Vec<u8>>,
@@ -302,8 +345,13 @@ fn work(
             let top = d.top_mut();
             items.extend(top.drain_warnings().map(|w| (seq, Item::Warning(w))));
             for r in top.drain_records() {
-                if flow_records || !matches!(r, Record::Flow(_)) {
-                    items.push_back((seq, Item::Json(render(&mut json, &r)?)));
+                match hand {
+                    Hand::Records => items.push_back((seq, Item::Record(Box::new(r)))),
+                    Hand::Json { flow_records } => {
+                        if flow_records || !matches!(r, Record::Flow(_)) {
+                            items.push_back((seq, Item::Json(render(&mut json, &r)?)));
+                        }
+                    }
                 }
             }
         }
@@ -348,15 +396,59 @@ pub(crate) fn jsonl_set(
     out: &mut dyn Write,
     diag: &mut dyn FnMut(Diagnostic),
 ) -> Result<Problems, RunError> {
+    let hand = Hand::Json {
+        flow_records: settings.flow_records,
+    };
+    let out = Output::Jsonl(io::BufWriter::with_capacity(1 << 16, out));
+    match decode_set(files, reader, settings, workers, hand, out, diag)? {
+        ControlFlow::Continue(problems) => Ok(problems),
+        // Only a records' function asks to stop.
+        ControlFlow::Break(()) => Err(RunError::Output(io::Error::other("stopped"))),
+    }
+}
+
+/// Every record of the capture made of `files` (flow records too, whatever
+/// `settings.flow_records` says), decoded on `workers` threads and handed to `each` on
+/// the calling thread in the order a single dissector gives them, until it stops: the
+/// parallel path of the views that build their output here (Parquet and Arrow, whose
+/// encoders have threads of their own). Returns the problems found, as
+/// [`crate::run::dissect::dissect`] does, or `Break` when `each` stopped the run.
+pub(crate) fn records_set(
+    files: &Arc<FileSet>,
+    reader: SetReader<'_>,
+    settings: JsonlSettings,
+    workers: usize,
+    each: &mut dyn FnMut(Record) -> io::Result<ControlFlow<()>>,
+    diag: &mut dyn FnMut(Diagnostic),
+) -> Result<ControlFlow<(), Problems>, RunError> {
+    let out = Output::Records(each);
+    decode_set(files, reader, settings, workers, Hand::Records, out, diag)
+}
+
+/// The reader, the workers and the merger of [`jsonl_set`] and [`records_set`].
+fn decode_set(
+    files: &Arc<FileSet>,
+    reader: SetReader<'_>,
+    settings: JsonlSettings,
+    workers: usize,
+    hand: Hand,
+    mut out: Output<'_>,
+    diag: &mut dyn FnMut(Diagnostic),
+) -> Result<ControlFlow<(), Problems>, RunError> {
     let file = files.label();
     let JsonlSettings {
         config,
         decoding: Decoding { layers, ws: opts },
-        flow_records,
+        flow_records: _,
     } = settings;
     let workers = workers.max(1);
-    let (mtx, mrx) = mpsc::sync_channel::<ToMerger>(QUEUE * workers + 4);
-    let mut out = io::BufWriter::with_capacity(1 << 16, out);
+    // Records hold their payloads (inflated), and their view is slower than a writer of
+    // JSON Lines (it compresses): fewer of them wait, so that memory stays flat.
+    let (waiting, batch_bytes) = match hand {
+        Hand::Json { .. } => (QUEUE * workers + 4, BATCH_BYTES),
+        Hand::Records => (workers, RECORD_BATCH_BYTES),
+    };
+    let (mtx, mrx) = mpsc::sync_channel::<ToMerger>(waiting);
     std::thread::scope(|s| {
         let mut txs = Vec::new();
         let mut handles = Vec::new();
@@ -380,7 +472,7 @@ pub(crate) fn jsonl_set(
             recyclers.push(rtx);
             let (stx, srx) = mpsc::channel::<Batch>();
             spents.push(srx);
-            handles.push(s.spawn(move || work(w, d, flow_records, rx, mtx, rrx, stx)));
+            handles.push(s.spawn(move || work(w, d, hand, rx, mtx, rrx, stx)));
         }
         let dtx = mtx.clone();
         drop(mtx);
@@ -417,7 +509,7 @@ pub(crate) fn jsonl_set(
                     }
                     r.packets += 1;
                     let bytes: usize = r.batches.iter().map(|b| b.bytes.len()).sum();
-                    if r.packets % BATCH_PACKETS == 0 || bytes >= BATCH_BYTES {
+                    if r.packets % BATCH_PACKETS == 0 || bytes >= batch_bytes {
                         r.flush(r.seq)?;
                     }
                     Ok(ControlFlow::<Infallible>::Continue(()))
@@ -436,7 +528,7 @@ pub(crate) fn jsonl_set(
 
         let mut queues: Vec<VecDeque<Chunk>> = (0..workers).map(|_| VecDeque::new()).collect();
         let mut upto = vec![0u64; workers];
-        let mut write_err: Option<io::Error> = None;
+        let mut stop: Option<Stop> = None;
         // Limited here, in the order a single dissector would give them.
         let mut limiter = run::WarnLimiter::default();
         for msg in mrx.iter() {
@@ -488,7 +580,7 @@ pub(crate) fn jsonl_set(
                             match item {
                                 Item::Warning(w) => {
                                     if let Some(r) = run.take() {
-                                        write(&mut out, &mut write_err, &chunk.text, r);
+                                        out.text(&mut stop, &chunk.text, r);
                                     }
                                     if let Some(d) =
                                         limiter.pass(files, w.packet, w.kind, w.message)
@@ -500,14 +592,15 @@ pub(crate) fn jsonl_set(
                                     Some(r) if r.end == range.start => r.end = range.end,
                                     _ => {
                                         if let Some(r) = run.replace(range) {
-                                            write(&mut out, &mut write_err, &chunk.text, r);
+                                            out.text(&mut stop, &chunk.text, r);
                                         }
                                     }
                                 },
+                                Item::Record(r) => out.record(&mut stop, *r),
                             }
                         }
                         if let Some(r) = run {
-                            write(&mut out, &mut write_err, &chunk.text, r);
+                            out.text(&mut stop, &chunk.text, r);
                         }
                         if chunk.items.is_empty() {
                             if let Some(done) = queues[i].pop_front() {
@@ -515,7 +608,7 @@ pub(crate) fn jsonl_set(
                             }
                         }
                     }
-                    if write_err.is_some() {
+                    if stop.is_some() {
                         break;
                     }
                 }
@@ -535,20 +628,27 @@ pub(crate) fn jsonl_set(
                     tally.merge(&y);
                 }
                 Err(e) => {
-                    write_err.get_or_insert(e);
+                    if !matches!(stop, Some(Stop::Failed(_))) {
+                        stop = Some(Stop::Failed(e));
+                    }
                 }
             }
         }
-        if let Some(e) = write_err {
-            return Err(RunError::Output(e));
+        match stop {
+            Some(Stop::Failed(e)) => return Err(RunError::Output(e)),
+            // The reader and the workers stopped when their channels closed.
+            Some(Stop::Asked) => return Ok(ControlFlow::Break(())),
+            None => {}
         }
         let (stats, mut problems, tls) = stats?;
-        out.flush()?;
+        if let Output::Jsonl(w) = &mut out {
+            w.flush()?;
+        }
         limiter.leftovers(file).for_each(&mut *diag);
         run::dissect::tls_summary(file, &tls, &mut problems, &mut *diag);
         stats.count_into(&mut problems);
         run::dissect::no_websocket_summary(file, &tally, &mut *diag);
         problems.merge(&run::ws_problems(counts, total));
-        Ok(problems)
+        Ok(ControlFlow::Continue(problems))
     })
 }

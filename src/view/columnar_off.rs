@@ -3,6 +3,7 @@
 
 use crate::tcp::FlowSummary;
 use crate::view::stats::StatsRecord;
+use crate::view::ParquetCompression;
 use crate::ws::record::Record;
 use std::io::{self, Write};
 
@@ -45,7 +46,7 @@ pub enum Writer {}
 
 impl Writer {
     /// Fails: this build has no columnar formats.
-    pub fn new(_: Encoding, _: Kind) -> io::Result<Writer> {
+    pub fn new(_: Encoding, _: Kind, _: ParquetCompression) -> io::Result<Writer> {
         Err(io::Error::other(
             "this wsdissect was built without Parquet and Arrow output (cargo feature `columnar`)",
         ))

@@ -41,6 +41,25 @@ pub use table::{join, preview, Row};
 use crate::ws::record::Record;
 use std::io::{self, Write};
 
+/// How Parquet pages are compressed (`--compression`): zstd by default, for the
+/// smallest files; lz4 or none where writing speed matters more than size (README,
+/// Performance).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParquetCompression {
+    /// zstd at this level (1 by default; negative levels are faster).
+    Zstd(i32),
+    /// LZ4 (the `LZ4_RAW` codec, which every current reader knows).
+    Lz4,
+    /// No compression.
+    None,
+}
+
+impl Default for ParquetCompression {
+    fn default() -> Self {
+        ParquetCompression::Zstd(1)
+    }
+}
+
 /// Output format of every view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -145,6 +164,8 @@ pub struct View<W: Write> {
     dated: bool,
     /// The Parquet or Arrow writer (see [`View::holding`]).
     columnar: Option<columnar::Writer>,
+    /// How that writer compresses Parquet.
+    parquet: ParquetCompression,
 }
 
 impl<W: Write> View<W> {
@@ -166,7 +187,14 @@ impl<W: Write> View<W> {
             first_date: None,
             dated: false,
             columnar: None,
+            parquet: ParquetCompression::default(),
         }
+    }
+
+    /// Sets how Parquet is compressed (before [`View::holding`]).
+    pub fn with_parquet(mut self, compression: ParquetCompression) -> Self {
+        self.parquet = compression;
+        self
     }
 
     /// Says which record type the view holds: the columnar formats write one schema
@@ -174,7 +202,7 @@ impl<W: Write> View<W> {
     /// lacks.
     pub fn holding(mut self, kind: columnar::Kind) -> io::Result<Self> {
         if let Some(encoding) = self.format.columnar() {
-            self.columnar = Some(columnar::Writer::new(encoding, kind)?);
+            self.columnar = Some(columnar::Writer::new(encoding, kind, self.parquet)?);
         }
         Ok(self)
     }

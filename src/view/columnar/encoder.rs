@@ -9,6 +9,7 @@
 //! flight, so memory stays flat: about two row groups per worker. On 2 cores this takes
 //! the 256 MiB benchmark capture from 0.95 s to 0.6–0.7 s (README, Performance).
 
+use crate::view::ParquetCompression;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use parquet::arrow::arrow_writer::{
@@ -33,17 +34,24 @@ pub const ROW_GROUP_BYTES: usize = 8 << 20;
 /// Worker threads at most.
 const MAX_WORKERS: usize = 4;
 
-/// The writer's settings: zstd (level 1); no dictionary and no statistics for payload
-/// columns (they rarely repeat, and their minimum and maximum help no query).
-fn properties() -> WriterProperties {
-    let mut props =
-        WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default()));
+/// The writer's settings: the codec asked for (zstd level 1 by default); no dictionary
+/// and no statistics for payload columns (they rarely repeat, and their minimum and
+/// maximum help no query).
+fn properties(compression: ParquetCompression) -> io::Result<WriterProperties> {
+    let codec = match compression {
+        ParquetCompression::Zstd(level) => {
+            Compression::ZSTD(ZstdLevel::try_new(level).map_err(io::Error::other)?)
+        }
+        ParquetCompression::Lz4 => Compression::LZ4_RAW,
+        ParquetCompression::None => Compression::UNCOMPRESSED,
+    };
+    let mut props = WriterProperties::builder().set_compression(codec);
     for big in ["text", "data", "payload"] {
         props = props
             .set_column_dictionary_enabled(ColumnPath::from(big), false)
             .set_column_statistics_enabled(ColumnPath::from(big), EnabledStatistics::None);
     }
-    props.build()
+    Ok(props.build())
 }
 
 /// One row group to encode.
@@ -100,9 +108,10 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    /// Starts the workers of a file with `schema`.
-    pub fn new(schema: SchemaRef) -> io::Result<Encoder> {
-        let w = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(properties()))
+    /// Starts the workers of a file with `schema`, compressed with `compression`.
+    pub fn new(schema: SchemaRef, compression: ParquetCompression) -> io::Result<Encoder> {
+        let props = properties(compression)?;
+        let w = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props))
             .map_err(io::Error::other)?;
         let (file, factory) = w.into_serialized_writer().map_err(io::Error::other)?;
         let (jobs, job_rx) = mpsc::channel::<Job>();

@@ -1,5 +1,5 @@
 //! The columnar formats: records as Arrow record batches, written as Parquet
-//! (`--format parquet`, zstd) or as an Arrow IPC stream (`--format arrow`).
+//! (`--format parquet`, zstd unless `--compression` says otherwise) or as an Arrow IPC stream (`--format arrow`).
 //!
 //! A run writes one record type, so one schema ([`Kind`]): its columns are
 //! [`schema`]'s, built from the records by [`column`](mod@column)'s builders. Rows gather into a
@@ -23,6 +23,7 @@ pub mod schema;
 
 use crate::tcp::FlowSummary;
 use crate::view::stats::StatsRecord;
+use crate::view::ParquetCompression;
 use crate::ws::record::{FlowRecord, FrameRecord, MessageRecord, Record};
 use arrow_array::RecordBatch;
 use arrow_ipc::writer::StreamWriter;
@@ -200,12 +201,12 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// A writer of `kind` records in `encoding`.
-    pub fn new(encoding: Encoding, kind: Kind) -> io::Result<Writer> {
+    /// A writer of `kind` records in `encoding` (Parquet compressed as `parquet` says).
+    pub fn new(encoding: Encoding, kind: Kind, parquet: ParquetCompression) -> io::Result<Writer> {
         let table = Tables::new(kind);
         let schema = table.schema();
         let sink = match encoding {
-            Encoding::Parquet => Sink::Parquet(encoder::Encoder::new(schema)?),
+            Encoding::Parquet => Sink::Parquet(encoder::Encoder::new(schema, parquet)?),
             Encoding::Arrow => {
                 Sink::Arrow(StreamWriter::try_new(Vec::new(), &schema).map_err(io::Error::other)?)
             }
