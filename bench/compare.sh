@@ -13,7 +13,10 @@
 # runs per capture, default 5), TSHARK_RUNS (default 1), TSHARK_MAX (seconds one tshark
 # run may take, default 600: a capture tshark cannot read in time is timed again at an
 # eighth of SIZE and the time scaled by the size ratio, which the output says), X4=1
-# (also measure peak memory on captures 4x as large, to show it is flat).
+# (also measure peak memory on captures 4x as large, to show it is flat), FORMATS (more
+# output formats of wsdissect to time against JSON Lines on the same capture, e.g.
+# "parquet arrow" or "parquet --compression=lz4": a line each, with its throughput as a
+# percentage of JSON Lines' and its peak memory).
 # Needs hyperfine, tshark, jq, timeout and GNU time (/usr/bin/time).
 set -euo pipefail
 
@@ -105,6 +108,25 @@ for kind in $kinds; do
     awk -v k="$kind" -v mb="$mb" -v ws="$ws" -v ts="$ts" -v wsr="$wsr" -v tsr="$tsr" 'BEGIN {
         printf "%-8s %8.1f | %9.3f %9.0f %8s | %9.2f %8.1f %8s | %6.0fx\n",
             k, mb, ws, mb/ws, wsr, ts, mb/ts, tsr, ts/ws }'
+    formats=()
+    for word in ${FORMATS:-}; do
+        # A word starting with -- adds an argument to the format before it.
+        if [[ $word == --* && ${#formats[@]} -gt 0 ]]; then
+            formats[-1]+=" $word"
+        else
+            formats+=("$word")
+        fi
+    done
+    for fmt in "${formats[@]}"; do
+        # shellcheck disable=SC2046,SC2086
+        hyperfine -N -w 1 -r "$runs" --output=null --export-json "$dir/fmt.hf.json" \
+            "$bin $(ws_keys "$kind" "$f") --format $fmt $f" >/dev/null
+        # shellcheck disable=SC2046,SC2086
+        fr=$(rss "$bin" $(ws_keys "$kind" "$f") --format $fmt "$f")
+        awk -v k="$kind" -v fmt="$fmt" -v mb="$mb" -v t="$(mean "$dir/fmt.hf.json")" -v ws="$ws" -v r="$fr" 'BEGIN {
+            printf "  %-38s %7.3f s %6.0f MB/s %6s MB RSS, %3.0f%% of jsonl throughput\n",
+                "--format " fmt, t, mb/t, r, 100*ws/t }'
+    done
     if [[ ${X4:-} == 1 ]]; then
         big=$dir/$kind-x4.pcap
         made+=("$big" "$big.keys")

@@ -18,9 +18,10 @@
 //! - [`progress`]: the progress bar.
 //!
 //! A view's entry point holds only what is its own (which records it reads, how it
-//! selects and writes them, when it has enough); a view that writes JSON Lines of
-//! everything takes the parallel path, whose output is byte for byte the sequential
-//! one's.
+//! selects and writes them, when it has enough); a view that writes JSON Lines,
+//! Parquet or Arrow of everything takes the parallel path (JSON rendered by the
+//! workers; Parquet and Arrow built from the workers' records on the calling thread),
+//! whose output is byte for byte the sequential one's.
 
 mod diag;
 mod dissect;

@@ -12,7 +12,9 @@
 //! - the calling thread merges the workers' records by event number, which is exactly
 //!   the order a single dissector would have produced them in (records only come out of
 //!   the sink calls, and each connection's calls stay in order in one worker), and
-//!   writes them.
+//!   writes them: JSON Lines the workers rendered ([`dissect_jsonl`]), or records the
+//!   workers hand back whole, for a view that builds its output on the calling thread
+//!   (Parquet and Arrow, whose encoders have threads of their own; `records_set`).
 //!
 //! Channels are bounded, so a slow writer or worker holds the reader back: memory stays
 //! flat whatever the capture's size.
