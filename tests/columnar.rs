@@ -308,26 +308,29 @@ fn every_compression_reads_back_the_same() {
     }
 }
 
-/// A run with no filter decodes on every core and hands the records to the columnar
-/// writer in capture order; a run with a filter (here a limit no capture reaches)
-/// decodes on one thread. Both write the same bytes, for every corpus capture.
+/// A run with no filter decodes on several threads (`--threads 4`: Parquet spreads its
+/// decoding from four up) and hands the records to the columnar writer in capture order;
+/// `--threads 1` decodes on one. Both write the same bytes, for every corpus capture.
 #[test]
-fn decoding_on_several_cores_writes_the_same_bytes() {
+fn decoding_on_several_threads_writes_the_same_bytes() {
     let corpus = testdata().join("corpus");
     let mut compared = 0;
     for capture in captures_under(&corpus) {
         let keys = capture.with_extension("keys");
         let keylog = keys.exists().then(|| keys.to_str().unwrap().to_string());
         for view in [&[][..], &["flows"][..]] {
-            for format in ["parquet", "arrow"] {
+            for format in ["parquet", "arrow", "jsonl"] {
                 let mut a = args(view, &capture, &keylog);
-                a.extend(["--format", format]);
-                let parallel = wsdissect(&a);
-                a.extend(["--limit", "1000000000"]);
-                let sequential = wsdissect(&a);
-                assert_eq!(parallel.status.code(), sequential.status.code());
+                a.extend(["--format", format, "--threads"]);
+                let run = |threads: &str| {
+                    let mut a = a.clone();
+                    a.push(threads);
+                    wsdissect(&a)
+                };
+                let (parallel, one) = (run("4"), run("1"));
+                assert_eq!(parallel.status.code(), one.status.code());
                 assert!(
-                    parallel.stdout == sequential.stdout,
+                    parallel.stdout == one.stdout,
                     "{} {view:?} {format}: the outputs differ",
                     capture.display()
                 );
@@ -336,6 +339,9 @@ fn decoding_on_several_cores_writes_the_same_bytes() {
         }
     }
     assert!(compared > 1 << 20, "only {compared} bytes compared");
+    let capture = corpus.join("08-concurrent.pcap");
+    let out = wsdissect(&[capture.to_str().unwrap(), "--threads", "0"]);
+    assert_eq!(out.status.code(), Some(2), "--threads 0");
 }
 
 #[test]

@@ -21,6 +21,10 @@ impl Common {
             filter: self.filter(contents),
             format: self.format.format(),
             parquet: self.compression,
+            threads: self.threads.map_or_else(
+                || std::thread::available_parallelism().map_or(1, |n| n.get()),
+                usize::from,
+            ),
             style: self.style(),
             strict: self.strict,
             quiet: self.quiet,

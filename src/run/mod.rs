@@ -101,6 +101,8 @@ pub struct Settings {
     pub format: Format,
     /// How Parquet is compressed.
     pub parquet: ParquetCompression,
+    /// Threads to decode on, at least 1.
+    pub threads: usize,
     /// Table layout and colours.
     pub style: TableStyle,
     /// Read every input to its end even once `filter.limit` records are out, so that
@@ -430,11 +432,17 @@ fn each_record(
     console: &Console,
     mut each: impl FnMut(Record) -> io::Result<ControlFlow<()>>,
 ) -> Result<Outcome, RunError> {
-    // Parquet and Arrow are built on this thread, and encoded on threads of their own:
-    // the decoding is spread over the cores as for JSON Lines.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let sharded =
-        threads > 1 && settings.format.columnar().is_some() && plain(settings, opts, console);
+    // Parquet and Arrow are built on this thread and encoded (Parquet compressed) on
+    // threads of their own; the decoding is spread over the cores as for JSON Lines, but
+    // for Parquet only from four up: on two, compressing keeps the second core busy, and
+    // handing records over between threads only adds its own cost (README, Performance).
+    let threads = settings.threads.max(1);
+    let enough = match settings.format {
+        Format::Arrow => 2,
+        Format::Parquet => 4,
+        Format::Table | Format::Jsonl | Format::Json => usize::MAX,
+    };
+    let sharded = threads >= enough && plain(settings, opts, console);
     files::sequential(caps, unusable, console, |cap| {
         let files = cap.files.clone();
         let reader = cap.reader(console.progress().counter());
@@ -493,7 +501,7 @@ fn parallel_jsonl(
     console: &Console,
     out: &mut dyn Write,
 ) -> Result<Outcome, RunError> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = settings.threads.max(1);
     let single = caps.len() == 1;
     files::ordered(caps, unusable, threads, out, console, |cap, w| {
         let files = cap.files.clone();
