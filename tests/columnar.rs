@@ -308,8 +308,8 @@ fn every_compression_reads_back_the_same() {
     }
 }
 
-/// A run with no filter decodes on several threads (`--threads 4`: Parquet spreads its
-/// decoding from four up) and hands the records to the columnar writer in capture order;
+/// A run with no filter decodes on several threads (`--threads 4`, whatever the
+/// machine's cores) and hands the records to the columnar writer in capture order;
 /// `--threads 1` decodes on one. Both write the same bytes, for every corpus capture.
 #[test]
 fn decoding_on_several_threads_writes_the_same_bytes() {

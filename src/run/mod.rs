@@ -433,16 +433,12 @@ fn each_record(
     mut each: impl FnMut(Record) -> io::Result<ControlFlow<()>>,
 ) -> Result<Outcome, RunError> {
     // Parquet and Arrow are built on this thread and encoded (Parquet compressed) on
-    // threads of their own; the decoding is spread over the cores as for JSON Lines, but
-    // for Parquet only from four up: on two, compressing keeps the second core busy, and
-    // handing records over between threads only adds its own cost (README, Performance).
+    // threads of their own; the decoding is spread over the cores as for JSON Lines
+    // (README, Performance: on two cores this pays for Arrow, for uncompressed Parquet
+    // and for deflate traffic, and is even for plain traffic in zstd Parquet).
     let threads = settings.threads.max(1);
-    let enough = match settings.format {
-        Format::Arrow => 2,
-        Format::Parquet => 4,
-        Format::Table | Format::Jsonl | Format::Json => usize::MAX,
-    };
-    let sharded = threads >= enough && plain(settings, opts, console);
+    let sharded =
+        threads > 1 && settings.format.columnar().is_some() && plain(settings, opts, console);
     files::sequential(caps, unusable, console, |cap| {
         let files = cap.files.clone();
         let reader = cap.reader(console.progress().counter());
