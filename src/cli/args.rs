@@ -88,8 +88,8 @@ pub struct Common {
     /// lz4 or none.
     #[arg(long, value_name = "CODEC", default_value = "zstd", value_parser = compression)]
     pub compression: ParquetCompression,
-    /// Threads to decode on (default: one per core); 1 decodes every capture on one
-    /// thread.
+    /// Threads to decode (and compress Parquet) on (default: one per core); 1 decodes
+    /// every capture on one thread and compresses on one more.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
     /// Decode only shard K of N: the TCP connections whose canonical 5-tuple hash modulo

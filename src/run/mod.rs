@@ -150,7 +150,7 @@ impl Settings {
                 files: files > 1,
                 ..self.style
             })
-            .with_parquet(self.parquet)
+            .with_parquet(self.parquet, self.threads)
             .holding(kind)
     }
 

@@ -46,7 +46,7 @@ pub enum Writer {}
 
 impl Writer {
     /// Fails: this build has no columnar formats.
-    pub fn new(_: Encoding, _: Kind, _: ParquetCompression) -> io::Result<Writer> {
+    pub fn new(_: Encoding, _: Kind, _: ParquetCompression, _: usize) -> io::Result<Writer> {
         Err(io::Error::other(
             "this wsdissect was built without Parquet and Arrow output (cargo feature `columnar`)",
         ))

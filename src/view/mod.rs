@@ -164,8 +164,9 @@ pub struct View<W: Write> {
     dated: bool,
     /// The Parquet or Arrow writer (see [`View::holding`]).
     columnar: Option<columnar::Writer>,
-    /// How that writer compresses Parquet.
+    /// How that writer compresses Parquet, and on how many threads at most.
     parquet: ParquetCompression,
+    threads: usize,
 }
 
 impl<W: Write> View<W> {
@@ -188,12 +189,15 @@ impl<W: Write> View<W> {
             dated: false,
             columnar: None,
             parquet: ParquetCompression::default(),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 
-    /// Sets how Parquet is compressed (before [`View::holding`]).
-    pub fn with_parquet(mut self, compression: ParquetCompression) -> Self {
+    /// Sets how Parquet is compressed, on up to `threads` threads (before
+    /// [`View::holding`]; by default zstd, on one thread per core up to four).
+    pub fn with_parquet(mut self, compression: ParquetCompression, threads: usize) -> Self {
         self.parquet = compression;
+        self.threads = threads;
         self
     }
 
@@ -202,7 +206,12 @@ impl<W: Write> View<W> {
     /// lacks.
     pub fn holding(mut self, kind: columnar::Kind) -> io::Result<Self> {
         if let Some(encoding) = self.format.columnar() {
-            self.columnar = Some(columnar::Writer::new(encoding, kind, self.parquet)?);
+            self.columnar = Some(columnar::Writer::new(
+                encoding,
+                kind,
+                self.parquet,
+                self.threads,
+            )?);
         }
         Ok(self)
     }

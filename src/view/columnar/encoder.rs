@@ -108,8 +108,13 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    /// Starts the workers of a file with `schema`, compressed with `compression`.
-    pub fn new(schema: SchemaRef, compression: ParquetCompression) -> io::Result<Encoder> {
+    /// Starts the workers (as many as `threads`, up to four) of a file with `schema`,
+    /// compressed with `compression`.
+    pub fn new(
+        schema: SchemaRef,
+        compression: ParquetCompression,
+        threads: usize,
+    ) -> io::Result<Encoder> {
         let props = properties(compression)?;
         let w = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props))
             .map_err(io::Error::other)?;
@@ -117,9 +122,7 @@ impl Encoder {
         let (jobs, job_rx) = mpsc::channel::<Job>();
         let job_rx = Arc::new(Mutex::new(job_rx));
         let (done_tx, done) = mpsc::channel();
-        let n = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(MAX_WORKERS);
+        let n = threads.clamp(1, MAX_WORKERS);
         let mut workers = Vec::new();
         for _ in 0..n {
             let rx = Arc::clone(&job_rx);

@@ -201,12 +201,18 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// A writer of `kind` records in `encoding` (Parquet compressed as `parquet` says).
-    pub fn new(encoding: Encoding, kind: Kind, parquet: ParquetCompression) -> io::Result<Writer> {
+    /// A writer of `kind` records in `encoding` (Parquet compressed as `parquet` says, on
+    /// up to `threads` threads).
+    pub fn new(
+        encoding: Encoding,
+        kind: Kind,
+        parquet: ParquetCompression,
+        threads: usize,
+    ) -> io::Result<Writer> {
         let table = Tables::new(kind);
         let schema = table.schema();
         let sink = match encoding {
-            Encoding::Parquet => Sink::Parquet(encoder::Encoder::new(schema, parquet)?),
+            Encoding::Parquet => Sink::Parquet(encoder::Encoder::new(schema, parquet, threads)?),
             Encoding::Arrow => {
                 Sink::Arrow(StreamWriter::try_new(Vec::new(), &schema).map_err(io::Error::other)?)
             }
