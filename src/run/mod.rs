@@ -150,8 +150,7 @@ impl Settings {
                 files: files > 1,
                 ..self.style
             })
-            .with_parquet(self.parquet, self.threads)
-            .holding(kind)
+            .holding(kind, self.parquet, self.threads)
     }
 
     /// Standard error for a run over `inputs`, with a progress bar when wanted.

@@ -164,9 +164,6 @@ pub struct View<W: Write> {
     dated: bool,
     /// The Parquet or Arrow writer (see [`View::holding`]).
     columnar: Option<columnar::Writer>,
-    /// How that writer compresses Parquet, and on how many threads at most.
-    parquet: ParquetCompression,
-    threads: usize,
 }
 
 impl<W: Write> View<W> {
@@ -188,30 +185,20 @@ impl<W: Write> View<W> {
             first_date: None,
             dated: false,
             columnar: None,
-            parquet: ParquetCompression::default(),
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 
-    /// Sets how Parquet is compressed, on up to `threads` threads (before
-    /// [`View::holding`]; by default zstd, on one thread per core up to four).
-    pub fn with_parquet(mut self, compression: ParquetCompression, threads: usize) -> Self {
-        self.parquet = compression;
-        self.threads = threads;
-        self
-    }
-
     /// Says which record type the view holds: the columnar formats write one schema
-    /// (records of other types are left out). Fails for a columnar format this build
-    /// lacks.
-    pub fn holding(mut self, kind: columnar::Kind) -> io::Result<Self> {
+    /// (records of other types are left out), Parquet compressed as `parquet` says on up
+    /// to `threads` threads. Fails for a columnar format this build lacks.
+    pub fn holding(
+        mut self,
+        kind: columnar::Kind,
+        parquet: ParquetCompression,
+        threads: usize,
+    ) -> io::Result<Self> {
         if let Some(encoding) = self.format.columnar() {
-            self.columnar = Some(columnar::Writer::new(
-                encoding,
-                kind,
-                self.parquet,
-                self.threads,
-            )?);
+            self.columnar = Some(columnar::Writer::new(encoding, kind, parquet, threads)?);
         }
         Ok(self)
     }

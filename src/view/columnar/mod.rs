@@ -1,5 +1,6 @@
 //! The columnar formats: records as Arrow record batches, written as Parquet
-//! (`--format parquet`, zstd unless `--compression` says otherwise) or as an Arrow IPC stream (`--format arrow`).
+//! (`--format parquet`, zstd unless `--compression` says otherwise) or as an Arrow IPC
+//! stream (`--format arrow`).
 //!
 //! A run writes one record type, so one schema ([`Kind`]): its columns are
 //! [`schema`]'s, built from the records by [`column`](mod@column)'s builders. Rows gather into a
