@@ -443,12 +443,10 @@ fn each_record(
         let reader = cap.reader(console.progress().counter());
         let mut diag = |d: Diagnostic| console.diagnostic(&d);
         if sharded {
-            let all = JsonlSettings {
-                config: settings.tcp,
-                decoding: opts.clone(),
-                flow_records: true,
-            };
-            return shard::records_set(&files, reader, all, threads, &mut each, &mut diag);
+            let (config, decoding) = (settings.tcp, opts.clone());
+            return shard::records_set(
+                &files, reader, config, decoding, threads, &mut each, &mut diag,
+            );
         }
         dissect::dissect(
             &files,

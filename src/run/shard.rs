@@ -27,6 +27,7 @@ use crate::capture::set::{FileSet, SetReader};
 use crate::layers::{Layer, Plain};
 use crate::run::{self, Decoding, Diagnostic, JsonlSettings, RunError};
 use crate::tcp::stream::{CloseKind, Direction, FlowInfo, Provenance, StreamSink};
+use crate::tcp::Config;
 use crate::view::json::JsonBuf;
 use crate::ws::problem::Problems;
 use crate::ws::record::Record;
@@ -106,8 +107,11 @@ enum Item {
 
 /// Where the merged records go.
 enum Output<'a> {
-    /// JSON Lines, rendered by the workers.
-    Jsonl(io::BufWriter<&'a mut dyn Write>),
+    /// JSON Lines, rendered by the workers, with flow records or without.
+    Jsonl {
+        out: io::BufWriter<&'a mut dyn Write>,
+        flow_records: bool,
+    },
     /// Every record (flow records too), in order, to a function that may stop the run.
     Records(&'a mut dyn FnMut(Record) -> io::Result<ControlFlow<()>>),
 }
@@ -121,9 +125,19 @@ enum Stop {
 }
 
 impl Output<'_> {
+    /// What the workers hand back for this output.
+    fn hand(&self) -> Hand {
+        match self {
+            Output::Jsonl { flow_records, .. } => Hand::Json {
+                flow_records: *flow_records,
+            },
+            Output::Records(_) => Hand::Records,
+        }
+    }
+
     /// Writes `text[range]` unless the merging stopped; keeps the first failure.
     fn text(&mut self, stop: &mut Option<Stop>, text: &[u8], range: Range<usize>) {
-        if let (Output::Jsonl(out), None) = (self, &stop) {
+        if let (Output::Jsonl { out, .. }, None) = (self, &stop) {
             if let Err(e) = out.write_all(text.get(range).unwrap_or(&[])) {
                 *stop = Some(Stop::Failed(e));
             }
@@ -398,54 +412,57 @@ pub(crate) fn jsonl_set(
     out: &mut dyn Write,
     diag: &mut dyn FnMut(Diagnostic),
 ) -> Result<Problems, RunError> {
-    let hand = Hand::Json {
-        flow_records: settings.flow_records,
+    let JsonlSettings {
+        config,
+        decoding,
+        flow_records,
+    } = settings;
+    let out = Output::Jsonl {
+        out: io::BufWriter::with_capacity(1 << 16, out),
+        flow_records,
     };
-    let out = Output::Jsonl(io::BufWriter::with_capacity(1 << 16, out));
-    match decode_set(files, reader, settings, workers, hand, out, diag)? {
+    match decode_set(files, reader, config, decoding, workers, out, diag)? {
         ControlFlow::Continue(problems) => Ok(problems),
         // Only a records' function asks to stop.
         ControlFlow::Break(()) => Err(RunError::Output(io::Error::other("stopped"))),
     }
 }
 
-/// Every record of the capture made of `files` (flow records too, whatever
-/// `settings.flow_records` says), decoded on `workers` threads and handed to `each` on
-/// the calling thread in the order a single dissector gives them, until it stops: the
-/// parallel path of the views that build their output here (Parquet and Arrow, whose
-/// encoders have threads of their own). Returns the problems found, as
+/// Every record of the capture made of `files` (flow records too), decoded as `config`
+/// and `decoding` say on `workers` threads and handed to `each` on the calling thread in
+/// the order a single dissector gives them, until it stops: the parallel path of the
+/// views that build their output here (Parquet and Arrow, whose encoders have threads
+/// of their own). Returns the problems found, as
 /// [`crate::run::dissect::dissect`] does, or `Break` when `each` stopped the run.
 pub(crate) fn records_set(
     files: &Arc<FileSet>,
     reader: SetReader<'_>,
-    settings: JsonlSettings,
+    config: Config,
+    decoding: Decoding,
     workers: usize,
     each: &mut dyn FnMut(Record) -> io::Result<ControlFlow<()>>,
     diag: &mut dyn FnMut(Diagnostic),
 ) -> Result<ControlFlow<(), Problems>, RunError> {
     let out = Output::Records(each);
-    decode_set(files, reader, settings, workers, Hand::Records, out, diag)
+    decode_set(files, reader, config, decoding, workers, out, diag)
 }
 
 /// The reader, the workers and the merger of [`jsonl_set`] and [`records_set`].
 fn decode_set(
     files: &Arc<FileSet>,
     reader: SetReader<'_>,
-    settings: JsonlSettings,
+    config: Config,
+    decoding: Decoding,
     workers: usize,
-    hand: Hand,
     mut out: Output<'_>,
     diag: &mut dyn FnMut(Diagnostic),
 ) -> Result<ControlFlow<(), Problems>, RunError> {
     let file = files.label();
-    let JsonlSettings {
-        config,
-        decoding: Decoding { layers, ws: opts },
-        flow_records: _,
-    } = settings;
+    let Decoding { layers, ws: opts } = decoding;
     let workers = workers.max(1);
     // Records hold their payloads (inflated), and their view is slower than a writer of
     // JSON Lines (it compresses): fewer of them wait, so that memory stays flat.
+    let hand = out.hand();
     let (waiting, batch_bytes) = match hand {
         Hand::Json { .. } => (QUEUE * workers + 4, BATCH_BYTES),
         Hand::Records => (workers, RECORD_BATCH_BYTES),
@@ -643,8 +660,8 @@ fn decode_set(
             None => {}
         }
         let (stats, mut problems, tls) = stats?;
-        if let Output::Jsonl(w) = &mut out {
-            w.flush()?;
+        if let Output::Jsonl { out, .. } = &mut out {
+            out.flush()?;
         }
         limiter.leftovers(file).for_each(&mut *diag);
         run::dissect::tls_summary(file, &tls, &mut problems, &mut *diag);
