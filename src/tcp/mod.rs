@@ -256,10 +256,12 @@ impl Reassembler {
         let rsts_before = flow.halves[dir.index()].stats.suspicious_rsts;
         let mismatches_before = flow.halves[dir.index()].stats.encapsulation_mismatches;
         let released = flow.segment(dir, seg, at, &self.config, sink);
-        // Another shard's connection is another task's to warn about.
-        let owned = self.config.shard.is_none_or(|s| s.owns_flow(&flow.info));
+        // Another shard's connection is another task's to warn about (hashed only when
+        // there is a warning: this runs for every segment).
+        let shard = self.config.shard;
+        let info = &flow.info;
         let mut warn = |w: Warning| {
-            if owned {
+            if shard.is_none_or(|s| s.owns_flow(info)) {
                 self.warnings.push(w);
             }
         };
