@@ -437,7 +437,7 @@ fn each_record(
     // and for deflate traffic, and is even for plain traffic in zstd Parquet).
     let threads = settings.threads.max(1);
     let sharded =
-        threads > 1 && settings.format.columnar().is_some() && plain(settings, opts, console);
+        threads > 1 && settings.format.columnar().is_some() && spreadable(settings, opts, console);
     files::sequential(caps, unusable, console, |cap| {
         let files = cap.files.clone();
         let reader = cap.reader(console.progress().counter());
@@ -463,12 +463,12 @@ fn each_record(
 /// Whether a WebSocket view takes the parallel path: JSON Lines with no filter, no
 /// frames and no progress bar.
 fn parallel(settings: &Settings, opts: &Decoding, console: &Console) -> bool {
-    settings.format == Format::Jsonl && plain(settings, opts, console)
+    settings.format == Format::Jsonl && spreadable(settings, opts, console)
 }
 
 /// Whether a run may spread its decoding over the cores: no filter, no frames and no
 /// progress bar.
-fn plain(settings: &Settings, opts: &Decoding, console: &Console) -> bool {
+fn spreadable(settings: &Settings, opts: &Decoding, console: &Console) -> bool {
     let f = &settings.filter;
     let unfiltered = f.flow.is_none()
         && f.h2_stream.is_none()
